@@ -1,0 +1,161 @@
+"""`kubectl canary`: parse arguments, connect, run one verb, turn failures into one `error:` line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from kubectl_canary import __version__
+from kubectl_canary.cluster import DRY_RUN_MODES, ConnectionOptions
+from kubectl_canary.commands import COMMANDS
+from kubectl_canary.errors import CanaryError, UsageError
+from kubectl_canary.invocation import Invocation
+
+DESCRIPTION = """\
+Two-phase canary rollouts on Gloo Edge.
+
+  init     create the Deployment, Service, Upstream and RouteTable of an app
+  header   phase 1: deploy a canary; requests with a header (stage: canary) go to it
+  weight   phase 2: send N% of the other requests to the canary
+  finish   make the canary the only version and remove the old one
+  abort    send everything back to the primary and remove the canary
+  status   show where the traffic of each app goes
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its errors are one `error:` line with exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}; see '{self.prog} --help'")
+
+
+def _global_flags() -> _Parser:
+    # SUPPRESS defaults, so a flag given before the verb is not overwritten by the verb's parser.
+    flags = _Parser(add_help=False)
+    group = flags.add_argument_group("global flags")
+    group.add_argument(
+        "-n",
+        "--namespace",
+        default=argparse.SUPPRESS,
+        help="namespace (default: the kubeconfig context's namespace, else 'default')",
+    )
+    group.add_argument(
+        "--kubeconfig",
+        default=argparse.SUPPRESS,
+        help="path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)",
+    )
+    group.add_argument("--context", default=argparse.SUPPRESS, help="kubeconfig context to use")
+    group.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=argparse.SUPPRESS,
+        metavar="SECONDS",
+        help="give up on a request to the API server after this long (default 30)",
+    )
+    group.add_argument(
+        "--field-manager",
+        default=argparse.SUPPRESS,
+        help="field manager name for server-side apply (default kubectl-canary)",
+    )
+    return flags
+
+
+def _seconds(text: str) -> float:
+    value = text[:-1] if text.endswith("s") else text
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}; use seconds, e.g. 30 or 30s") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}; it must be positive")
+    return seconds
+
+
+def _mutating_flags() -> _Parser:
+    flags = _Parser(add_help=False)
+    group = flags.add_argument_group("write flags")
+    group.add_argument(
+        "--dry-run",
+        choices=DRY_RUN_MODES,
+        nargs="?",
+        const="client",
+        default="none",
+        help="client: compute and print, write nothing; server: let the server check the "
+        "writes without persisting them",
+    )
+    group.add_argument(
+        "-o", "--output", choices=("yaml", "json"), help="print the objects that were (or would be) written"
+    )
+    group.add_argument(
+        "--force-conflicts",
+        action="store_true",
+        help="take over fields another field manager (Helm, Argo CD, Flux, kubectl) owns",
+    )
+    return flags
+
+
+def build_parser() -> argparse.ArgumentParser:
+    global_flags = _global_flags()
+    parser = _Parser(
+        prog="kubectl canary",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[global_flags],
+    )
+    parser.add_argument("--version", action="version", version=f"kubectl-canary {__version__}")
+    verbs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    mutating = _mutating_flags()
+    for command in COMMANDS:
+        parents = [global_flags, mutating] if command.mutating else [global_flags]
+        sub = verbs.add_parser(
+            command.name,
+            help=command.short,
+            description=f"{command.short}\n\n{command.long}",
+            epilog=f"examples:\n{command.examples}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            parents=parents,
+        )
+        command.add_arguments(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def run(argv: Sequence[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(argv))
+    if getattr(args, "run", None) is None:
+        parser.print_help()
+        return 2
+    invocation = Invocation(
+        connection=ConnectionOptions(
+            kubeconfig=getattr(args, "kubeconfig", None),
+            context=getattr(args, "context", None),
+            request_timeout=getattr(args, "request_timeout", 30.0),
+        ),
+        namespace_flag=getattr(args, "namespace", None),
+        field_manager=getattr(args, "field_manager", "kubectl-canary"),
+        dry_run=getattr(args, "dry_run", "none"),
+        output=getattr(args, "output", None),
+    )
+    code: int = args.run(args, invocation)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except CanaryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

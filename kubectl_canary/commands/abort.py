@@ -1,0 +1,66 @@
+"""`kubectl canary abort APP`: all traffic back to the primary; the canary is removed."""
+
+from __future__ import annotations
+
+import argparse
+
+from kubectl_canary.cluster import DEPLOYMENTS
+from kubectl_canary.commands import Command
+from kubectl_canary.invocation import Invocation
+from kubectl_canary.manifests import deployment_name
+from kubectl_canary.rollout import rollback, validate_name
+from kubectl_canary.route_updates import read_rollout, remove_leftovers, update_routes
+
+LONG = """\
+Returns the app to its stable route: one route, everything to the primary, no header route.
+Then deletes the canary's Deployment (kept with --keep-canary, for inspection). The route
+changes before anything is deleted; running abort again completes the deletion."""
+
+EXAMPLES = """\
+  kubectl canary abort echo -n echo
+
+  # Keep echo-v2's pods to look at their logs
+  kubectl canary abort echo --keep-canary"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("app", metavar="APP")
+    parser.add_argument("--keep-canary", action="store_true", help="keep the canary's Deployment")
+
+
+def run(args: argparse.Namespace, invocation: Invocation) -> int:
+    app = validate_name(args.app, "app name")
+    namespace = invocation.namespace
+    cluster = invocation.cluster()
+
+    first_read = read_rollout(cluster, namespace, app)
+    stable = first_read[1].state
+    if stable.canary is None and not args.keep_canary:
+        # An abort that failed after its route change: only the deletion is left to do.
+        removed = remove_leftovers(cluster, namespace, app, keep=stable.primary)
+        if removed:
+            for name in removed:
+                invocation.say(f"deployment.apps/{name} deleted{invocation.dry_run_suffix}")
+            return 0
+
+    change = update_routes(
+        cluster, namespace, app, rollback, force_conflicts=args.force_conflicts, first_read=first_read
+    )
+    invocation.report(change.route_table, "configured" if change.changed else "unchanged")
+    canary = change.before.canary
+    if canary and not args.keep_canary and cluster.delete(DEPLOYMENTS, namespace, deployment_name(app, canary)):
+        invocation.say(f"deployment.apps/{deployment_name(app, canary)} deleted{invocation.dry_run_suffix}")
+    invocation.say(f"{app}: all traffic goes to {change.after.primary}")
+    invocation.print_written()
+    return 0
+
+
+COMMAND = Command(
+    name="abort",
+    short="Send all traffic back to the primary and delete the canary",
+    long=LONG,
+    examples=EXAMPLES,
+    mutating=True,
+    add_arguments=add_arguments,
+    run=run,
+)

@@ -1,0 +1,72 @@
+"""`kubectl canary finish APP`: the canary becomes the only version; the old one is removed."""
+
+from __future__ import annotations
+
+import argparse
+
+from kubectl_canary.cluster import DEPLOYMENTS
+from kubectl_canary.commands import Command
+from kubectl_canary.invocation import Invocation
+from kubectl_canary.manifests import deployment_name
+from kubectl_canary.rollout import RolloutState, promote, validate_name
+from kubectl_canary.route_updates import read_rollout, remove_leftovers, require_ready, update_routes
+
+LONG = """\
+Routes all traffic to the canary (one route, subset kept for the next rollout), removes the
+header route, then deletes the old primary's Deployment (kept with --keep-old). The route
+changes before anything is deleted, so a failure half-way never routes to a missing
+Deployment; running finish again completes the deletion. Refused while the canary is not
+ready, unless --force."""
+
+EXAMPLES = """\
+  kubectl canary finish echo -n echo
+
+  # Keep echo-v1 around for a quick manual rollback
+  kubectl canary finish echo --keep-old"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("app", metavar="APP")
+    parser.add_argument("--keep-old", action="store_true", help="keep the old primary's Deployment")
+    parser.add_argument("--force", action="store_true", help="finish even if the canary is not ready")
+
+
+def run(args: argparse.Namespace, invocation: Invocation) -> int:
+    app = validate_name(args.app, "app name")
+    namespace = invocation.namespace
+    cluster = invocation.cluster()
+
+    first_read = read_rollout(cluster, namespace, app)
+    stable = first_read[1].state
+    if stable.canary is None and not args.keep_old:
+        # A finish that failed after its route change: only the deletion is left to do.
+        removed = remove_leftovers(cluster, namespace, app, keep=stable.primary)
+        if removed:
+            for name in removed:
+                invocation.say(f"deployment.apps/{name} deleted{invocation.dry_run_suffix}")
+            return 0
+
+    def plan(live: RolloutState) -> RolloutState:
+        desired = promote(live)
+        require_ready(cluster, namespace, app, desired.primary, force=args.force)
+        return desired
+
+    change = update_routes(cluster, namespace, app, plan, force_conflicts=args.force_conflicts, first_read=first_read)
+    invocation.report(change.route_table, "configured" if change.changed else "unchanged")
+    old = change.before.primary
+    if not args.keep_old and cluster.delete(DEPLOYMENTS, namespace, deployment_name(app, old)):
+        invocation.say(f"deployment.apps/{deployment_name(app, old)} deleted{invocation.dry_run_suffix}")
+    invocation.say(f"{app}: all traffic goes to {change.after.primary}")
+    invocation.print_written()
+    return 0
+
+
+COMMAND = Command(
+    name="finish",
+    short="Make the canary the only version and delete the old one",
+    long=LONG,
+    examples=EXAMPLES,
+    mutating=True,
+    add_arguments=add_arguments,
+    run=run,
+)

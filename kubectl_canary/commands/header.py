@@ -1,0 +1,133 @@
+"""`kubectl canary header APP VERSION`: phase 1, requests with a header go to a new version."""
+
+from __future__ import annotations
+
+import argparse
+
+from kubectl_canary.cluster import DEPLOYMENTS, UPSTREAMS, Cluster, Obj
+from kubectl_canary.commands import Command
+from kubectl_canary.errors import CanaryError
+from kubectl_canary.gloo import ParsedRoutes
+from kubectl_canary.invocation import Invocation
+from kubectl_canary.managed_fields import apply_body
+from kubectl_canary.manifests import (
+    canary_deployment,
+    deployment_name,
+    upstream_selects_versions,
+    upstream_version_subsets,
+)
+from kubectl_canary.rollout import DEFAULT_HEADER, parse_header, start_canary, validate_name, validate_version
+from kubectl_canary.route_updates import read_rollout, update_routes
+
+LONG = """\
+Creates Deployment APP-VERSION as a copy of the primary's (same pod template, label
+version=VERSION, --image replaces the image), makes sure the Upstream has subsets keyed by
+`version`, then puts a route for requests carrying the header (default stage: canary) to
+VERSION right before the primary route. All other requests still go to the primary.
+Running it again with another --header changes the header; no traffic without the header
+reaches the canary until `kubectl canary weight`."""
+
+EXAMPLES = """\
+  # Deploy v2 of echo; curl -H 'stage: canary' reaches it
+  kubectl canary header echo v2 -n echo
+
+  # v2 with another image, for testers sending x-canary: yes
+  kubectl canary header echo v2 --image ghcr.io/acme/echo:2.0 --header x-canary=yes"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("app", metavar="APP")
+    parser.add_argument("canary_version", metavar="VERSION", help="the canary version, e.g. v2")
+    parser.add_argument("--image", help="image of the canary (default: the primary's image)")
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="header the canary requests carry (default stage=canary); repeat to AND several",
+    )
+
+
+def run(args: argparse.Namespace, invocation: Invocation) -> int:
+    app = validate_name(args.app, "app name")
+    version = validate_version(app, args.canary_version)
+    headers = tuple(parse_header(h) for h in args.header) or (DEFAULT_HEADER,)
+    namespace = invocation.namespace
+    cluster = invocation.cluster()
+
+    first_read = read_rollout(cluster, namespace, app)
+    state = first_read[1].state
+    start_canary(state, version, headers)  # refuse before the first write
+    primary = cluster.get(DEPLOYMENTS, namespace, deployment_name(app, state.primary))
+    if primary is None:
+        raise CanaryError(
+            f"deployment {deployment_name(app, state.primary)} of the primary version {state.primary} "
+            f"not found in namespace {namespace}; the canary is cloned from it"
+        )
+    upstream = _upstream(cluster, namespace, first_read[1])
+
+    _write_canary_deployment(
+        cluster,
+        invocation,
+        canary_deployment(primary, app, version, args.image),
+        new_image=bool(args.image),
+        force=args.force_conflicts,
+    )
+    if not upstream_selects_versions(upstream):
+        body = apply_body(
+            upstream, cluster.field_manager, {"spec": {"kube": {"subsetSpec": upstream_version_subsets(upstream)}}}
+        )
+        invocation.report(cluster.apply(body, force=args.force_conflicts), "configured")
+
+    change = update_routes(
+        cluster,
+        namespace,
+        app,
+        lambda live: start_canary(live, version, headers),
+        force_conflicts=args.force_conflicts,
+        first_read=first_read,
+    )
+    invocation.report(change.route_table, "configured" if change.changed else "unchanged")
+    invocation.say(f"requests to {app} with header {' and '.join(map(str, headers))} go to {version}")
+    invocation.print_written()
+    return 0
+
+
+def _upstream(cluster: Cluster, namespace: str, parsed: ParsedRoutes) -> Obj:
+    ref = parsed.upstream
+    upstream = cluster.get(UPSTREAMS, ref.namespace or namespace, ref.name)
+    if upstream is None:
+        raise CanaryError(
+            f"upstream {ref.name} not found in namespace {ref.namespace or namespace}, "
+            f"but the routes of {parsed.state.app} send traffic to it"
+        )
+    return upstream
+
+
+def _write_canary_deployment(
+    cluster: Cluster, invocation: Invocation, desired: Obj, *, new_image: bool, force: bool
+) -> None:
+    """Create the canary Deployment; an existing one only changes when --image asks for it."""
+    meta = desired["metadata"]
+    live = cluster.get(DEPLOYMENTS, meta["namespace"], meta["name"])
+    if live is None:
+        invocation.report(cluster.apply(desired, force=force), "created")
+    elif new_image and _images(live) != _images(desired):
+        invocation.report(cluster.apply(desired, force=force), "configured")
+    else:
+        invocation.report(live, "unchanged")
+
+
+def _images(deployment: Obj) -> list[str]:
+    return [c.get("image", "") for c in deployment["spec"]["template"]["spec"].get("containers", [])]
+
+
+COMMAND = Command(
+    name="header",
+    short="Phase 1: deploy a canary version and route requests with a header to it",
+    long=LONG,
+    examples=EXAMPLES,
+    mutating=True,
+    add_arguments=add_arguments,
+    run=run,
+)

@@ -1,0 +1,109 @@
+"""`kubectl canary init APP`: the four objects of a new app, routed to its first version."""
+
+from __future__ import annotations
+
+import argparse
+
+from kubectl_canary.cluster import NAMESPACES, ROUTE_TABLES, Cluster, Obj, resource_of
+from kubectl_canary.commands import Command
+from kubectl_canary.errors import UsageError
+from kubectl_canary.gloo import route_table_name
+from kubectl_canary.invocation import Invocation
+from kubectl_canary.manifests import DEFAULT_IMAGE, AppSpec, init_manifests
+from kubectl_canary.rollout import validate_name, validate_version
+
+LONG = """\
+Creates, in the namespace: Deployment APP-VERSION (pod labels app and version), Service APP,
+Upstream APP (subsets keyed by `version`, no fallback to other versions) and RouteTable
+APP-routes (label apiGroup, so the platform's VirtualService delegates to it) with one route
+sending PREFIX to VERSION. The RouteTable is written last, so it never routes to nothing.
+Re-running init on an existing app changes nothing."""
+
+EXAMPLES = """\
+  # See what would be created, without a cluster
+  kubectl canary init echo --dry-run=client -o yaml
+
+  # Create the app echo in namespace echo
+  kubectl canary init echo -n echo --create-namespace"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("app", metavar="APP", help="app name (a DNS-1123 label)")
+    parser.add_argument("--version", dest="app_version", default="v1", help="first version (default v1)")
+    parser.add_argument("--image", default=DEFAULT_IMAGE, help=f"container image (default {DEFAULT_IMAGE})")
+    parser.add_argument("--port", type=int, default=8080, help="container port (default 8080)")
+    parser.add_argument("--replicas", type=int, default=1, help="replicas of the Deployment (default 1)")
+    parser.add_argument(
+        "--api-group",
+        default="example",
+        help="value of the RouteTable's apiGroup label the VirtualService selects (default example)",
+    )
+    parser.add_argument("--prefix", default="", help="path prefix of the route (default /APP)")
+    parser.add_argument("--create-namespace", action="store_true", help="create the namespace if it is missing")
+
+
+def _spec(args: argparse.Namespace, namespace: str) -> AppSpec:
+    app = validate_name(args.app, "app name")
+    version = validate_version(app, args.app_version)
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"invalid --port {args.port}: use 1..65535")
+    if args.replicas < 1:
+        raise UsageError(f"invalid --replicas {args.replicas}: use at least 1")
+    if args.prefix and not args.prefix.startswith("/"):
+        raise UsageError(f"invalid --prefix {args.prefix!r}: it must start with '/'")
+    validate_name(args.api_group, "--api-group")
+    return AppSpec(app, namespace, version, args.image, args.port, args.replicas, args.api_group, args.prefix)
+
+
+def run(args: argparse.Namespace, invocation: Invocation) -> int:
+    _spec(args, "default")  # every argument is checked before the first request
+    namespace = invocation.namespace
+    spec = _spec(args, namespace)
+    if invocation.dry_run == "client":
+        for manifest in init_manifests(spec):
+            invocation.report(manifest, "created")
+        invocation.print_written()
+        return 0
+
+    cluster = invocation.cluster()
+    if cluster.get(ROUTE_TABLES, namespace, route_table_name(spec.app)) is not None:
+        invocation.say(
+            f"{spec.app} is already initialised in namespace {namespace} "
+            f"(RouteTable {route_table_name(spec.app)} exists); nothing changed"
+        )
+        return 0
+    _ensure_namespace(cluster, namespace, create=args.create_namespace, invocation=invocation)
+    for manifest in init_manifests(spec):
+        _create(cluster, manifest, invocation)
+    invocation.print_written()
+    return 0
+
+
+def _ensure_namespace(cluster: Cluster, namespace: str, *, create: bool, invocation: Invocation) -> None:
+    if cluster.get(NAMESPACES, None, namespace) is not None:
+        return
+    if not create:
+        raise UsageError(f"namespace {namespace} not found; create it or pass --create-namespace")
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    invocation.report(cluster.apply(body), "created")
+
+
+def _create(cluster: Cluster, manifest: Obj, invocation: Invocation) -> None:
+    # After a half-finished init, the objects already there are kept as they are.
+    meta = manifest["metadata"]
+    live = cluster.get(resource_of(manifest), meta["namespace"], meta["name"])
+    if live is not None:
+        invocation.report(live, "unchanged")
+    else:
+        invocation.report(cluster.apply(manifest), "created")
+
+
+COMMAND = Command(
+    name="init",
+    short="Create the objects of a new app, routed to its first version",
+    long=LONG,
+    examples=EXAMPLES,
+    mutating=True,
+    add_arguments=add_arguments,
+    run=run,
+)

@@ -1,0 +1,47 @@
+"""The errors a command can end with. Each carries the exit code the user sees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class CanaryError(Exception):
+    """A failure to report as one `error:` line; exit code 1 unless said otherwise."""
+
+    exit_code = 1
+
+
+class UsageError(CanaryError):
+    """Invalid arguments: exit code 2, and nothing was sent to the cluster."""
+
+    exit_code = 2
+
+
+@dataclass
+class ApiError(CanaryError):
+    """A Kubernetes API `Status` failure, typed so callers branch on `reason`, not on text."""
+
+    code: int
+    reason: str
+    message: str
+    causes: list[dict[str, str]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return self.message or f"{self.reason} ({self.code})"
+
+    @property
+    def is_stale_write(self) -> bool:
+        """409 because the object changed since it was read (optimistic concurrency)."""
+        return self.code == 409 and not self.conflicting_managers
+
+    @property
+    def conflicting_managers(self) -> list[str]:
+        """Field managers named by a server-side apply conflict."""
+        names = []
+        for cause in self.causes:
+            if cause.get("type") == "FieldManagerConflict":
+                text = cause.get("message", "")
+                name = text.split('"')[1] if text.count('"') >= 2 else text
+                if name not in names:
+                    names.append(name)
+        return names

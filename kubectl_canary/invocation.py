@@ -1,0 +1,79 @@
+"""What every verb shares: the cluster connection (made on first use), the namespace, and output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import yaml
+
+from kubectl_canary.cluster import Cluster, ConnectionOptions, Obj, connect, resource_of
+from kubectl_canary.errors import CanaryError
+from kubectl_canary.rollout import validate_name
+
+
+@dataclass
+class Invocation:
+    connection: ConnectionOptions
+    namespace_flag: str | None
+    field_manager: str = "kubectl-canary"
+    dry_run: str = "none"
+    output: str | None = None
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    written: list[Obj] = field(default_factory=list)
+    _cluster: Cluster | None = None
+    _context_namespace: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.namespace_flag is not None:
+            validate_name(self.namespace_flag, "namespace")
+
+    def cluster(self) -> Cluster:
+        if self._cluster is None:
+            self._cluster, self._context_namespace = connect(
+                self.connection, field_manager=self.field_manager, dry_run=self.dry_run
+            )
+        return self._cluster
+
+    @property
+    def namespace(self) -> str:
+        if self.namespace_flag:
+            return self.namespace_flag
+        if self._context_namespace is None:
+            try:
+                self.cluster()
+            except CanaryError:
+                # A client dry run needs no cluster: fall back to the default namespace.
+                if self.dry_run != "client":
+                    raise
+                self._context_namespace = "default"
+        assert self._context_namespace is not None
+        return self._context_namespace
+
+    @property
+    def dry_run_suffix(self) -> str:
+        return {"client": " (dry run)", "server": " (server dry run)"}.get(self.dry_run, "")
+
+    def say(self, line: str) -> None:
+        """A progress line for people; silent when -o asks for machine-readable output."""
+        if self.output is None:
+            print(line, file=self.out, flush=True)
+
+    def report(self, obj: Obj, action: str) -> None:
+        """Record a written object; print `kind.group/name action` as kubectl does."""
+        self.written.append(obj)
+        self.say(f"{resource_of(obj).display}/{obj['metadata']['name']} {action}{self.dry_run_suffix}")
+
+    def print_written(self) -> None:
+        """With -o, print every object that was (or would be) written."""
+        if self.output == "json":
+            body = (
+                self.written[0]
+                if len(self.written) == 1
+                else {"apiVersion": "v1", "kind": "List", "items": self.written}
+            )
+            print(json.dumps(body, indent=2), file=self.out)
+        elif self.output == "yaml":
+            print(yaml.safe_dump_all(self.written, sort_keys=False).rstrip(), file=self.out)

@@ -1,0 +1,70 @@
+"""Server-side apply bookkeeping, read from `metadata.managedFields`. Pure functions.
+
+Under server-side apply a field manager owns exactly the fields of its last applied body, and a
+field it stops applying is *removed* when nobody else owns it. So an apply must carry every field
+the plugin owns, not only the one it changes: `apply_body` rebuilds that set from the live object.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+def _owned_subtree(live: Any, fields: dict[str, Any]) -> Any:
+    """The part of `live` named by a FieldsV1 set; lists and scalars are taken whole."""
+    if not isinstance(live, dict):
+        return copy.deepcopy(live)
+    children = {k[2:]: v for k, v in fields.items() if k.startswith("f:")}
+    if not children:
+        return copy.deepcopy(live)
+    return {key: _owned_subtree(live[key], sub) for key, sub in children.items() if key in live}
+
+
+def _merge(base: Obj, overlay: Obj) -> Obj:
+    result = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def apply_body(live: Obj, manager: str, changes: Obj) -> Obj:
+    """An apply body for `live` that keeps what `manager` applied before and sets `changes`.
+
+    Carries the live `resourceVersion`, so the write fails with 409 if the object changed since.
+    """
+    owned: Obj = {}
+    for entry in live.get("metadata", {}).get("managedFields") or []:
+        if entry.get("manager") == manager and entry.get("operation") == "Apply":
+            owned = _owned_subtree(live, entry.get("fieldsV1") or {})
+    metadata = live["metadata"]
+    identity = {
+        "apiVersion": live["apiVersion"],
+        "kind": live["kind"],
+        "metadata": {
+            "name": metadata["name"],
+            "namespace": metadata["namespace"],
+            "resourceVersion": metadata["resourceVersion"],
+        },
+    }
+    owned.pop("status", None)
+    return _merge(_merge(owned, identity), changes)
+
+
+def owners_of(live: Obj, path: tuple[str, ...]) -> list[str]:
+    """The managers that own `path` (e.g. ("spec", "routes")) or a field inside it."""
+    owners = []
+    for entry in live.get("metadata", {}).get("managedFields") or []:
+        fields: Any = entry.get("fieldsV1") or {}
+        for key in path:
+            fields = fields.get(f"f:{key}") if isinstance(fields, dict) else None
+            if fields is None:
+                break
+        if fields is not None and entry.get("manager") not in owners:
+            owners.append(str(entry.get("manager")))
+    return owners

@@ -1,0 +1,153 @@
+"""The Kubernetes objects the plugin creates, as plain dicts. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_canary.gloo import SUBSET_KEY, UpstreamRef, route_table_name, stable_routes
+
+Manifest = dict[str, Any]
+
+DEFAULT_IMAGE = "hashicorp/http-echo"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "kubectl-canary"}
+# The Deployment annotations that describe one Deployment's own history, not its template.
+_PER_DEPLOYMENT_ANNOTATIONS = ("deployment.kubernetes.io/revision", "kubectl.kubernetes.io/last-applied-configuration")
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """What `init` was asked for."""
+
+    app: str
+    namespace: str
+    version: str = "v1"
+    image: str = DEFAULT_IMAGE
+    port: int = 8080
+    replicas: int = 1
+    api_group: str = "example"
+    prefix: str = ""
+
+    @property
+    def route_prefix(self) -> str:
+        return self.prefix or f"/{self.app}"
+
+
+def deployment_name(app: str, version: str) -> str:
+    return f"{app}-{version}"
+
+
+def _metadata(name: str, namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": labels}
+
+
+def deployment(spec: AppSpec) -> Manifest:
+    container: dict[str, Any] = {
+        "name": spec.app,
+        "image": spec.image,
+        # The answer follows the pod's own `version` label, so a cloned Deployment answers with its version.
+        "env": [{"name": "VERSION", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['version']"}}}],
+        "ports": [{"name": "http", "containerPort": spec.port}],
+    }
+    if spec.image == DEFAULT_IMAGE:
+        container["args"] = [f"-listen=:{spec.port}", f"-text=version:{spec.app}-$(VERSION)"]
+    pod_labels = {"app": spec.app, SUBSET_KEY: spec.version}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(deployment_name(spec.app, spec.version), spec.namespace, {**pod_labels, **MANAGED_BY}),
+        "spec": {
+            "replicas": spec.replicas,
+            "selector": {"matchLabels": dict(pod_labels)},
+            "template": {"metadata": {"labels": dict(pod_labels)}, "spec": {"containers": [container]}},
+        },
+    }
+
+
+def service(spec: AppSpec) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(spec.app, spec.namespace, {"app": spec.app, **MANAGED_BY}),
+        "spec": {
+            "selector": {"app": spec.app},
+            "ports": [{"name": "http", "port": 80, "targetPort": spec.port}],
+        },
+    }
+
+
+def upstream(spec: AppSpec) -> Manifest:
+    return {
+        "apiVersion": "gloo.solo.io/v1",
+        "kind": "Upstream",
+        "metadata": _metadata(spec.app, spec.namespace, {"app": spec.app, **MANAGED_BY}),
+        "spec": {
+            "kube": {
+                "selector": {"app": spec.app},
+                "serviceName": spec.app,
+                "serviceNamespace": spec.namespace,
+                "servicePort": spec.port,
+                "subsetSpec": subset_spec(),
+            }
+        },
+    }
+
+
+def subset_spec() -> dict[str, Any]:
+    # NO_FALLBACK: a route to a version with no pods fails visibly instead of being served by every pod.
+    return {"selectors": [{"keys": [SUBSET_KEY]}], "fallbackPolicy": "NO_FALLBACK"}
+
+
+def route_table(spec: AppSpec) -> Manifest:
+    return {
+        "apiVersion": "gateway.solo.io/v1",
+        "kind": "RouteTable",
+        "metadata": _metadata(route_table_name(spec.app), spec.namespace, {"apiGroup": spec.api_group, **MANAGED_BY}),
+        "spec": {
+            "routes": stable_routes(spec.app, spec.version, UpstreamRef(spec.app, spec.namespace), spec.route_prefix)
+        },
+    }
+
+
+def init_manifests(spec: AppSpec) -> list[Manifest]:
+    """In the order they are written: the RouteTable last, so it never routes to nothing."""
+    return [deployment(spec), service(spec), upstream(spec), route_table(spec)]
+
+
+def canary_deployment(primary: Manifest, app: str, version: str, image: str | None) -> Manifest:
+    """A Deployment for `version` cloned from the primary's: same pod template, new `version` label."""
+    template = copy.deepcopy(primary["spec"]["template"])
+    template.setdefault("metadata", {}).setdefault("labels", {})[SUBSET_KEY] = version
+    if image:
+        containers = template["spec"]["containers"]
+        target = next((c for c in containers if c.get("name") == app), containers[0])
+        target["image"] = image
+    source_meta = primary.get("metadata", {})
+    annotations = {
+        k: v for k, v in (source_meta.get("annotations") or {}).items() if k not in _PER_DEPLOYMENT_ANNOTATIONS
+    }
+    metadata = _metadata(
+        deployment_name(app, version),
+        source_meta["namespace"],
+        {**(source_meta.get("labels") or {}), SUBSET_KEY: version, **MANAGED_BY},
+    )
+    if annotations:
+        metadata["annotations"] = annotations
+    selector = copy.deepcopy(primary["spec"].get("selector") or {"matchLabels": {"app": app}})
+    selector.setdefault("matchLabels", {})[SUBSET_KEY] = version
+    spec = {"replicas": primary["spec"].get("replicas", 1), "selector": selector, "template": template}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
+
+
+def upstream_selects_versions(upstream_obj: Manifest) -> bool:
+    """True when the Upstream defines subsets keyed by `version`."""
+    selectors = (((upstream_obj.get("spec") or {}).get("kube") or {}).get("subsetSpec") or {}).get("selectors")
+    return any(SUBSET_KEY in (s.get("keys") or []) for s in selectors or [])
+
+
+def upstream_version_subsets(upstream_obj: Manifest) -> dict[str, Any]:
+    """The Upstream's `subsetSpec` with the `version` subset key added."""
+    live_subset = copy.deepcopy(upstream_obj["spec"]["kube"].get("subsetSpec") or {})
+    live_subset["selectors"] = [*(live_subset.get("selectors") or []), {"keys": [SUBSET_KEY]}]
+    return live_subset

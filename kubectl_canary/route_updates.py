@@ -1,0 +1,123 @@
+"""Read the live rollout, compute the next one, write the RouteTable: the loop every verb shares.
+
+Live objects -> RolloutState -> desired routes -> conditional apply. The apply carries the
+resourceVersion the routes were computed from; when someone else wrote in between (409), the
+whole computation runs again on the new object, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, Cluster, Obj
+from kubectl_canary.errors import ApiError, CanaryError
+from kubectl_canary.gloo import ParsedRoutes, parse_routes, render_routes, route_table_name
+from kubectl_canary.managed_fields import apply_body
+from kubectl_canary.manifests import deployment_name
+from kubectl_canary.readiness import readiness_of
+from kubectl_canary.rollout import RolloutState
+
+ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class RouteChange:
+    before: RolloutState
+    after: RolloutState
+    route_table: Obj
+    changed: bool
+
+
+def read_rollout(cluster: Cluster, namespace: str, app: str) -> tuple[Obj, ParsedRoutes]:
+    """The live RouteTable of `app` and the rollout read from it."""
+    name = route_table_name(app)
+    route_table = cluster.get(ROUTE_TABLES, namespace, name)
+    if route_table is None:
+        if cluster.get(NAMESPACES, None, namespace) is None:
+            raise CanaryError(f"namespace {namespace} not found; pick one with -n NAMESPACE")
+        raise CanaryError(
+            f"app {app} not found in namespace {namespace} (no RouteTable {name}); "
+            f"create it with: kubectl canary init {app} -n {namespace}"
+        )
+    return route_table, parse_routes(app, (route_table.get("spec") or {}).get("routes") or [])
+
+
+def require_ready(cluster: Cluster, namespace: str, app: str, version: str, *, force: bool) -> None:
+    """Refuse to send users to a version whose Deployment is missing or not fully ready."""
+    if force:
+        return
+    name = deployment_name(app, version)
+    deployment = cluster.get(DEPLOYMENTS, namespace, name)
+    if deployment is None:
+        raise CanaryError(
+            f"deployment {name} not found in namespace {namespace}, so {version} has no pods to serve traffic; "
+            f"recreate it (kubectl canary header {app} {version}) or pass --force"
+        )
+    readiness = readiness_of(deployment)
+    if not readiness.is_ready:
+        raise CanaryError(
+            f"deployment {name} has {readiness} ready replicas, so {version} cannot serve traffic yet; "
+            f"wait (kubectl rollout status deployment/{name} -n {namespace}) or pass --force"
+        )
+
+
+def update_routes(
+    cluster: Cluster,
+    namespace: str,
+    app: str,
+    plan: Callable[[RolloutState], RolloutState],
+    *,
+    force_conflicts: bool = False,
+    first_read: tuple[Obj, ParsedRoutes] | None = None,
+) -> RouteChange:
+    """Move the app's routes to `plan(live state)`; no write when they are already there.
+
+    `plan` runs again after every conflict, so its checks (readiness included) see the object
+    that is actually written over. `first_read` saves the first GET when the caller has just read.
+    """
+    for _ in range(ATTEMPTS):
+        route_table, parsed = first_read or read_rollout(cluster, namespace, app)
+        first_read = None
+        desired = plan(parsed.state)
+        live_routes = route_table["spec"]["routes"]
+        routes = render_routes(live_routes, parsed, desired)
+        if routes == live_routes:
+            return RouteChange(parsed.state, desired, route_table, changed=False)
+        body = apply_body(route_table, cluster.field_manager, {"spec": {"routes": routes}})
+        try:
+            written = cluster.apply(body, force=force_conflicts)
+        except ApiError as error:
+            if error.is_stale_write:
+                continue
+            if error.conflicting_managers:
+                raise _owned_elsewhere(route_table_name(app), error.conflicting_managers) from None
+            raise
+        return RouteChange(parsed.state, desired, written, changed=True)
+    raise CanaryError(
+        f"RouteTable {route_table_name(app)} changed {ATTEMPTS} times while it was being updated; "
+        f"find out who else writes it, then run the command again"
+    )
+
+
+def _owned_elsewhere(name: str, managers: list[str]) -> CanaryError:
+    who = ", ".join(f'"{m}"' for m in managers)
+    return CanaryError(
+        f"the routes of RouteTable {name} are managed by {who}, which will undo changes made here "
+        f"(GitOps tools revert them); change them there, or take them over with --force-conflicts"
+    )
+
+
+def remove_leftovers(cluster: Cluster, namespace: str, app: str, keep: str) -> list[str]:
+    """Delete the app's Deployments (ours, by label) of versions other than `keep`.
+
+    What a finish or abort that failed after its route change left behind: re-running the command
+    finishes the job.
+    """
+    selector = f"app={app},app.kubernetes.io/managed-by=kubectl-canary"
+    removed = []
+    for deployment in cluster.list(DEPLOYMENTS, namespace, selector):
+        name = deployment["metadata"]["name"]
+        if name != deployment_name(app, keep) and cluster.delete(DEPLOYMENTS, namespace, name):
+            removed.append(name)
+    return removed

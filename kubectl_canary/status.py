@@ -1,0 +1,135 @@
+"""What `status` shows: built from live objects first, then rendered. Pure functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tabulate import tabulate
+
+from kubectl_canary.errors import CanaryError
+from kubectl_canary.gloo import gloo_state, is_rollout_table, parse_routes
+from kubectl_canary.manifests import deployment_name
+from kubectl_canary.readiness import Readiness, readiness_of
+from kubectl_canary.rollout import HeaderMatch, RolloutState
+
+ROUTE_TABLE_SUFFIX = "-routes"
+
+
+@dataclass(frozen=True)
+class AppStatus:
+    app: str
+    namespace: str
+    route_table: str
+    state: RolloutState | None
+    primary: Readiness | None
+    canary: Readiness | None
+    gloo_state: str | None
+    gloo_reason: str = ""
+    error: str = ""
+
+    @property
+    def phase(self) -> str:
+        return self.state.phase.value if self.state else "unknown"
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the rollout is degraded; empty when it is healthy."""
+        found = []
+        if self.error:
+            found.append(self.error)
+        if self.gloo_state == "Rejected":
+            found.append(f"Gloo rejected RouteTable {self.route_table}: {self.gloo_reason or 'no reason given'}")
+        if self.state and self.state.canary_receives_traffic and not (self.canary and self.canary.is_ready):
+            found.append(f"canary {self.state.canary} receives {self.state.weight}% of the traffic but is not ready")
+        if self.state and not (self.primary and self.primary.is_ready) and self.state.weight != 100:
+            found.append(f"primary {self.state.primary} receives traffic but is not ready")
+        return found
+
+
+def app_status(route_table: dict[str, Any], deployments: list[dict[str, Any]]) -> AppStatus | None:
+    """The status of the app whose RouteTable this is; None for a table that is not an app's."""
+    meta = route_table["metadata"]
+    name, namespace = meta["name"], meta["namespace"]
+    if not name.endswith(ROUTE_TABLE_SUFFIX):
+        return None
+    app = name[: -len(ROUTE_TABLE_SUFFIX)]
+    routes = (route_table.get("spec") or {}).get("routes") or []
+    if not is_rollout_table(app, routes):
+        return None
+    state_name, reason = gloo_state(route_table)
+    by_name = {d["metadata"]["name"]: d for d in deployments if d["metadata"].get("namespace") == namespace}
+
+    def readiness(version: str | None) -> Readiness | None:
+        deployment = by_name.get(deployment_name(app, version)) if version else None
+        return readiness_of(deployment) if deployment else None
+
+    try:
+        state = parse_routes(app, routes).state
+    except CanaryError as error:
+        return AppStatus(app, namespace, name, None, None, None, state_name, reason, error=str(error))
+    return AppStatus(app, namespace, name, state, readiness(state.primary), readiness(state.canary), state_name, reason)
+
+
+def _header(headers: tuple[HeaderMatch, ...]) -> dict[str, str | None] | None:
+    return {"name": headers[0].name, "value": headers[0].value} if headers else None
+
+
+def _version(version: str, readiness: Readiness | None) -> dict[str, Any]:
+    return {
+        "version": version,
+        "ready": readiness.ready if readiness else 0,
+        "replicas": readiness.desired if readiness else 0,
+    }
+
+
+def as_dict(status: AppStatus) -> dict[str, Any]:
+    state = status.state
+    canary = None
+    if state and state.canary:
+        canary = {
+            **_version(state.canary, status.canary),
+            "weight": state.weight or 0,
+            "header": _header(state.headers),
+        }
+    result: dict[str, Any] = {
+        "app": status.app,
+        "namespace": status.namespace,
+        "phase": status.phase,
+        "primary": _version(state.primary, status.primary) if state else None,
+        "canary": canary,
+        "routeTable": {"name": status.route_table, "state": status.gloo_state},
+    }
+    if status.problems:
+        result["problems"] = status.problems
+    return result
+
+
+def _cell(version: str | None, readiness: Readiness | None) -> str:
+    if version is None:
+        return "-"
+    return f"{version} ({readiness if readiness else 'missing'})"
+
+
+def render_table(statuses: list[AppStatus], *, all_namespaces: bool) -> str:
+    headers = ["APP", "PHASE", "PRIMARY", "CANARY", "WEIGHT", "HEADER", "ROUTETABLE"]
+    if all_namespaces:
+        headers.insert(0, "NAMESPACE")
+    rows = []
+    for status in statuses:
+        state = status.state
+        row = [
+            status.app,
+            status.phase,
+            _cell(state.primary if state else None, status.primary),
+            _cell(state.canary if state else None, status.canary),
+            f"{state.weight}%" if state and state.weight is not None else "-",
+            " & ".join(map(str, state.headers)) if state and state.headers else "-",
+            status.gloo_state or "-",
+        ]
+        if all_namespaces:
+            row.insert(0, status.namespace)
+        rows.append(row)
+    table = tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True)
+    notes = [f"! {s.app}: {problem}" for s in statuses for problem in s.problems]
+    return "\n".join([table, *notes])
