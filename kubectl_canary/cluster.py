@@ -1,25 +1,23 @@
-"""The one place that talks to the API server.
+"""The one place that talks to the API server: typed resources, raw REST, errors as ApiError.
 
-Raw REST over the `kubernetes` package's connection set-up (kubeconfig, contexts, in-cluster,
-exec and auth-provider plugins, TLS): the generated API classes are not used, they cost
-hundreds of milliseconds to load and hide the content types we need.
+The generated API classes of the `kubernetes` package are not used: they cost hundreds of
+milliseconds to load and hide the content types we need (see transports.py for the wire).
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from kubectl_canary.errors import ApiError, CanaryError
+from kubectl_canary.kubeconfig import KubeconfigError, NeedsKubernetesClient, load_credentials
+from kubectl_canary.transports import Send, kubernetes_transport, stdlib_transport
 
 Obj = dict[str, Any]
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 DRY_RUN_MODES = ("none", "client", "server")
-_IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ class Cluster:
     def __init__(
         self,
         server: str,
-        send: Callable[[str, str, bytes | None, dict[str, str]], tuple[int, bytes]],
+        send: Send,
         *,
         field_manager: str = "kubectl-canary",
         dry_run: str = "none",
@@ -169,77 +167,13 @@ class ConnectionOptions:
 
 def connect(options: ConnectionOptions, *, field_manager: str, dry_run: str) -> tuple[Cluster, str]:
     """A Cluster for the kubeconfig context (or in-cluster config), and that context's namespace."""
-    # Imported here: `kubernetes` takes most of the start-up time, and some commands need no cluster.
-    import urllib3
-    from kubernetes import config as kube_config
-    from kubernetes.client import Configuration
-    from kubernetes.client.rest import RESTClientObject
-
-    configuration = Configuration()
-    namespace = "default"
     try:
-        if options.kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ and not _kubeconfig_exists():
-            kube_config.load_incluster_config(client_configuration=configuration)
-            with open(_IN_CLUSTER_NAMESPACE) as f:
-                namespace = f.read().strip() or namespace
-        else:
-            kube_config.load_kube_config(
-                config_file=options.kubeconfig,
-                context=options.context,
-                client_configuration=configuration,
-                persist_config=False,
-            )
-            contexts, active = kube_config.list_kube_config_contexts(config_file=options.kubeconfig)
-            chosen = next((c for c in contexts if c["name"] == options.context), active)
-            namespace = (chosen.get("context") or {}).get("namespace") or namespace
-    except (kube_config.ConfigException, OSError) as error:
-        source = options.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        raise CanaryError(f"cannot load kubeconfig {source}: {_first_line(error)}") from None
-
-    pool = RESTClientObject(configuration).pool_manager
-    server = configuration.host.rstrip("/")
-    timeout = urllib3.Timeout(connect=options.request_timeout, read=options.request_timeout)
-
-    def send(method: str, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
-        token = configuration.auth_settings().get("BearerToken", {}).get("value")
-        if token:
-            headers = {**headers, "Authorization": token}
-        # Reads may be retried once on a dropped connection; writes never are, so one
-        # request cannot be applied twice behind the user's back.
-        retries = urllib3.Retry(total=1, read=1 if method == "GET" else 0, redirect=0, status=0)
-        try:
-            response = pool.request(
-                method,
-                server + url,
-                body=body,
-                headers=headers,
-                timeout=timeout,
-                retries=retries,
-                preload_content=True,
-            )
-        except urllib3.exceptions.HTTPError as error:
-            raise CanaryError(f"cannot reach the API server at {server}: {_reason(error)}") from None
-        return response.status, response.data
-
+        credentials = load_credentials(options.kubeconfig, options.context)
+    except NeedsKubernetesClient:
+        server, namespace, send = kubernetes_transport(options.kubeconfig, options.context, options.request_timeout)
+    except KubeconfigError as error:
+        raise CanaryError(f"cannot load kubeconfig: {error}") from None
+    else:
+        server, namespace = credentials.server, credentials.namespace
+        send = stdlib_transport(credentials, options.request_timeout)
     return Cluster(server, send, field_manager=field_manager, dry_run=dry_run), namespace
-
-
-def _kubeconfig_exists() -> bool:
-    return bool(os.environ.get("KUBECONFIG")) or os.path.exists(os.path.expanduser("~/.kube/config"))
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
-def _reason(error: BaseException) -> str:
-    """urllib3 nests the real cause; name it without the object reprs."""
-    cause = getattr(error, "reason", None) or error
-    text = _first_line(cause)
-    if "timed out" in text.lower():
-        return "request timed out"
-    if "refused" in text.lower():
-        return "connection refused"
-    if isinstance(cause, Exception) and "RemoteDisconnected" in type(cause).__name__ + text:
-        return "connection closed without a response"
-    return text.split(": ", 1)[-1] if "object at 0x" in text else text

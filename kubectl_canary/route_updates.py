@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, Cluster, Obj
 from kubectl_canary.errors import ApiError, CanaryError
 from kubectl_canary.gloo import ParsedRoutes, parse_routes, render_routes, route_table_name
-from kubectl_canary.managed_fields import apply_body
+from kubectl_canary.managed_fields import apply_body, owners_of
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.readiness import readiness_of
 from kubectl_canary.rollout import RolloutState
@@ -84,6 +84,7 @@ def update_routes(
         routes = render_routes(live_routes, parsed, desired)
         if routes == live_routes:
             return RouteChange(parsed.state, desired, route_table, changed=False)
+        check_route_owners(route_table, cluster.field_manager, force_conflicts=force_conflicts)
         body = apply_body(route_table, cluster.field_manager, {"spec": {"routes": routes}})
         try:
             written = cluster.apply(body, force=force_conflicts)
@@ -98,6 +99,13 @@ def update_routes(
         f"RouteTable {route_table_name(app)} changed {ATTEMPTS} times while it was being updated; "
         f"find out who else writes it, then run the command again"
     )
+
+
+def check_route_owners(route_table: Obj, manager: str, *, force_conflicts: bool) -> None:
+    """Refuse before any write when another field manager owns the routes: the apply would conflict."""
+    others = [m for m in owners_of(route_table, ("spec", "routes")) if m != manager]
+    if others and not force_conflicts:
+        raise _owned_elsewhere(route_table["metadata"]["name"], others)
 
 
 def _owned_elsewhere(name: str, managers: list[str]) -> CanaryError:

@@ -17,7 +17,7 @@ from kubectl_canary.manifests import (
     upstream_version_subsets,
 )
 from kubectl_canary.rollout import DEFAULT_HEADER, parse_header, start_canary, validate_name, validate_version
-from kubectl_canary.route_updates import read_rollout, update_routes
+from kubectl_canary.route_updates import check_route_owners, read_rollout, update_routes
 
 LONG = """\
 Creates Deployment APP-VERSION as a copy of the primary's (same pod template, label
@@ -58,6 +58,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     first_read = read_rollout(cluster, namespace, app)
     state = first_read[1].state
     start_canary(state, version, headers)  # refuse before the first write
+    check_route_owners(first_read[0], cluster.field_manager, force_conflicts=args.force_conflicts)
     primary = cluster.get(DEPLOYMENTS, namespace, deployment_name(app, state.primary))
     if primary is None:
         raise CanaryError(

@@ -6,7 +6,7 @@ import argparse
 
 from kubectl_canary.cluster import NAMESPACES, ROUTE_TABLES, Cluster, Obj, resource_of
 from kubectl_canary.commands import Command
-from kubectl_canary.errors import UsageError
+from kubectl_canary.errors import CanaryError, UsageError
 from kubectl_canary.gloo import route_table_name
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.manifests import DEFAULT_IMAGE, AppSpec, init_manifests
@@ -83,7 +83,7 @@ def _ensure_namespace(cluster: Cluster, namespace: str, *, create: bool, invocat
     if cluster.get(NAMESPACES, None, namespace) is not None:
         return
     if not create:
-        raise UsageError(f"namespace {namespace} not found; create it or pass --create-namespace")
+        raise CanaryError(f"namespace {namespace} not found; create it or pass --create-namespace")
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
     invocation.report(cluster.apply(body), "created")
 

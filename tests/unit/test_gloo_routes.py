@@ -5,66 +5,10 @@ from __future__ import annotations
 import copy
 
 import pytest
-import yaml
 
 from kubectl_canary.gloo import RouteTableError, UpstreamRef, gloo_state, parse_routes, render_routes, stable_routes
 from kubectl_canary.rollout import DEFAULT_HEADER, HeaderMatch, Phase, promote, rollback, shift_weight, start_canary
-
-# DESIGN.md section 2, verbatim: these are also the shapes the seed's Helm chart writes (no names).
-STABLE = yaml.safe_load("""
-routes:
-  - matchers: [{prefix: /echo}]
-    routeAction:
-      single:
-        upstream: {name: echo, namespace: echo}
-        subset: {values: {version: v1}}
-""")["routes"]
-
-PHASE1 = yaml.safe_load("""
-routes:
-  - matchers: [{prefix: /echo, headers: [{name: stage, value: canary}]}]
-    routeAction:
-      single:
-        upstream: {name: echo, namespace: echo}
-        subset: {values: {version: v2}}
-  - matchers: [{prefix: /echo}]
-    routeAction:
-      single:
-        upstream: {name: echo, namespace: echo}
-        subset: {values: {version: v1}}
-""")["routes"]
-
-
-def phase2(n: int) -> list[dict]:
-    weighted = yaml.safe_load(f"""
-  - matchers: [{{prefix: /echo}}]
-    routeAction:
-      multi:
-        destinations:
-          - destination: {{upstream: {{name: echo, namespace: echo}}, subset: {{values: {{version: v1}}}}}}
-            weight: {100 - n}
-          - destination: {{upstream: {{name: echo, namespace: echo}}, subset: {{values: {{version: v2}}}}}}
-            weight: {n}
-""")
-    return [copy.deepcopy(PHASE1[0]), *weighted]
-
-
-FINISHED = yaml.safe_load("""
-routes:
-  - matchers: [{prefix: /echo}]
-    routeAction:
-      single:
-        upstream: {name: echo, namespace: echo}
-        subset: {values: {version: v2}}
-""")["routes"]
-
-
-def named(routes: list[dict]) -> list[dict]:
-    """The same routes with the names the plugin gives them."""
-    result = copy.deepcopy(routes)
-    for route in result:
-        route["name"] = "echo-canary-header" if route["matchers"][0].get("headers") else "echo-primary"
-    return result
+from tests.design_routes import FINISHED, PHASE1, STABLE, named, phase2
 
 
 def step(routes: list[dict], transition) -> list[dict]:

@@ -1,0 +1,148 @@
+"""A fast reader for the common kubeconfig: static token or client certificate, CA, no plugins.
+
+Importing the `kubernetes` package costs ~0.5 s, ten times a kubectl call. Most kubeconfigs need
+none of it, so they are read here; anything this reader does not handle (exec and auth-provider
+plugins, proxies, in-cluster config, basic auth) raises `NeedsKubernetesClient` and the caller
+falls back to the package, which handles all of it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_HANDLED_USER_KEYS = {
+    "token",
+    "tokenFile",
+    "client-certificate",
+    "client-certificate-data",
+    "client-key",
+    "client-key-data",
+}
+_HANDLED_CLUSTER_KEYS = {"server", "certificate-authority", "certificate-authority-data", "insecure-skip-tls-verify"}
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+class NeedsKubernetesClient(Exception):
+    """This kubeconfig needs the full `kubernetes` package."""
+
+
+class KubeconfigError(Exception):
+    """The kubeconfig is missing or broken; the message says which part."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    server: str
+    namespace: str
+    token: str | None = None
+    ca_pem: str | None = None
+    client_cert_pem: str | None = None
+    client_key_pem: str | None = None
+    insecure: bool = False
+
+
+def kubeconfig_paths(explicit: str | None) -> list[Path]:
+    if explicit:
+        return [Path(explicit).expanduser()]
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        return [Path(p).expanduser() for p in env.split(os.pathsep) if p]
+    return [Path("~/.kube/config").expanduser()]
+
+
+def _merged(paths: list[Path]) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Merge like kubectl: the first file to define a name or current-context wins.
+
+    Also returns, per `kind/name`, the file it came from: relative paths resolve against it.
+    """
+    merged: dict[str, Any] = {"clusters": {}, "users": {}, "contexts": {}, "current-context": ""}
+    origin: dict[str, Path] = {}
+    found = False
+    for path in paths:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise KubeconfigError(f"cannot read {path}: {error.strerror}") from None
+        found = True
+        try:
+            document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+        except yaml.YAMLError:
+            raise KubeconfigError(f"{path} is not valid YAML") from None
+        if not isinstance(document, dict):
+            raise KubeconfigError(f"{path} is not a kubeconfig")
+        for kind, key in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
+            for entry in document.get(kind) or []:
+                name = (entry or {}).get("name")
+                if name is not None and name not in merged[kind]:
+                    merged[kind][name] = entry.get(key) or {}
+                    origin[f"{kind}/{name}"] = path
+        if not merged["current-context"] and document.get("current-context"):
+            merged["current-context"] = document["current-context"]
+    if not found:
+        raise KubeconfigError(f"no kubeconfig found at {os.pathsep.join(map(str, paths))}")
+    return merged, origin
+
+
+def _pem(entry: dict[str, Any], key: str, base: Path) -> str | None:
+    data = entry.get(f"{key}-data")
+    if data:
+        return base64.b64decode(data).decode()
+    file = entry.get(key)
+    if file:
+        path = Path(file).expanduser()
+        try:
+            return (path if path.is_absolute() else base.parent / path).read_text()
+        except OSError as error:
+            raise KubeconfigError(f"cannot read {key} {file}: {error.strerror}") from None
+    return None
+
+
+def load_credentials(explicit: str | None, context: str | None) -> Credentials:
+    """Credentials of `context` (default: current-context) from the kubeconfig(s)."""
+    in_pod = explicit is None and not os.environ.get("KUBECONFIG") and os.environ.get("KUBERNETES_SERVICE_HOST")
+    if in_pod and not Path("~/.kube/config").expanduser().exists():
+        raise NeedsKubernetesClient("in-cluster configuration")
+    if any(os.environ.get(v) for v in _PROXY_VARIABLES):
+        raise NeedsKubernetesClient("proxy")
+    merged, origin = _merged(kubeconfig_paths(explicit))
+    name = context or merged["current-context"]
+    if not name:
+        raise KubeconfigError("no current-context is set; pass --context")
+    if name not in merged["contexts"]:
+        raise KubeconfigError(f"context {name!r} not found")
+    ctx = merged["contexts"][name]
+    cluster = merged["clusters"].get(ctx.get("cluster"))
+    if cluster is None:
+        raise KubeconfigError(f"cluster {ctx.get('cluster')!r} of context {name!r} not found")
+    user = merged["users"].get(ctx.get("user"), {}) if ctx.get("user") else {}
+    if set(user) - _HANDLED_USER_KEYS or set(cluster) - _HANDLED_CLUSTER_KEYS:
+        raise NeedsKubernetesClient("credential plugin or an option only the kubernetes package handles")
+    if not cluster.get("server"):
+        raise KubeconfigError(f"cluster {ctx.get('cluster')!r} has no server")
+
+    user_file = origin.get(f"users/{ctx.get('user')}", Path.cwd() / "kubeconfig")
+    cluster_file = origin[f"clusters/{ctx.get('cluster')}"]
+    token = user.get("token")
+    if not token and user.get("tokenFile"):
+        token_path = Path(user["tokenFile"]).expanduser()
+        try:
+            token = (token_path if token_path.is_absolute() else user_file.parent / token_path).read_text().strip()
+        except OSError as error:
+            raise KubeconfigError(f"cannot read tokenFile {user['tokenFile']}: {error.strerror}") from None
+    return Credentials(
+        server=str(cluster["server"]).rstrip("/"),
+        namespace=ctx.get("namespace") or "default",
+        token=token,
+        ca_pem=_pem(cluster, "certificate-authority", cluster_file),
+        client_cert_pem=_pem(user, "client-certificate", user_file),
+        client_key_pem=_pem(user, "client-key", user_file),
+        insecure=bool(cluster.get("insecure-skip-tls-verify")),
+    )

@@ -1,0 +1,160 @@
+"""The four phases and abort, in process against the fake API server: the exact routes on the server."""
+
+from __future__ import annotations
+
+import json
+
+from tests.design_routes import FINISHED, PHASE1, STABLE, named, phase2
+
+NS = "echo"
+
+
+def routes(api) -> list[dict]:
+    return api.get("routetables", NS, "echo-routes")["spec"]["routes"]
+
+
+def test_init_creates_the_four_objects(api, canary):
+    result = canary("init", "echo")
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == [
+        "deployment.apps/echo-v1 created",
+        "service/echo created",
+        "upstream.gloo.solo.io/echo created",
+        "routetable.gateway.solo.io/echo-routes created",
+    ]
+    assert routes(api) == named(STABLE)
+    route_table = api.get("routetables", NS, "echo-routes")
+    assert route_table["metadata"]["labels"]["apiGroup"] == "example"
+    deployment = api.get("deployments", NS, "echo-v1")
+    assert deployment["spec"]["template"]["metadata"]["labels"] == {"app": "echo", "version": "v1"}
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "hashicorp/http-echo"
+    assert container["args"] == ["-listen=:8080", "-text=version:echo-$(VERSION)"]
+    assert container["env"][0]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.labels['version']"
+    service = api.get("services", NS, "echo")
+    assert service["spec"]["selector"] == {"app": "echo"}
+    assert service["spec"]["ports"][0]["port"] == 80 and service["spec"]["ports"][0]["targetPort"] == 8080
+    kube = api.get("upstreams", NS, "echo")["spec"]["kube"]
+    assert kube["subsetSpec"] == {"selectors": [{"keys": ["version"]}], "fallbackPolicy": "NO_FALLBACK"}
+    assert (kube["serviceName"], kube["serviceNamespace"], kube["servicePort"]) == ("echo", NS, 8080)
+
+
+def test_init_again_changes_nothing(api, canary):
+    canary("init", "echo")
+    before = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in api.list("routetables", NS)}
+    result = canary("init", "echo")
+    assert result.code == 0
+    assert "already initialised" in result.out and "nothing changed" in result.out
+    assert {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in api.list("routetables", NS)} == before
+
+
+def test_four_phases(api, canary):
+    assert canary("init", "echo").code == 0
+
+    result = canary("header", "echo", "v2")
+    assert result.code == 0, result.err
+    assert routes(api) == named(PHASE1)
+    canary_deployment = api.get("deployments", NS, "echo-v2")
+    assert canary_deployment["spec"]["template"]["metadata"]["labels"] == {"app": "echo", "version": "v2"}
+    assert canary_deployment["spec"]["selector"]["matchLabels"] == {"app": "echo", "version": "v2"}
+    assert "deployment.apps/echo-v2 created" in result.out
+
+    refused = canary("weight", "echo", "50")
+    assert refused.code == 1
+    assert refused.err.startswith("error: deployment echo-v2 has 0/1 ready replicas")
+    assert "--force" in refused.err
+    assert routes(api) == named(PHASE1)
+
+    api.set_deployment_ready(NS, "echo-v2")
+    result = canary("weight", "echo", "50")
+    assert result.code == 0, result.err
+    assert routes(api) == named(phase2(50))
+
+    api.set_deployment_ready(NS, "echo-v1")
+    status = canary("status", "echo", "-o", "json")
+    assert status.code == 0, status.err
+    assert json.loads(status.out) == {
+        "app": "echo",
+        "namespace": NS,
+        "phase": "weighted",
+        "primary": {"version": "v1", "ready": 1, "replicas": 1},
+        "canary": {"version": "v2", "ready": 1, "replicas": 1, "weight": 50,
+                   "header": {"name": "stage", "value": "canary"}},
+        "routeTable": {"name": "echo-routes", "state": None},
+    }
+
+    result = canary("finish", "echo")
+    assert result.code == 0, result.err
+    assert routes(api) == named(FINISHED)
+    assert api.get("deployments", NS, "echo-v1") is None
+    assert api.get("deployments", NS, "echo-v2") is not None
+    assert "deployment.apps/echo-v1 deleted" in result.out
+
+
+def test_weight_steps_and_force(api, canary):
+    canary("init", "echo")
+    canary("header", "echo", "v2")
+    result = canary("weight", "echo", "10", "--force")
+    assert result.code == 0, result.err
+    assert routes(api) == named(phase2(10))
+    # Zero sends no traffic to the canary, so it needs no readiness.
+    assert canary("weight", "echo", "0").code == 0
+    assert routes(api) == named(phase2(0))
+
+
+def test_abort_restores_the_stable_route_and_removes_the_canary(api, canary):
+    canary("init", "echo")
+    canary("header", "echo", "v2")
+    canary("weight", "echo", "30", "--force")
+    result = canary("abort", "echo")
+    assert result.code == 0, result.err
+    assert routes(api) == named(STABLE)
+    assert api.get("deployments", NS, "echo-v2") is None
+    assert api.get("deployments", NS, "echo-v1") is not None
+
+
+def test_abort_keep_canary(api, canary):
+    canary("init", "echo")
+    canary("header", "echo", "v2")
+    assert canary("abort", "echo", "--keep-canary").code == 0
+    assert routes(api) == named(STABLE)
+    assert api.get("deployments", NS, "echo-v2") is not None
+
+
+def test_finish_keep_old(api, canary):
+    canary("init", "echo")
+    canary("header", "echo", "v2")
+    api.set_deployment_ready(NS, "echo-v2")
+    assert canary("finish", "echo", "--keep-old").code == 0
+    assert routes(api) == named(FINISHED)
+    assert api.get("deployments", NS, "echo-v1") is not None
+
+
+def test_header_again_with_another_header_updates_it(api, canary):
+    canary("init", "echo")
+    canary("header", "echo", "v2")
+    result = canary("header", "echo", "v2", "--header", "x-canary=yes")
+    assert result.code == 0, result.err
+    assert routes(api)[0]["matchers"] == [{"prefix": "/echo", "headers": [{"name": "x-canary", "value": "yes"}]}]
+    assert "deployment.apps/echo-v2 unchanged" in result.out
+
+
+def test_header_image_replaces_the_canary_image(api, canary):
+    canary("init", "echo")
+    canary("header", "echo", "v2", "--image", "ghcr.io/acme/echo:2")
+    container = api.get("deployments", NS, "echo-v2")["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "ghcr.io/acme/echo:2"
+    assert api.get("deployments", NS, "echo-v1")["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        "hashicorp/http-echo"
+    )
+
+
+def test_next_rollout_after_finish(api, canary):
+    canary("init", "echo")
+    canary("header", "echo", "v2")
+    canary("finish", "echo", "--force")
+    assert canary("header", "echo", "v3").code == 0
+    api.set_deployment_ready(NS, "echo-v3")
+    assert canary("weight", "echo", "100").code == 0
+    multi = routes(api)[1]["routeAction"]["multi"]["destinations"]
+    assert [(d["destination"]["subset"]["values"]["version"], d["weight"]) for d in multi] == [("v2", 0), ("v3", 100)]
