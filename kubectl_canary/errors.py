@@ -39,7 +39,7 @@ class ApiError(CanaryError):
         """Field managers named by a server-side apply conflict."""
         names = []
         for cause in self.causes:
-            if cause.get("type") == "FieldManagerConflict":
+            if cause.get("reason") == "FieldManagerConflict":
                 text = cause.get("message", "")
                 name = text.split('"')[1] if text.count('"') >= 2 else text
                 if name not in names:

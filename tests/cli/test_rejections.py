@@ -25,17 +25,32 @@ def set_up(api, canary, phase: str) -> None:
         assert canary("weight", "echo", "20", "--force").code == 0
     if phase == "broken":
         route_table = api.get("routetables", NS, "echo-routes")
-        route_table["spec"]["routes"] = [{"name": "other", "matchers": [{"prefix": "/x"}],
-                                          "routeAction": {"single": {"upstream": {"name": "x", "namespace": NS}}}}]
+        route_table["spec"]["routes"] = [
+            {
+                "name": "other",
+                "matchers": [{"prefix": "/x"}],
+                "routeAction": {"single": {"upstream": {"name": "x", "namespace": NS}}},
+            }
+        ]
         api.replace(route_table)
 
 
 CASES = [
-    ("stable", ["weight", "echo", "50"], 1,
-     "error: echo has no canary to shift traffic to (stable on v1); start one with: kubectl canary header echo VERSION"),
+    (
+        "stable",
+        ["weight", "echo", "50"],
+        1,
+        "error: echo has no canary to shift traffic to (stable on v1); "
+        "start one with: kubectl canary header echo VERSION",
+    ),
     ("stable", ["finish", "echo"], 1, "error: echo has no canary to finish (stable on v1)"),
     ("stable", ["abort", "echo"], 1, "error: echo has no canary to abort (stable on v1)"),
-    ("header", ["weight", "echo", "101"], 2, "error: invalid weight '101': give a whole number of percent from 0 to 100"),
+    (
+        "header",
+        ["weight", "echo", "101"],
+        2,
+        "error: invalid weight '101': give a whole number of percent from 0 to 100",
+    ),
     ("header", ["weight", "echo", "abc"], 2, "error: invalid weight 'abc'"),
     ("header", ["weight", "echo", "2.5"], 2, "error: invalid weight '2.5'"),
     ("header", ["weight", "echo", "-5"], 2, "error: invalid weight '-5'"),
@@ -43,8 +58,13 @@ CASES = [
     ("stable", ["header", "echo", "v2", "--header", "stage="], 2, "error: invalid header 'stage='"),
     ("stable", ["header", "echo", "v1"], 2, "error: v1 is already the primary version of echo"),
     ("header", ["header", "echo", "v3"], 1, "error: echo already has canary v2 in progress; finish or abort it first"),
-    ("stable", ["weight", "nope", "10"], 1,
-     "error: app nope not found in namespace echo (no RouteTable nope-routes); create it with: kubectl canary init nope"),
+    (
+        "stable",
+        ["weight", "nope", "10"],
+        1,
+        "error: app nope not found in namespace echo (no RouteTable nope-routes); "
+        "create it with: kubectl canary init nope",
+    ),
     ("stable", ["weight", "echo", "10", "-n", "missing"], 1, "error: namespace missing not found"),
     ("stable", ["weight", "echo", "10", "-n", "Bad_NS"], 2, "error: invalid namespace 'Bad_NS'"),
     ("header", ["weight", "echo", "10"], 1, "error: deployment echo-v2 has 0/1 ready replicas"),
@@ -53,14 +73,21 @@ CASES = [
     ("stable", ["weight", "echo"], 2, "error: the following arguments are required: PERCENT"),
     ("stable", ["init", "Echo"], 2, "error: invalid app name 'Echo'"),
     ("stable", ["init", "web", "--prefix", "web"], 2, "error: invalid --prefix 'web'"),
-    ("stable", ["init", "web", "-n", "nowhere"], 1, "error: namespace nowhere not found; create it or pass --create-namespace"),
+    (
+        "stable",
+        ["init", "web", "-n", "nowhere"],
+        1,
+        "error: namespace nowhere not found; create it or pass --create-namespace",
+    ),
     ("stable", ["status", "echo", "-A"], 1, "error: give either APP or -A"),
     ("broken", ["weight", "echo", "10"], 1, "error: cannot read the routes of echo in RouteTable echo-routes"),
     ("broken", ["header", "echo", "v2"], 1, "error: cannot read the routes of echo in RouteTable echo-routes"),
 ]
 
 
-@pytest.mark.parametrize(("phase", "args", "code", "message"), CASES, ids=[" ".join(c[1]) + f" [{c[0]}]" for c in CASES])
+@pytest.mark.parametrize(
+    ("phase", "args", "code", "message"), CASES, ids=[" ".join(c[1]) + f" [{c[0]}]" for c in CASES]
+)
 def test_rejected_without_any_write(api, canary, phase, args, code, message):
     set_up(api, canary, phase)
     before = versions(api)

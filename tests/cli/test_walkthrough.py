@@ -78,8 +78,13 @@ def test_four_phases(api, canary):
         "namespace": NS,
         "phase": "weighted",
         "primary": {"version": "v1", "ready": 1, "replicas": 1},
-        "canary": {"version": "v2", "ready": 1, "replicas": 1, "weight": 50,
-                   "header": {"name": "stage", "value": "canary"}},
+        "canary": {
+            "version": "v2",
+            "ready": 1,
+            "replicas": 1,
+            "weight": 50,
+            "header": {"name": "stage", "value": "canary"},
+        },
         "routeTable": {"name": "echo-routes", "state": None},
     }
 

@@ -69,8 +69,9 @@ def design(routes_: list[dict], namespace: str) -> list[dict]:
 
 
 def wait_ready(namespace: str, deployment: str, seconds: float) -> bool:
-    done = kubectl("rollout", "status", f"deployment/{deployment}", "-n", namespace, f"--timeout={int(seconds)}s",
-                   check=False)
+    done = kubectl(
+        "rollout", "status", f"deployment/{deployment}", "-n", namespace, f"--timeout={int(seconds)}s", check=False
+    )
     return done.returncode == 0
 
 
@@ -131,10 +132,35 @@ def test_routes_owned_by_another_manager_conflict(namespace):
     ns = ["-n", namespace]
     kubectl("canary", "init", "owned", *ns, "--create-namespace")
     # Helm writes with Update operations under its own manager name.
-    patch = json.dumps({"spec": {"routes": [{"matchers": [{"prefix": "/owned"}], "routeAction": {"single": {
-        "upstream": {"name": "owned", "namespace": namespace}, "subset": {"values": {"version": "v1"}}}}}]}})
-    kubectl("patch", "routetables.gateway.solo.io", "owned-routes", *ns, "--type", "merge", "-p", patch,
-            "--field-manager", "helm")
+    patch = json.dumps(
+        {
+            "spec": {
+                "routes": [
+                    {
+                        "matchers": [{"prefix": "/owned"}],
+                        "routeAction": {
+                            "single": {
+                                "upstream": {"name": "owned", "namespace": namespace},
+                                "subset": {"values": {"version": "v1"}},
+                            }
+                        },
+                    }
+                ]
+            }
+        }
+    )
+    kubectl(
+        "patch",
+        "routetables.gateway.solo.io",
+        "owned-routes",
+        *ns,
+        "--type",
+        "merge",
+        "-p",
+        patch,
+        "--field-manager",
+        "helm",
+    )
     refused = kubectl("canary", "header", "owned", "v2", *ns, check=False)
     assert refused.returncode == 1
     assert '"helm"' in refused.stderr and "--force-conflicts" in refused.stderr

@@ -13,10 +13,18 @@ LIVE = {
         "resourceVersion": "42",
         "labels": {"apiGroup": "example", "team": "a"},
         "managedFields": [
-            {"manager": "kubectl-canary", "operation": "Apply", "fieldsType": "FieldsV1",
-             "fieldsV1": {"f:metadata": {"f:labels": {"f:apiGroup": {}}}, "f:spec": {"f:routes": {}}}},
-            {"manager": "helm", "operation": "Update", "fieldsType": "FieldsV1",
-             "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}}}},
+            {
+                "manager": "kubectl-canary",
+                "operation": "Apply",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:metadata": {"f:labels": {"f:apiGroup": {}}}, "f:spec": {"f:routes": {}}},
+            },
+            {
+                "manager": "helm",
+                "operation": "Update",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}}},
+            },
         ],
     },
     "spec": {"routes": [{"name": "old"}]},
@@ -29,8 +37,12 @@ def test_apply_body_carries_owned_fields_and_the_change():
     assert body == {
         "apiVersion": "gateway.solo.io/v1",
         "kind": "RouteTable",
-        "metadata": {"name": "echo-routes", "namespace": "echo", "resourceVersion": "42",
-                     "labels": {"apiGroup": "example"}},
+        "metadata": {
+            "name": "echo-routes",
+            "namespace": "echo",
+            "resourceVersion": "42",
+            "labels": {"apiGroup": "example"},
+        },
         "spec": {"routes": [{"name": "new"}]},
     }
 

@@ -1,0 +1,302 @@
+"""The Kubernetes REST API over the registry: auth, discovery, routing of API paths to verbs, the forbid
+hook, query parameters, and the answer of each verb (a JSON reply or a watch stream)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import Message
+from typing import Any
+
+from . import resources
+from .json_values import JsonObject, decode_json, decode_yaml_or_json
+from .registry import Registry, WriteOptions
+from .resources import ResourceType, find_resource_type
+from .selectors import Matcher, SelectorError, parse_field_selector, parse_label_selector
+from .status import (
+    ApiError,
+    bad_request,
+    forbidden,
+    internal_error,
+    method_not_allowed,
+    path_not_found,
+    success_status,
+    unauthorized,
+    unsupported_media_type,
+)
+from .store import ObjectStore
+from .watch import WatchFilter, watch_events
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: Message
+    body: bytes
+
+    @property
+    def media_type(self) -> str:
+        return (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class Route:
+    resource_type: ResourceType
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+    verb: str
+
+
+@dataclass
+class Reply:
+    status: int
+    body: JsonObject
+
+
+@dataclass
+class WatchReply:
+    events: Iterator[JsonObject]
+
+
+@dataclass(frozen=True)
+class ForbidRule:
+    method_or_verb: str  # an HTTP method ("PATCH") or a verb ("patch", "list")
+    resource: str  # plural, or "*"
+
+
+def field_manager(request: ApiRequest) -> str:
+    """The manager a write is attributed to: `fieldManager`, else the User-Agent's product token."""
+    explicit = request.query.get("fieldManager")
+    if explicit:
+        return explicit
+    agent = (request.headers.get("User-Agent") or "").split("/", 1)[0].strip()
+    return agent[:128] if agent else "unknown"
+
+
+_TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
+_FALSE = frozenset({"", "0", "f", "F", "false", "FALSE", "False"})
+
+
+def _query_bool(request: ApiRequest, name: str) -> bool:
+    """A boolean query parameter, parsed like Go's strconv.ParseBool (the client sends `watch=True`)."""
+    value = request.query.get(name, "")
+    if value not in _TRUE | _FALSE:
+        raise bad_request(f"{name}: invalid boolean {value!r}")
+    return value in _TRUE
+
+
+def route_of(segments: list[str], request: ApiRequest) -> Route:
+    """The resource, namespace, name, subresource and verb a request path and method address."""
+    if segments[:2] == ["api", "v1"]:
+        group, version, rest = "", "v1", segments[2:]
+    elif len(segments) >= 3 and segments[0] == "apis":
+        group, version, rest = segments[1], segments[2], segments[3:]
+    else:
+        raise path_not_found()
+    namespace: str | None = None
+    if len(rest) >= 3 and rest[0] == "namespaces" and find_resource_type(group, version, rest[2]):
+        namespace, rest = rest[1], rest[2:]
+    resource_type = find_resource_type(group, version, rest[0]) if rest else None
+    if resource_type is None or len(rest) > 3:
+        raise path_not_found()
+    name = rest[1] if len(rest) > 1 else None
+    subresource = rest[2] if len(rest) > 2 else None
+    if namespace is not None and not resource_type.namespaced:
+        raise path_not_found()
+    if name is not None and resource_type.namespaced and namespace is None:
+        raise path_not_found()
+    if subresource is not None and (subresource != "status" or not resource_type.status_subresource):
+        raise path_not_found()
+    whole_collection = resource_type.namespaced and namespace is None
+    method = request.method
+    if method in ("GET", "HEAD"):
+        watch = _query_bool(request, "watch")
+        verb = "get" if name is not None else "watch" if watch else "list"
+    elif method == "POST" and name is None and not whole_collection:
+        verb = "create"
+    elif method == "PUT" and name is not None:
+        verb = "update"
+    elif method == "PATCH" and name is not None:
+        verb = "patch"
+    elif method == "DELETE" and subresource is None:
+        verb = "delete" if name is not None else "deletecollection"
+        if whole_collection:
+            raise method_not_allowed(method)
+    else:
+        raise method_not_allowed(method)
+    return Route(resource_type, namespace, name, subresource, verb)
+
+
+def discovery(segments: list[str], server_address: str) -> JsonObject | None:
+    if segments == ["api"]:
+        return resources.api_versions(server_address)
+    if segments == ["apis"]:
+        return resources.api_group_list()
+    if segments == ["version"]:
+        return dict(resources.VERSION_INFO)
+    if len(segments) == 2 and segments[0] == "api":
+        return resources.api_resource_list("", segments[1])
+    if len(segments) == 2 and segments[0] == "apis":
+        return resources.api_group(segments[1])
+    if len(segments) == 3 and segments[0] == "apis":
+        return resources.api_resource_list(segments[1], segments[2])
+    return None
+
+
+@dataclass
+class ApiEndpoints:
+    registry: Registry
+    store: ObjectStore
+    token: str
+    user: str
+    stopping: threading.Event
+    forbidden: list[ForbidRule] = field(default_factory=list)
+
+    def respond(self, request: ApiRequest, server_address: str) -> Reply | WatchReply:
+        """The answer to a request; errors become Status replies, never exceptions."""
+        try:
+            if request.headers.get("Authorization") != f"Bearer {self.token}":
+                raise unauthorized()
+            segments = [segment for segment in request.path.split("/") if segment]
+            if request.method in ("GET", "HEAD"):
+                document = discovery(segments, server_address)
+                if document is not None:
+                    return Reply(200, document)
+            target = route_of(segments, request)
+            self._check_forbidden(request.method, target)
+            verbs: dict[str, Callable[[Route, ApiRequest], Reply | WatchReply]] = {
+                "get": self._get, "list": self._list, "watch": self._watch, "create": self._create,
+                "update": self._update, "patch": self._patch, "delete": self._delete,
+                "deletecollection": self._delete_collection,
+            }
+            return verbs[target.verb](target, request)
+        except ApiError as error:
+            return Reply(error.code, error.body())
+        except Exception as error:  # a bug in the fake: answer like the real server would, loudly
+            failure = internal_error(f"fake apiserver: {type(error).__name__}: {error}")
+            return Reply(failure.code, failure.body())
+
+    def _check_forbidden(self, method: str, target: Route) -> None:
+        for rule in self.forbidden:
+            if rule.resource not in ("*", target.resource_type.plural):
+                continue
+            if rule.method_or_verb.upper() == method or rule.method_or_verb.lower() == target.verb:
+                raise forbidden(target.resource_type, target.name or "", self.user, target.verb, target.namespace)
+
+    # --- verbs ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _options(request: ApiRequest, route: Route) -> WriteOptions:
+        dry_run = request.query.get("dryRun", "")
+        if dry_run not in ("", "All"):
+            raise bad_request(f'dryRun: Unsupported value: "{dry_run}": supported values: "All"')
+        validation = request.query.get("fieldValidation", "")
+        if validation not in ("", "Ignore", "Warn", "Strict"):
+            raise bad_request(f"fieldValidation: Unsupported value: {validation!r}: supported values: "
+                              f'"Ignore", "Strict", "Warn"')
+        manager = request.query.get("fieldManager") or ""
+        if len(manager) > 128:
+            raise bad_request("fieldManager: Too long: may not be more than 128 bytes")
+        if route.verb != "patch" or request.media_type != "application/apply-patch+yaml":
+            manager = field_manager(request)
+        return WriteOptions(manager=manager, dry_run=dry_run == "All", force=_query_bool(request, "force"),
+                            field_validation=validation, subresource=route.subresource)
+
+    @staticmethod
+    def _decoded_body(request: ApiRequest) -> Any:
+        media_type = request.media_type
+        try:
+            if media_type in ("application/json", ""):
+                return decode_json(request.body)
+            if media_type == "application/yaml":
+                return decode_yaml_or_json(request.body)
+        except ValueError as error:
+            raise bad_request(f"error decoding the request body: {error}") from error
+        raise unsupported_media_type(["application/json", "application/yaml"])
+
+    def _get(self, route: Route, request: ApiRequest) -> Reply:
+        return Reply(200, self.registry.get(route.resource_type, route.namespace, route.name or ""))
+
+    @staticmethod
+    def _matchers(request: ApiRequest) -> list[Matcher]:
+        try:
+            return [parse_label_selector(request.query.get("labelSelector", "")),
+                    parse_field_selector(request.query.get("fieldSelector", ""))]
+        except SelectorError as error:
+            raise bad_request(str(error)) from error
+
+    def _list(self, route: Route, request: ApiRequest) -> Reply:
+        resource_type = route.resource_type
+        items, resource_version = self.registry.list(resource_type, route.namespace, self._matchers(request))
+        if resource_type.builtin:  # typed lists leave apiVersion/kind out of their items
+            for item in items:
+                item.pop("apiVersion", None)
+                item.pop("kind", None)
+        return Reply(200, {"kind": resource_type.list_kind, "apiVersion": resource_type.api_version,
+                            "metadata": {"resourceVersion": resource_version}, "items": items})
+
+    def _watch(self, route: Route, request: ApiRequest) -> WatchReply:
+        since_text = request.query.get("resourceVersion", "")
+        try:
+            since = int(since_text) if since_text not in ("", "0") else None
+            timeout_text = request.query.get("timeoutSeconds", "")
+            timeout = float(timeout_text) if timeout_text else None
+        except ValueError as error:
+            raise bad_request(f"invalid watch parameter: {error}") from error
+        watch_filter = WatchFilter(route.namespace, tuple(self._matchers(request)))
+        return WatchReply(watch_events(self.store, route.resource_type, watch_filter, since, timeout,
+                                        self.stopping))
+
+    def _create(self, route: Route, request: ApiRequest) -> Reply:
+        body = self._decoded_body(request)
+        created = self.registry.create(route.resource_type, route.namespace, body,
+                                        self._options(request, route))
+        return Reply(201, created)
+
+    def _update(self, route: Route, request: ApiRequest) -> Reply:
+        body = self._decoded_body(request)
+        updated = self.registry.update(route.resource_type, route.namespace, route.name or "", body,
+                                        self._options(request, route))
+        return Reply(200, updated)
+
+    def _patch(self, route: Route, request: ApiRequest) -> Reply:
+        patched, created = self.registry.patch(route.resource_type, route.namespace, route.name or "",
+                                                request.media_type, request.body, self._options(request, route))
+        return Reply(201 if created else 200, patched)
+
+    def _delete_options(self, request: ApiRequest) -> tuple[JsonObject, bool]:
+        options: Any = {}
+        if request.body.strip():
+            try:
+                options = decode_json(request.body)
+            except ValueError as error:
+                raise bad_request(f"error decoding DeleteOptions: {error}") from error
+        if not isinstance(options, dict):
+            raise bad_request("DeleteOptions must be an object")
+        dry_run = request.query.get("dryRun") == "All" or "All" in (options.get("dryRun") or [])
+        return options, dry_run
+
+    def _deleted_reply(self, resource_type: ResourceType, deleted: JsonObject) -> JsonObject:
+        if resource_type.builtin and resource_type is not resources.NAMESPACES:
+            return success_status(resource_type, deleted["metadata"]["name"], deleted["metadata"]["uid"])
+        return deleted
+
+    def _delete(self, route: Route, request: ApiRequest) -> Reply:
+        options, dry_run = self._delete_options(request)
+        deleted = self.registry.delete(route.resource_type, route.namespace, route.name or "", options, dry_run)
+        return Reply(200, self._deleted_reply(route.resource_type, deleted))
+
+    def _delete_collection(self, route: Route, request: ApiRequest) -> Reply:
+        options, dry_run = self._delete_options(request)
+        items, resource_version = self.registry.list(route.resource_type, route.namespace,
+                                                      self._matchers(request))
+        deleted = [self.registry.delete(route.resource_type, route.namespace, item["metadata"]["name"],
+                                         options, dry_run) for item in items]
+        return Reply(200, {"kind": route.resource_type.list_kind, "apiVersion": route.resource_type.api_version,
+                            "metadata": {"resourceVersion": resource_version}, "items": deleted})

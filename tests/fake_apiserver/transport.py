@@ -1,0 +1,152 @@
+"""HTTP/1.1 plumbing: plain HTTP and TLS on one port, keep-alive with TCP_NODELAY, JSON and chunked
+(watch) responses, and dropping a connection without an answer. What is answered is decided elsewhere."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, cast
+
+from .json_values import JsonObject, encode_json
+
+# A self-signed certificate for 127.0.0.1 and localhost, valid until 2126: test data, not a secret.
+# Made with: openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 36500
+#   -keyout server.key -out server.crt -subj /CN=fake-apiserver
+#   -addext subjectAltName=IP:127.0.0.1,DNS:localhost -addext basicConstraints=critical,CA:TRUE
+#   -addext keyUsage=critical,digitalSignature,keyCertSign -addext extendedKeyUsage=serverAuth
+TLS_DIRECTORY = Path(__file__).with_name("tls")
+CA_CERTIFICATE = TLS_DIRECTORY / "server.crt"
+
+
+def close_events(events: Iterator[JsonObject]) -> None:
+    close = getattr(events, "close", None)
+    if close is not None:
+        close()
+
+
+def _tls_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(CA_CERTIFICATE, TLS_DIRECTORY / "server.key")
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+class HttpTransport(ThreadingHTTPServer):
+    """Plain HTTP and HTTPS on one port: a connection that opens with a TLS handshake record is wrapped.
+    Every request goes to `serve(handler)`."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str, serve: Callable[[RequestHandler], None]) -> None:
+        super().__init__((host, 0), RequestHandler)
+        self.serve = serve
+        self.tls = _tls_context()
+        self._connections: set[Any] = set()
+        self._connections_lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        host, port = self.server_address[:2]
+        return f"{host!s}:{port}"
+
+    def close_connections(self) -> None:
+        """Cut every open connection (keep-alive ones included), as a stopped server would."""
+        with self._connections_lock:
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):  # a client that went away: nothing to report
+            return
+        super().handle_error(request, client_address)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # Without TCP_NODELAY each keep-alive request waits ~40 ms for a delayed ACK.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection = request
+        try:
+            if request.recv(1, socket.MSG_PEEK) == b"\x16":
+                request.settimeout(10)
+                connection = self.tls.wrap_socket(request, server_side=True)
+                connection.settimeout(None)
+        except OSError:  # ssl.SSLError included: a client that gave up or did not trust us
+            return
+        with self._connections_lock:
+            self._connections.add(connection)
+        try:
+            RequestHandler(connection, client_address, self)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(connection)
+            if connection is not request:
+                with contextlib.suppress(OSError):
+                    connection.close()
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the request log is `FakeApiServer.requests`."""
+
+    def do_GET(self) -> None:
+        cast(HttpTransport, self.server).serve(self)
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+
+    def read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def send_json(self, status: int, body: JsonObject) -> None:
+        data = encode_json(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "no-cache, private")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
+    def send_stream(self, events: Iterator[JsonObject]) -> None:
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "no-cache, private")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for event in events:
+                line = encode_json(event) + b"\n"
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            self.close_connection = True
+        finally:
+            close_events(events)
+
+    def drop(self) -> None:
+        """Close the connection without a response."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
