@@ -10,8 +10,9 @@ from typing import NoReturn
 from kubectl_canary import __version__
 from kubectl_canary.cluster import DRY_RUN_MODES, ConnectionOptions
 from kubectl_canary.commands import COMMANDS
-from kubectl_canary.errors import CanaryError, UsageError
+from kubectl_canary.errors import CanaryError, ForbiddenError, UsageError
 from kubectl_canary.invocation import Invocation
+from kubectl_canary.permissions import describe
 
 DESCRIPTION = """\
 Two-phase canary rollouts on Gloo Edge.
@@ -59,6 +60,19 @@ def _global_flags() -> _Parser:
         "--field-manager",
         default=argparse.SUPPRESS,
         help="field manager name for server-side apply (default kubectl-canary)",
+    )
+    group.add_argument(
+        "--insecure-skip-tls-verify",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="do not verify the API server's certificate (insecure)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log every request to the API server on stderr (never credentials)",
     )
     return flags
 
@@ -134,13 +148,22 @@ def run(argv: Sequence[str]) -> int:
             kubeconfig=getattr(args, "kubeconfig", None),
             context=getattr(args, "context", None),
             request_timeout=getattr(args, "request_timeout", 30.0),
+            insecure_skip_tls_verify=getattr(args, "insecure_skip_tls_verify", False),
         ),
+        verbose=getattr(args, "verbose", False),
         namespace_flag=getattr(args, "namespace", None),
         field_manager=getattr(args, "field_manager", "kubectl-canary"),
         dry_run=getattr(args, "dry_run", "none"),
         output=getattr(args, "output", None),
     )
-    code: int = args.run(args, invocation)
+    try:
+        code: int = args.run(args, invocation)
+    except ForbiddenError as error:
+        command = next(c for c in COMMANDS if c.name == args.command)
+        raise CanaryError(
+            f"{error}; {command.name} needs: {describe(command.permissions)} "
+            f"(kubectl canary rbac prints a Role that grants them)"
+        ) from None
     return code
 
 

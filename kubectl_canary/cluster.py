@@ -7,13 +7,16 @@ milliseconds to load and hide the content types we need (see transports.py for t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from kubectl_canary.errors import ApiError, CanaryError
+from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
 from kubectl_canary.kubeconfig import KubeconfigError, NeedsKubernetesClient, load_credentials
-from kubectl_canary.transports import Send, kubernetes_transport, stdlib_transport
+from kubectl_canary.transports import KubernetesPackageTransport, StdlibTransport, Transport
 
 Obj = dict[str, Any]
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
@@ -67,48 +70,68 @@ def resource_of(obj: Obj) -> Resource:
     raise CanaryError(f"unsupported object kind {obj.get('apiVersion')}/{obj.get('kind')}")
 
 
+def _verb(method: str, name: str | None, query: dict[str, str] | None) -> str:
+    """The RBAC verb the API server checks for a request."""
+    if method == "GET":
+        return "get" if name else ("watch" if (query or {}).get("watch") else "list")
+    return {"PATCH": "patch", "POST": "create", "PUT": "update", "DELETE": "delete"}.get(method, method.lower())
+
+
 class Cluster:
     """Reads and writes objects. In client dry-run mode, writes are computed but never sent."""
 
     def __init__(
         self,
-        server: str,
-        send: Send,
+        transport: Transport,
         *,
         field_manager: str = "kubectl-canary",
         dry_run: str = "none",
+        log: Callable[[str], None] | None = None,
     ) -> None:
-        self.server = server
-        self._send = send
+        self.server = transport.server
+        self._transport = transport
         self.field_manager = field_manager
         self.dry_run = dry_run
+        self._log = log
 
     def _request(
         self,
         method: str,
-        path: str,
+        resource: Resource,
+        namespace: str | None,
+        name: str | None = None,
         query: dict[str, str] | None = None,
         body: Obj | None = None,
         content_type: str = "application/json",
     ) -> Any:
+        path = resource.path(namespace, name)
         url = path + ("?" + urlencode(query) if query else "")
         data = None if body is None else json.dumps(body).encode()
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = content_type
-        status, payload = self._send(method, url, data, headers)
+        started = time.monotonic()
+        status, payload = self._transport.send(method, url, data, headers)
+        if self._log:
+            self._log(f"{method} {self.server}{url} {status} in {1000 * (time.monotonic() - started):.0f} ms")
+        if status >= 400:
+            raise self._error(status, payload, _verb(method, name, query), resource, namespace)
+        return json.loads(payload) if payload else {}
+
+    @staticmethod
+    def _error(status: int, payload: bytes, verb: str, resource: Resource, namespace: str | None) -> ApiError:
         try:
             decoded = json.loads(payload) if payload else {}
         except ValueError:
             decoded = {"message": payload[:200].decode(errors="replace")}
-        if status >= 400:
-            raise ApiError(
-                code=status,
-                reason=str(decoded.get("reason") or "Unknown"),
-                message=str(decoded.get("message") or f"HTTP {status} from {method} {path}"),
-                causes=list((decoded.get("details") or {}).get("causes") or []),
-            )
-        return decoded
+        if status == 403:
+            return ForbiddenError(verb, resource, namespace, decoded)
+        return ApiError(
+            code=status,
+            reason=str(decoded.get("reason") or "Unknown"),
+            message=str(decoded.get("message") or f"HTTP {status}"),
+            causes=list((decoded.get("details") or {}).get("causes") or []),
+        )
 
     def _write_query(self, **extra: str) -> dict[str, str]:
         query = dict(extra)
@@ -119,7 +142,7 @@ class Cluster:
     def get(self, resource: Resource, namespace: str | None, name: str) -> Obj | None:
         """The object, or None when it does not exist."""
         try:
-            result: Obj = self._request("GET", resource.path(namespace, name))
+            result: Obj = self._request("GET", resource, namespace, name)
         except ApiError as error:
             if error.code == 404:
                 return None
@@ -129,28 +152,52 @@ class Cluster:
     def list(self, resource: Resource, namespace: str | None, label_selector: str | None = None) -> list[Obj]:
         """All objects in `namespace` (None: every namespace), in one request."""
         query = {"labelSelector": label_selector} if label_selector else None
-        items: list[Obj] = self._request("GET", resource.path(namespace), query).get("items") or []
+        items: list[Obj] = self._request("GET", resource, namespace, None, query).get("items") or []
         for item in items:  # LIST items carry no kind; callers may print them.
             item.setdefault("apiVersion", resource.api_version)
             item.setdefault("kind", resource.kind)
         return items
 
+    def watch(
+        self, resource: Resource, namespace: str, name: str, resource_version: str, timeout: float
+    ) -> Iterator[tuple[str, Obj]]:
+        """(event type, object) for one object's changes after `resource_version`, until `timeout`."""
+        query = {
+            "watch": "true",
+            "fieldSelector": f"metadata.name={name}",
+            "resourceVersion": resource_version,
+            "timeoutSeconds": str(max(1, math.ceil(timeout))),
+        }
+        url = resource.path(namespace) + "?" + urlencode(query)
+        if self._log:
+            self._log(f"WATCH {self.server}{url}")
+        status, lines = self._transport.stream(url, {"Accept": "application/json"}, timeout + 5)
+        if status >= 400:
+            raise self._error(status, b"".join(lines), "watch", resource, namespace)
+        for line in lines:
+            if line.strip():
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    return  # e.g. 410 Expired: the caller reads the object again
+                yield str(event.get("type")), event.get("object") or {}
+
     def apply(self, obj: Obj, *, force: bool = False) -> Obj:
         """Server-side apply (creates the object if absent). A body with a resourceVersion is conditional."""
         if self.dry_run == "client":
             return obj
-        resource = resource_of(obj)
+        meta = obj["metadata"]
         query = self._write_query(fieldManager=self.field_manager, **({"force": "true"} if force else {}))
-        path = resource.path(obj["metadata"].get("namespace"), obj["metadata"]["name"])
-        result: Obj = self._request("PATCH", path, query, obj, APPLY_CONTENT_TYPE)
+        result: Obj = self._request(
+            "PATCH", resource_of(obj), meta.get("namespace"), meta["name"], query, obj, APPLY_CONTENT_TYPE
+        )
         return result
 
     def delete(self, resource: Resource, namespace: str, name: str) -> bool:
-        """Delete with foreground-free defaults; False when it was already gone."""
+        """Delete; False when it was already gone."""
         if self.dry_run == "client":
             return True
         try:
-            self._request("DELETE", resource.path(namespace, name), self._write_query())
+            self._request("DELETE", resource, namespace, name, self._write_query())
         except ApiError as error:
             if error.code == 404:
                 return False
@@ -163,17 +210,25 @@ class ConnectionOptions:
     kubeconfig: str | None = None
     context: str | None = None
     request_timeout: float = 30.0
+    insecure_skip_tls_verify: bool = False
 
 
-def connect(options: ConnectionOptions, *, field_manager: str, dry_run: str) -> tuple[Cluster, str]:
+def connect(
+    options: ConnectionOptions, *, field_manager: str, dry_run: str, log: Callable[[str], None] | None = None
+) -> tuple[Cluster, str]:
     """A Cluster for the kubeconfig context (or in-cluster config), and that context's namespace."""
+    transport: Transport
     try:
         credentials = load_credentials(options.kubeconfig, options.context)
     except NeedsKubernetesClient:
-        server, namespace, send = kubernetes_transport(options.kubeconfig, options.context, options.request_timeout)
+        package = KubernetesPackageTransport(
+            options.kubeconfig, options.context, options.request_timeout, options.insecure_skip_tls_verify
+        )
+        transport, namespace = package, package.namespace
     except KubeconfigError as error:
         raise CanaryError(f"cannot load kubeconfig: {error}") from None
     else:
-        server, namespace = credentials.server, credentials.namespace
-        send = stdlib_transport(credentials, options.request_timeout)
-    return Cluster(server, send, field_manager=field_manager, dry_run=dry_run), namespace
+        if options.insecure_skip_tls_verify:
+            credentials = replace(credentials, insecure=True)
+        transport, namespace = StdlibTransport(credentials, options.request_timeout), credentials.namespace
+    return Cluster(transport, field_manager=field_manager, dry_run=dry_run, log=log), namespace

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class CanaryError(Exception):
@@ -45,3 +46,17 @@ class ApiError(CanaryError):
                 if name not in names:
                     names.append(name)
         return names
+
+
+class ForbiddenError(ApiError):
+    """403: names the verb and resource that were refused; the CLI adds what the command needs."""
+
+    def __init__(self, verb: str, resource: Any, namespace: str | None, status: dict[str, Any]) -> None:
+        super().__init__(403, "Forbidden", str(status.get("message") or "forbidden"))
+        self.verb = verb
+        self.resource = resource
+        self.namespace = namespace
+
+    def __str__(self) -> str:
+        where = f" in namespace {self.namespace}" if self.namespace else " at cluster scope"
+        return f"forbidden: cannot {self.verb} {self.resource.qualified}{where}"

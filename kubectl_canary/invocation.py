@@ -21,6 +21,7 @@ class Invocation:
     field_manager: str = "kubectl-canary"
     dry_run: str = "none"
     output: str | None = None
+    verbose: bool = False
     out: TextIO = field(default_factory=lambda: sys.stdout)
     written: list[Obj] = field(default_factory=list)
     _cluster: Cluster | None = None
@@ -33,7 +34,10 @@ class Invocation:
     def cluster(self) -> Cluster:
         if self._cluster is None:
             self._cluster, self._context_namespace = connect(
-                self.connection, field_manager=self.field_manager, dry_run=self.dry_run
+                self.connection,
+                field_manager=self.field_manager,
+                dry_run=self.dry_run,
+                log=self.log if self.verbose else None,
             )
         return self._cluster
 
@@ -55,6 +59,13 @@ class Invocation:
     @property
     def dry_run_suffix(self) -> str:
         return {"client": " (dry run)", "server": " (server dry run)"}.get(self.dry_run, "")
+
+    def log(self, line: str) -> None:
+        print(f"I {line}", file=sys.stderr, flush=True)
+
+    def warn(self, line: str) -> None:
+        """Something the user should know that does not stop the command; always on stderr."""
+        print(f"warning: {line}", file=sys.stderr, flush=True)
 
     def say(self, line: str) -> None:
         """A progress line for people; silent when -o asks for machine-readable output."""

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, Cluster, Obj
-from kubectl_canary.errors import ApiError, CanaryError
+from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
 from kubectl_canary.gloo import ParsedRoutes, parse_routes, render_routes, route_table_name
 from kubectl_canary.managed_fields import apply_body, owners_of
 from kubectl_canary.manifests import deployment_name
@@ -34,13 +34,21 @@ def read_rollout(cluster: Cluster, namespace: str, app: str) -> tuple[Obj, Parse
     name = route_table_name(app)
     route_table = cluster.get(ROUTE_TABLES, namespace, name)
     if route_table is None:
-        if cluster.get(NAMESPACES, None, namespace) is None:
+        if not namespace_exists(cluster, namespace):
             raise CanaryError(f"namespace {namespace} not found; pick one with -n NAMESPACE")
         raise CanaryError(
             f"app {app} not found in namespace {namespace} (no RouteTable {name}); "
             f"create it with: kubectl canary init {app} -n {namespace}"
         )
     return route_table, parse_routes(app, (route_table.get("spec") or {}).get("routes") or [])
+
+
+def namespace_exists(cluster: Cluster, namespace: str) -> bool:
+    """Namespaces are cluster-scoped: a namespaced Role cannot read them, so 403 counts as "exists"."""
+    try:
+        return cluster.get(NAMESPACES, None, namespace) is not None
+    except ForbiddenError:
+        return True
 
 
 def require_ready(cluster: Cluster, namespace: str, app: str, version: str, *, force: bool) -> None:

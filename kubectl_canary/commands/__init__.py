@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubectl_canary.invocation import Invocation
+from kubectl_canary.permissions import Permission
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,8 @@ class Command:
     mutating: bool
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace, Invocation], int]
+    # What the command may ask the API server for, in the app's namespace.
+    permissions: tuple[Permission, ...] = ()
 
 
 def _all() -> tuple[Command, ...]:

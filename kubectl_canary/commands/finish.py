@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS
+from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES
 from kubectl_canary.commands import Command
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.manifests import deployment_name
+from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import RolloutState, promote, validate_name
 from kubectl_canary.route_updates import read_rollout, remove_leftovers, require_ready, update_routes
 
@@ -69,4 +70,9 @@ COMMAND = Command(
     mutating=True,
     add_arguments=add_arguments,
     run=run,
+    permissions=(
+        needs(ROUTE_TABLES, "get", "patch", "watch"),
+        needs(DEPLOYMENTS, "get", "list", "delete"),
+        needs(NAMESPACES, "get", cluster_wide=True),
+    ),
 )

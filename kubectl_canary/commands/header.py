@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS, UPSTREAMS, Cluster, Obj
+from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS, Cluster, Obj
 from kubectl_canary.commands import Command
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.gloo import ParsedRoutes
@@ -16,6 +16,7 @@ from kubectl_canary.manifests import (
     upstream_selects_versions,
     upstream_version_subsets,
 )
+from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import DEFAULT_HEADER, parse_header, start_canary, validate_name, validate_version
 from kubectl_canary.route_updates import check_route_owners, read_rollout, update_routes
 
@@ -131,4 +132,10 @@ COMMAND = Command(
     mutating=True,
     add_arguments=add_arguments,
     run=run,
+    permissions=(
+        needs(ROUTE_TABLES, "get", "patch", "watch"),
+        needs(DEPLOYMENTS, "get", "create", "patch", "watch"),
+        needs(UPSTREAMS, "get", "patch"),
+        needs(NAMESPACES, "get", cluster_wide=True),
+    ),
 )

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import NAMESPACES, ROUTE_TABLES, Cluster, Obj, resource_of
+from kubectl_canary.cluster import (
+    DEPLOYMENTS,
+    NAMESPACES,
+    ROUTE_TABLES,
+    SERVICES,
+    UPSTREAMS,
+    VIRTUAL_SERVICES,
+    Cluster,
+    Obj,
+    resource_of,
+)
 from kubectl_canary.commands import Command
 from kubectl_canary.errors import CanaryError, UsageError
 from kubectl_canary.gloo import route_table_name
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.manifests import DEFAULT_IMAGE, AppSpec, init_manifests
+from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import validate_name, validate_version
+from kubectl_canary.route_updates import namespace_exists
 
 LONG = """\
 Creates, in the namespace: Deployment APP-VERSION (pod labels app and version), Service APP,
@@ -80,7 +92,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
 
 
 def _ensure_namespace(cluster: Cluster, namespace: str, *, create: bool, invocation: Invocation) -> None:
-    if cluster.get(NAMESPACES, None, namespace) is not None:
+    if namespace_exists(cluster, namespace):
         return
     if not create:
         raise CanaryError(f"namespace {namespace} not found; create it or pass --create-namespace")
@@ -106,4 +118,12 @@ COMMAND = Command(
     mutating=True,
     add_arguments=add_arguments,
     run=run,
+    permissions=(
+        needs(ROUTE_TABLES, "get", "create", "patch"),
+        needs(DEPLOYMENTS, "get", "create", "patch"),
+        needs(SERVICES, "get", "create", "patch"),
+        needs(UPSTREAMS, "get", "create", "patch"),
+        needs(NAMESPACES, "get", "create", "patch", cluster_wide=True),
+        needs(VIRTUAL_SERVICES, "list", cluster_wide=True),
+    ),
 )

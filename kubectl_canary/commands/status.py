@@ -7,11 +7,12 @@ import json
 
 import yaml
 
-from kubectl_canary.cluster import DEPLOYMENTS, ROUTE_TABLES
+from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, VIRTUAL_SERVICES
 from kubectl_canary.commands import Command
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.gloo import route_table_name
 from kubectl_canary.invocation import Invocation
+from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import validate_name
 from kubectl_canary.route_updates import read_rollout
 from kubectl_canary.status import AppStatus, app_status, as_dict, render_table
@@ -79,4 +80,10 @@ COMMAND = Command(
     mutating=False,
     add_arguments=add_arguments,
     run=run,
+    permissions=(
+        needs(ROUTE_TABLES, "get", "list"),
+        needs(DEPLOYMENTS, "list"),
+        needs(NAMESPACES, "get", cluster_wide=True),
+        needs(VIRTUAL_SERVICES, "list", cluster_wide=True),
+    ),
 )

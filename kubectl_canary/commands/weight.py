@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES
 from kubectl_canary.commands import Command
 from kubectl_canary.invocation import Invocation
+from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import RolloutState, parse_percent, shift_weight, validate_name
 from kubectl_canary.route_updates import require_ready, update_routes
 
@@ -57,4 +59,9 @@ COMMAND = Command(
     mutating=True,
     add_arguments=add_arguments,
     run=run,
+    permissions=(
+        needs(ROUTE_TABLES, "get", "patch", "watch"),
+        needs(DEPLOYMENTS, "get"),
+        needs(NAMESPACES, "get", cluster_wide=True),
+    ),
 )
