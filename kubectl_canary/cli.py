@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -10,6 +11,7 @@ from typing import NoReturn
 from kubectl_canary import __version__
 from kubectl_canary.cluster import DRY_RUN_MODES, ConnectionOptions
 from kubectl_canary.commands import COMMANDS
+from kubectl_canary.durations import parse_duration
 from kubectl_canary.errors import CanaryError, ForbiddenError, UsageError
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.permissions import describe
@@ -51,10 +53,10 @@ def _global_flags() -> _Parser:
     group.add_argument("--context", default=argparse.SUPPRESS, help="kubeconfig context to use")
     group.add_argument(
         "--request-timeout",
-        type=_seconds,
+        type=_request_timeout,
         default=argparse.SUPPRESS,
-        metavar="SECONDS",
-        help="give up on a request to the API server after this long (default 30)",
+        metavar="DURATION",
+        help="give up on a request to the API server after this long (default 30s)",
     )
     group.add_argument(
         "--field-manager",
@@ -77,15 +79,12 @@ def _global_flags() -> _Parser:
     return flags
 
 
-def _seconds(text: str) -> float:
-    value = text[:-1] if text.endswith("s") else text
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r}; use seconds, e.g. 30 or 30s") from None
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r}; it must be positive")
-    return seconds
+def _gloo_timeout(text: str) -> float:
+    return parse_duration(text, "--gloo-timeout", allow_zero=True)
+
+
+def _request_timeout(text: str) -> float:
+    return parse_duration(text, "--request-timeout")
 
 
 def _mutating_flags() -> _Parser:
@@ -102,6 +101,13 @@ def _mutating_flags() -> _Parser:
     )
     group.add_argument(
         "-o", "--output", choices=("yaml", "json"), help="print the objects that were (or would be) written"
+    )
+    group.add_argument(
+        "--gloo-timeout",
+        type=_gloo_timeout,
+        default=2.0,
+        metavar="DURATION",
+        help="after changing routes Gloo already reports on, wait this long for its verdict (default 2s, 0: no wait)",
     )
     group.add_argument(
         "--force-conflicts",
@@ -177,6 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        return 1
+    except Exception as error:  # a bug: still one line, never a traceback (KUBECTL_CANARY_DEBUG=1 shows it)
+        if os.environ.get("KUBECTL_CANARY_DEBUG"):
+            raise
+        print(f"error: internal error ({type(error).__name__}: {error}); please report it", file=sys.stderr)
         return 1
 
 

@@ -12,6 +12,7 @@ import yaml
 from kubectl_canary.cluster import Cluster, ConnectionOptions, Obj, connect, resource_of
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.rollout import validate_name
+from kubectl_canary.route_updates import RouteChange
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Invocation:
     verbose: bool = False
     out: TextIO = field(default_factory=lambda: sys.stdout)
     written: list[Obj] = field(default_factory=list)
+    _progress_shown: str = ""
     _cluster: Cluster | None = None
     _context_namespace: str | None = None
 
@@ -67,6 +69,22 @@ class Invocation:
         """Something the user should know that does not stop the command; always on stderr."""
         print(f"warning: {line}", file=sys.stderr, flush=True)
 
+    def progress(self, state: str, elapsed: str) -> None:
+        """A progress line on stderr: redrawn in place on a terminal, else printed when `state` changes."""
+        if self.output is not None:
+            return
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r\x1b[K{state} ({elapsed})")
+            sys.stderr.flush()
+        elif state != self._progress_shown:
+            print(state, file=sys.stderr, flush=True)
+        self._progress_shown = state
+
+    def end_progress(self) -> None:
+        if self._progress_shown and sys.stderr.isatty():
+            sys.stderr.write("\n")
+        self._progress_shown = ""
+
     def say(self, line: str) -> None:
         """A progress line for people; silent when -o asks for machine-readable output."""
         if self.output is None:
@@ -76,6 +94,14 @@ class Invocation:
         """Record a written object; print `kind.group/name action` as kubectl does."""
         self.written.append(obj)
         self.say(f"{resource_of(obj).display}/{obj['metadata']['name']} {action}{self.dry_run_suffix}")
+
+    def report_routes(self, change: RouteChange) -> None:
+        self.report(change.route_table, "configured" if change.changed else "unchanged")
+        if change.gloo_state == "Warning":
+            self.warn(
+                f"Gloo accepted RouteTable {change.route_table['metadata']['name']} with a warning: "
+                f"{change.gloo_reason or 'no reason given'}"
+            )
 
     def print_written(self) -> None:
         """With -o, print every object that was (or would be) written."""

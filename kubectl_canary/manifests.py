@@ -146,6 +146,16 @@ def upstream_selects_versions(upstream_obj: Manifest) -> bool:
     return any(SUBSET_KEY in (s.get("keys") or []) for s in selectors or [])
 
 
+_FALLBACK_POLICIES = {0: "ANY_ENDPOINT", 1: "DEFAULT_SUBSET", 2: "NO_FALLBACK"}
+
+
+def fallback_policy(upstream_obj: Manifest) -> str:
+    """The Upstream's subset fallback policy; Gloo's default is ANY_ENDPOINT."""
+    subset = (((upstream_obj.get("spec") or {}).get("kube") or {}).get("subsetSpec")) or {}
+    policy = subset.get("fallbackPolicy", 0)
+    return _FALLBACK_POLICIES.get(policy, str(policy)) if isinstance(policy, int) else str(policy)
+
+
 def upstream_version_subsets(upstream_obj: Manifest) -> dict[str, Any]:
     """The Upstream's `subsetSpec` with the `version` subset key added."""
     live_subset = copy.deepcopy(upstream_obj["spec"]["kube"].get("subsetSpec") or {})

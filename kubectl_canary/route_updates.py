@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, Cluster, Obj
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
-from kubectl_canary.gloo import ParsedRoutes, parse_routes, render_routes, route_table_name
+from kubectl_canary.gloo import ParsedRoutes, gloo_state, parse_routes, render_routes, route_table_name
 from kubectl_canary.managed_fields import apply_body, owners_of
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.readiness import readiness_of
@@ -27,6 +27,9 @@ class RouteChange:
     after: RolloutState
     route_table: Obj
     changed: bool
+    # Gloo's verdict on the written routes, when Gloo reported one in time.
+    gloo_state: str | None = None
+    gloo_reason: str = ""
 
 
 def read_rollout(cluster: Cluster, namespace: str, app: str) -> tuple[Obj, ParsedRoutes]:
@@ -78,11 +81,14 @@ def update_routes(
     *,
     force_conflicts: bool = False,
     first_read: tuple[Obj, ParsedRoutes] | None = None,
+    gloo_timeout: float = 0,
 ) -> RouteChange:
     """Move the app's routes to `plan(live state)`; no write when they are already there.
 
     `plan` runs again after every conflict, so its checks (readiness included) see the object
     that is actually written over. `first_read` saves the first GET when the caller has just read.
+    When Gloo watches the table, its verdict on the new routes is awaited up to `gloo_timeout`
+    seconds; a rejection is an error.
     """
     for _ in range(ATTEMPTS):
         route_table, parsed = first_read or read_rollout(cluster, namespace, app)
@@ -102,11 +108,33 @@ def update_routes(
             if error.conflicting_managers:
                 raise _owned_elsewhere(route_table_name(app), error.conflicting_managers) from None
             raise
-        return RouteChange(parsed.state, desired, written, changed=True)
+        state, reason = await_gloo_verdict(cluster, route_table, written, gloo_timeout)
+        if state == "Rejected":
+            raise CanaryError(
+                f"Gloo rejected RouteTable {route_table_name(app)}: {reason or 'no reason given'}; the routes were "
+                f"written, so fix the cause or return to the stable routes with: kubectl canary abort {app}"
+            )
+        return RouteChange(parsed.state, desired, written, True, state, reason)
     raise CanaryError(
         f"RouteTable {route_table_name(app)} changed {ATTEMPTS} times while it was being updated; "
         f"find out who else writes it, then run the command again"
     )
+
+
+def await_gloo_verdict(cluster: Cluster, before: Obj, written: Obj, timeout: float) -> tuple[str | None, str]:
+    """Gloo's state of the RouteTable once it has reported on `written`.
+
+    Only when Gloo reported on the table before (so it watches it). Gloo rewrites the status only
+    when the verdict changes, so no news within `timeout` means the previous verdict stands.
+    """
+    verdict = gloo_state(before)
+    if verdict[0] is None or timeout <= 0 or cluster.dry_run != "none":
+        return verdict
+    meta = written["metadata"]
+    for _, obj in cluster.watch(ROUTE_TABLES, meta["namespace"], meta["name"], meta["resourceVersion"], timeout):
+        if (obj.get("status") or {}) != (before.get("status") or {}):
+            return gloo_state(obj)
+    return verdict
 
 
 def check_route_owners(route_table: Obj, manager: str, *, force_conflicts: bool) -> None:

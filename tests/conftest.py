@@ -42,8 +42,12 @@ def kubeconfig(api: FakeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 @pytest.fixture
-def canary(kubeconfig: Path):
-    """Run `kubectl canary ARGS` in this process (fast); returns exit code, stdout, stderr."""
+def canary(kubeconfig: Path, monkeypatch: pytest.MonkeyPatch):
+    """Run `kubectl canary ARGS` in this process (fast); returns exit code, stdout, stderr.
+
+    A bug raises here instead of becoming an `error: internal error` line.
+    """
+    monkeypatch.setenv("KUBECTL_CANARY_DEBUG", "1")
 
     def run(*args: str) -> Result:
         out, err = io.StringIO(), io.StringIO()

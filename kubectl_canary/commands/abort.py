@@ -45,9 +45,15 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
             return 0
 
     change = update_routes(
-        cluster, namespace, app, rollback, force_conflicts=args.force_conflicts, first_read=first_read
+        cluster,
+        namespace,
+        app,
+        rollback,
+        force_conflicts=args.force_conflicts,
+        first_read=first_read,
+        gloo_timeout=args.gloo_timeout,
     )
-    invocation.report(change.route_table, "configured" if change.changed else "unchanged")
+    invocation.report_routes(change)
     canary = change.before.canary
     if canary and not args.keep_canary and cluster.delete(DEPLOYMENTS, namespace, deployment_name(app, canary)):
         invocation.say(f"deployment.apps/{deployment_name(app, canary)} deleted{invocation.dry_run_suffix}")

@@ -52,8 +52,16 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         require_ready(cluster, namespace, app, desired.primary, force=args.force)
         return desired
 
-    change = update_routes(cluster, namespace, app, plan, force_conflicts=args.force_conflicts, first_read=first_read)
-    invocation.report(change.route_table, "configured" if change.changed else "unchanged")
+    change = update_routes(
+        cluster,
+        namespace,
+        app,
+        plan,
+        force_conflicts=args.force_conflicts,
+        first_read=first_read,
+        gloo_timeout=args.gloo_timeout,
+    )
+    invocation.report_routes(change)
     old = change.before.primary
     if not args.keep_old and cluster.delete(DEPLOYMENTS, namespace, deployment_name(app, old)):
         invocation.say(f"deployment.apps/{deployment_name(app, old)} deleted{invocation.dry_run_suffix}")

@@ -6,6 +6,7 @@ import argparse
 
 from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS, Cluster, Obj
 from kubectl_canary.commands import Command
+from kubectl_canary.durations import format_duration, parse_duration
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.gloo import ParsedRoutes
 from kubectl_canary.invocation import Invocation
@@ -13,24 +14,31 @@ from kubectl_canary.managed_fields import apply_body
 from kubectl_canary.manifests import (
     canary_deployment,
     deployment_name,
+    fallback_policy,
     upstream_selects_versions,
     upstream_version_subsets,
 )
 from kubectl_canary.permissions import needs
+from kubectl_canary.readiness import Readiness
 from kubectl_canary.rollout import DEFAULT_HEADER, parse_header, start_canary, validate_name, validate_version
 from kubectl_canary.route_updates import check_route_owners, read_rollout, update_routes
+from kubectl_canary.waiting import wait_until_ready
 
 LONG = """\
 Creates Deployment APP-VERSION as a copy of the primary's (same pod template, label
 version=VERSION, --image replaces the image), makes sure the Upstream has subsets keyed by
 `version`, then puts a route for requests carrying the header (default stage: canary) to
 VERSION right before the primary route. All other requests still go to the primary.
+With --wait, the header route is added only once the canary's pods are all ready.
 Running it again with another --header changes the header; no traffic without the header
 reaches the canary until `kubectl canary weight`."""
 
 EXAMPLES = """\
   # Deploy v2 of echo; curl -H 'stage: canary' reaches it
   kubectl canary header echo v2 -n echo
+
+  # Deploy v2 and route header requests to it only once all its pods are ready
+  kubectl canary header echo v2 --wait --timeout 10m
 
   # v2 with another image, for testers sending x-canary: yes
   kubectl canary header echo v2 --image ghcr.io/acme/echo:2.0 --header x-canary=yes"""
@@ -40,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("app", metavar="APP")
     parser.add_argument("canary_version", metavar="VERSION", help="the canary version, e.g. v2")
     parser.add_argument("--image", help="image of the canary (default: the primary's image)")
+    parser.add_argument(
+        "--wait", action="store_true", help="wait until the canary is ready before routing header requests to it"
+    )
+    parser.add_argument("--timeout", default="5m", help="how long --wait waits (default 5m)")
     parser.add_argument(
         "--header",
         action="append",
@@ -53,6 +65,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     app = validate_name(args.app, "app name")
     version = validate_version(app, args.canary_version)
     headers = tuple(parse_header(h) for h in args.header) or (DEFAULT_HEADER,)
+    timeout = parse_duration(args.timeout, "--timeout")
     namespace = invocation.namespace
     cluster = invocation.cluster()
 
@@ -67,6 +80,12 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
             f"not found in namespace {namespace}; the canary is cloned from it"
         )
     upstream = _upstream(cluster, namespace, first_read[1])
+    if fallback_policy(upstream) != "NO_FALLBACK":
+        invocation.warn(
+            f"upstream {upstream['metadata']['name']} has fallbackPolicy {fallback_policy(upstream)}: while {version} "
+            f"has no ready pods, its requests are silently served by other versions; set "
+            f"spec.kube.subsetSpec.fallbackPolicy: NO_FALLBACK to make that fail visibly"
+        )
 
     _write_canary_deployment(
         cluster,
@@ -80,6 +99,16 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
             upstream, cluster.field_manager, {"spec": {"kube": {"subsetSpec": upstream_version_subsets(upstream)}}}
         )
         invocation.report(cluster.apply(body, force=args.force_conflicts), "configured")
+    if args.wait and invocation.dry_run == "none":
+        name = deployment_name(app, version)
+
+        def show(readiness: Readiness, elapsed: float) -> None:
+            invocation.progress(f"waiting for deployment {name}: {readiness} ready", format_duration(elapsed))
+
+        try:
+            wait_until_ready(cluster, namespace, name, timeout, show)
+        finally:
+            invocation.end_progress()
 
     change = update_routes(
         cluster,
@@ -88,8 +117,9 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         lambda live: start_canary(live, version, headers),
         force_conflicts=args.force_conflicts,
         first_read=first_read,
+        gloo_timeout=args.gloo_timeout,
     )
-    invocation.report(change.route_table, "configured" if change.changed else "unchanged")
+    invocation.report_routes(change)
     invocation.say(f"requests to {app} with header {' and '.join(map(str, headers))} go to {version}")
     invocation.print_written()
     return 0

@@ -43,8 +43,10 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
             require_ready(cluster, namespace, app, desired.canary, force=args.force)
         return desired
 
-    change = update_routes(cluster, namespace, app, plan, force_conflicts=args.force_conflicts)
-    invocation.report(change.route_table, "configured" if change.changed else "unchanged")
+    change = update_routes(
+        cluster, namespace, app, plan, force_conflicts=args.force_conflicts, gloo_timeout=args.gloo_timeout
+    )
+    invocation.report_routes(change)
     after = change.after
     invocation.say(f"{app}: {100 - percent}% to {after.primary}, {percent}% to {after.canary}")
     invocation.print_written()
