@@ -45,16 +45,22 @@ class Invocation:
 
     @property
     def namespace(self) -> str:
+        """-n, else the kubeconfig context's namespace; a client dry run needs no kubeconfig."""
+        return self.namespace_or_default if self.dry_run == "client" else self._namespace()
+
+    @property
+    def namespace_or_default(self) -> str:
+        """-n, else the kubeconfig context's namespace, else "default" when there is no usable kubeconfig."""
+        try:
+            return self._namespace()
+        except CanaryError:
+            return "default"
+
+    def _namespace(self) -> str:
         if self.namespace_flag:
             return self.namespace_flag
         if self._context_namespace is None:
-            try:
-                self.cluster()
-            except CanaryError:
-                # A client dry run needs no cluster: fall back to the default namespace.
-                if self.dry_run != "client":
-                    raise
-                self._context_namespace = "default"
+            self.cluster()
         assert self._context_namespace is not None
         return self._context_namespace
 

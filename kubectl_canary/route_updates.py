@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, Cluster, Obj
+from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, VIRTUAL_SERVICES, Cluster, Obj
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
 from kubectl_canary.gloo import ParsedRoutes, gloo_state, parse_routes, render_routes, route_table_name
+from kubectl_canary.gloo_delegation import Delegation, delegations_to
 from kubectl_canary.managed_fields import apply_body, owners_of
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.readiness import readiness_of
@@ -52,6 +53,15 @@ def namespace_exists(cluster: Cluster, namespace: str) -> bool:
         return cluster.get(NAMESPACES, None, namespace) is not None
     except ForbiddenError:
         return True
+
+
+def delegations_or_none(cluster: Cluster, route_table: Obj) -> list[Delegation] | None:
+    """The VirtualServices that route to `route_table`; None when we may not list them (403)."""
+    try:
+        virtual_services = cluster.list(VIRTUAL_SERVICES, None)
+    except ForbiddenError:
+        return None
+    return delegations_to(route_table, virtual_services)
 
 
 def require_ready(cluster: Cluster, namespace: str, app: str, version: str, *, force: bool) -> None:

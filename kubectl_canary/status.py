@@ -9,6 +9,7 @@ from tabulate import tabulate
 
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.gloo import gloo_state, is_rollout_table, parse_routes
+from kubectl_canary.gloo_delegation import Delegation
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.readiness import Readiness, readiness_of
 from kubectl_canary.rollout import HeaderMatch, RolloutState
@@ -27,6 +28,9 @@ class AppStatus:
     gloo_state: str | None
     gloo_reason: str = ""
     error: str = ""
+    # None when not looked up (status -A, or no permission to list VirtualServices).
+    delegations: list[Delegation] | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def phase(self) -> str:
@@ -100,8 +104,12 @@ def as_dict(status: AppStatus) -> dict[str, Any]:
         "canary": canary,
         "routeTable": {"name": status.route_table, "state": status.gloo_state},
     }
+    if status.delegations is not None:
+        result["delegatedBy"] = [{"virtualService": d.virtual_service, "by": d.by} for d in status.delegations]
     if status.problems:
         result["problems"] = status.problems
+    if status.notes:
+        result["notes"] = list(status.notes)
     return result
 
 
@@ -131,5 +139,6 @@ def render_table(statuses: list[AppStatus], *, all_namespaces: bool) -> str:
             row.insert(0, status.namespace)
         rows.append(row)
     table = tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True)
-    notes = [f"! {s.app}: {problem}" for s in statuses for problem in s.problems]
-    return "\n".join([table, *notes])
+    lines = [f"! {s.app}: {problem}" for s in statuses for problem in s.problems]
+    lines += [f"note: {s.app}: {note}" for s in statuses for note in s.notes]
+    return "\n".join([table, *lines])

@@ -34,6 +34,31 @@ def api() -> Iterator[FakeApiServer]:
         yield server
 
 
+PLATFORM_VIRTUAL_SERVICE = {
+    "apiVersion": "gateway.solo.io/v1",
+    "kind": "VirtualService",
+    "metadata": {"name": "default", "namespace": "gloo-system"},
+    "spec": {
+        "virtualHost": {
+            "domains": ["*"],
+            "routes": [
+                {
+                    "matchers": [{"prefix": "/"}],
+                    "delegateAction": {"selector": {"labels": {"apiGroup": "example"}, "namespaces": ["*"]}},
+                }
+            ],
+        }
+    },
+}
+
+
+@pytest.fixture
+def platform(api: FakeApiServer) -> dict:
+    """The platform team's VirtualService of DESIGN.md: `/` delegated to RouteTables labelled apiGroup=example."""
+    api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gloo-system"}})
+    return api.create(PLATFORM_VIRTUAL_SERVICE)
+
+
 @pytest.fixture
 def kubeconfig(api: FakeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = api.write_kubeconfig(tmp_path / "kubeconfig", namespace=NAMESPACE)

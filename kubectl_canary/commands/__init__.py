@@ -24,9 +24,17 @@ class Command:
 
 
 def _all() -> tuple[Command, ...]:
-    from kubectl_canary.commands import abort, finish, header, init, status, weight
+    from kubectl_canary.commands import abort, finish, header, init, rbac, status, weight
 
-    return (init.COMMAND, header.COMMAND, weight.COMMAND, finish.COMMAND, abort.COMMAND, status.COMMAND)
+    return (
+        init.COMMAND,
+        header.COMMAND,
+        weight.COMMAND,
+        finish.COMMAND,
+        abort.COMMAND,
+        status.COMMAND,
+        rbac.COMMAND,
+    )
 
 
 COMMANDS = _all()

@@ -18,11 +18,12 @@ from kubectl_canary.cluster import (
 from kubectl_canary.commands import Command
 from kubectl_canary.errors import CanaryError, UsageError
 from kubectl_canary.gloo import route_table_name
+from kubectl_canary.gloo_delegation import delegation_notes
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.manifests import DEFAULT_IMAGE, AppSpec, init_manifests
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import validate_name, validate_version
-from kubectl_canary.route_updates import namespace_exists
+from kubectl_canary.route_updates import delegations_or_none, namespace_exists
 
 LONG = """\
 Creates, in the namespace: Deployment APP-VERSION (pod labels app and version), Service APP,
@@ -87,6 +88,10 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     _ensure_namespace(cluster, namespace, create=args.create_namespace, invocation=invocation)
     for manifest in init_manifests(spec):
         _create(cluster, manifest, invocation)
+    route_table = invocation.written[-1]
+    delegations = delegations_or_none(cluster, route_table) if invocation.dry_run == "none" else None
+    for note in delegation_notes(route_table, delegations) if delegations is not None else []:
+        invocation.warn(note)
     invocation.print_written()
     return 0
 

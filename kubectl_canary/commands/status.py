@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 import yaml
 
@@ -11,10 +12,11 @@ from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, VIRTUA
 from kubectl_canary.commands import Command
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.gloo import route_table_name
+from kubectl_canary.gloo_delegation import delegation_notes
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import validate_name
-from kubectl_canary.route_updates import read_rollout
+from kubectl_canary.route_updates import delegations_or_none, read_rollout
 from kubectl_canary.status import AppStatus, app_status, as_dict, render_table
 
 LONG = """\
@@ -46,6 +48,10 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]
         status = app_status(route_table, deployments)
         if status is None:
             raise CanaryError(f"RouteTable {route_table_name(app)} has no routes of {app}")
+        delegations = delegations_or_none(cluster, route_table)
+        if delegations is not None:
+            notes = tuple(delegation_notes(route_table, delegations))
+            status = replace(status, delegations=delegations, notes=notes)
         return [status]
     scope = None if args.all_namespaces else invocation.namespace
     route_tables = cluster.list(ROUTE_TABLES, scope)
