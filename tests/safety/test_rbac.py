@@ -1,0 +1,127 @@
+"""RBAC: a 403 names what the command needs; `rbac` grants exactly what the commands ask for."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+import yaml
+
+from kubectl_canary.commands import COMMANDS
+from kubectl_canary.commands.rbac import rbac_objects
+from kubectl_canary.permissions import merged
+
+NS = "echo"
+# /api/v1/namespaces/echo is the namespace itself; /api/v1/namespaces/echo/services/x a namespaced object.
+PATH = re.compile(r"^/apis?/(?:[^/]+/)?v1(?:/namespaces/[^/]+(?=/))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$")
+
+
+def asked(api) -> set[tuple[str, str]]:
+    """(verb, resource) of every request in the log, as the API server's authorizer sees them."""
+    found = set()
+    for request in api.requests:
+        match = PATH.match(request.path)
+        assert match, request.path
+        plural, name = match["plural"], match["name"]
+        if request.method == "GET":
+            verb = "watch" if request.query.get("watch") in ("true", "1") else ("get" if name else "list")
+        else:
+            verb = {"PATCH": "patch", "POST": "create", "PUT": "update", "DELETE": "delete"}[request.method]
+        found.add((verb, plural))
+        if request.method == "PATCH" and request.status == 201:
+            found.add(("create", plural))  # an apply that creates is also checked for create
+    return found
+
+
+def declared(command_name: str) -> set[tuple[str, str]]:
+    command = next(c for c in COMMANDS if c.name == command_name)
+    return {(verb, p.resource.plural) for p in command.permissions for verb in p.verbs}
+
+
+def run_and_collect(api, canary, name: str, *args: str) -> set[tuple[str, str]]:
+    api.clear_requests()
+    result = canary(name, *args)
+    assert result.code in (0, 1), result.err
+    return asked(api)
+
+
+def test_every_request_is_declared_and_every_declared_permission_is_used(api, platform, canary):
+    used: dict[str, set[tuple[str, str]]] = {c.name: set() for c in COMMANDS}
+    used["init"] |= run_and_collect(api, canary, "init", "echo")
+    used["init"] |= run_and_collect(api, canary, "init", "web", "-n", "web", "--create-namespace")
+    used["status"] |= run_and_collect(api, canary, "status", "echo")
+    used["status"] |= run_and_collect(api, canary, "status", "-A")
+    used["header"] |= run_and_collect(api, canary, "header", "echo", "v2")
+    later = threading.Timer(0.3, lambda: api.set_deployment_ready(NS, "echo-v2"))
+    later.start()
+    used["header"] |= run_and_collect(api, canary, "header", "echo", "v2", "--wait", "--header", "x=y")
+    later.join()
+    # Gloo reports on the table: writes then watch for its verdict.
+    route_table = api.get("routetables", NS, "echo-routes")
+    route_table["status"] = {"statuses": {"gloo-system": {"state": "Accepted"}}}
+    api.replace(route_table, manager="gloo")
+    used["weight"] |= run_and_collect(api, canary, "weight", "echo", "30", "--gloo-timeout", "1s", "--force-conflicts")
+    used["weight"] |= run_and_collect(api, canary, "weight", "nope", "30")  # not found: reads the namespace
+    used["finish"] |= run_and_collect(api, canary, "finish", "echo", "--keep-old", "--gloo-timeout", "0")
+    used["finish"] |= run_and_collect(api, canary, "finish", "echo")  # leftovers: list and delete
+    used["header"] |= run_and_collect(api, canary, "header", "echo", "v3")
+    used["abort"] |= run_and_collect(api, canary, "abort", "echo", "--keep-canary", "--gloo-timeout", "0")
+    used["abort"] |= run_and_collect(api, canary, "abort", "echo")
+    used["abort"] |= run_and_collect(api, canary, "abort", "nope")
+
+    for name, requests in used.items():
+        assert requests <= declared(name), f"{name} asked for undeclared {requests - declared(name)}"
+    all_declared = set().union(*(declared(c.name) for c in COMMANDS))
+    all_used = set().union(*used.values())
+    assert all_declared == all_used
+
+
+def test_forbidden_names_the_refused_request_and_the_needs(api, canary):
+    canary("init", "echo")
+    canary("header", "echo", "v2")
+    api.forbid("patch", "routetables")
+    result = canary("weight", "echo", "20", "--force")
+    assert result.code == 1
+    assert result.err == (
+        "error: forbidden: cannot patch routetables.gateway.solo.io in namespace echo; weight needs: "
+        "get/patch/watch routetables.gateway.solo.io; get deployments.apps; get namespaces "
+        "(kubectl canary rbac prints a Role that grants them)\n"
+    )
+
+
+def test_namespace_reads_may_be_forbidden(api, canary):
+    api.forbid("get", "namespaces")
+    result = canary("init", "echo")
+    assert result.code == 0, result.err
+    missing = canary("weight", "nope", "10")
+    assert missing.err.startswith("error: app nope not found in namespace echo")
+
+
+def test_virtual_service_list_may_be_forbidden(api, canary):
+    api.forbid("list", "virtualservices")
+    canary("init", "echo")
+    result = canary("status", "echo", "-o", "yaml")
+    assert "delegatedBy" not in yaml.safe_load(result.out)
+
+
+@pytest.mark.parametrize("subject", [[], ["--user", "jane"], ["--group", "ops"], ["--serviceaccount", "ci:deployer"]])
+def test_rbac_prints_role_and_binding_from_the_declared_permissions(canary, subject):
+    result = canary("rbac", "echo", "-n", "echo", *subject)
+    assert result.code == 0, result.err
+    objects = list(yaml.safe_load_all(result.out))
+    assert [o["kind"] for o in objects] == ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"]
+    namespaced = {(verb, rule["resources"][0]) for rule in objects[0]["rules"] for verb in rule["verbs"]}
+    expected = {
+        (v, p.resource.plural) for p in merged([c.permissions for c in COMMANDS]) if not p.cluster_wide for v in p.verbs
+    }
+    assert namespaced == expected
+    assert objects == rbac_objects("echo", "echo", objects[1]["subjects"][0])
+    kinds = {"": "ServiceAccount", "--user": "User", "--group": "Group", "--serviceaccount": "ServiceAccount"}
+    assert objects[1]["subjects"][0]["kind"] == kinds[subject[0] if subject else ""]
+
+
+def test_rbac_serviceaccount_must_name_a_namespace(canary):
+    result = canary("rbac", "echo", "--serviceaccount", "deployer")
+    assert result.code == 2
+    assert result.err.startswith("error: invalid --serviceaccount 'deployer': use NAMESPACE:NAME")
