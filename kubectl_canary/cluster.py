@@ -60,7 +60,8 @@ DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
 UPSTREAMS = Resource("gloo.solo.io", "v1", "upstreams", "Upstream")
 ROUTE_TABLES = Resource("gateway.solo.io", "v1", "routetables", "RouteTable")
 VIRTUAL_SERVICES = Resource("gateway.solo.io", "v1", "virtualservices", "VirtualService")
-RESOURCES = (NAMESPACES, SERVICES, DEPLOYMENTS, UPSTREAMS, ROUTE_TABLES, VIRTUAL_SERVICES)
+EVENTS = Resource("", "v1", "events", "Event")
+RESOURCES = (NAMESPACES, SERVICES, DEPLOYMENTS, UPSTREAMS, ROUTE_TABLES, VIRTUAL_SERVICES, EVENTS)
 
 
 def resource_of(obj: Obj) -> Resource:
@@ -149,9 +150,15 @@ class Cluster:
             raise
         return result
 
-    def list(self, resource: Resource, namespace: str | None, label_selector: str | None = None) -> list[Obj]:
+    def list(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Obj]:
         """All objects in `namespace` (None: every namespace), in one request."""
-        query = {"labelSelector": label_selector} if label_selector else None
+        query = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
         items: list[Obj] = self._request("GET", resource, namespace, None, query).get("items") or []
         for item in items:  # LIST items carry no kind; callers may print them.
             item.setdefault("apiVersion", resource.api_version)
@@ -180,6 +187,14 @@ class Cluster:
                 if event.get("type") == "ERROR":
                     return  # e.g. 410 Expired: the caller reads the object again
                 yield str(event.get("type")), event.get("object") or {}
+
+    def create(self, obj: Obj) -> Obj:
+        """POST a new object (events: their names are generated)."""
+        if self.dry_run == "client":
+            return obj
+        namespace = obj["metadata"].get("namespace")
+        result: Obj = self._request("POST", resource_of(obj), namespace, None, self._write_query(), obj)
+        return result
 
     def apply(self, obj: Obj, *, force: bool = False) -> Obj:
         """Server-side apply (creates the object if absent). A body with a resourceVersion is conditional."""

@@ -10,11 +10,11 @@ writes it writes all of it.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.rollout import HeaderMatch, RolloutState
+from kubectl_canary.rollout import HeaderMatch, RolloutState, Shadow
 
 Route = dict[str, Any]
 SUBSET_KEY = "version"
@@ -34,6 +34,10 @@ def primary_route_name(app: str) -> str:
 
 def header_route_name(app: str) -> str:
     return f"{app}-canary-header"
+
+
+def shadow_upstream_name(app: str, version: str) -> str:
+    return f"{app}-shadow-{version}"
 
 
 @dataclass(frozen=True)
@@ -213,7 +217,20 @@ def parse_routes(app: str, routes: list[Route]) -> ParsedRoutes:
             primary, canary, canary_weight = first, second, second_weight
         weight = round(100 * canary_weight / (first_weight + second_weight))
         state = RolloutState(app=app, primary=primary, canary=canary, weight=weight, headers=headers)
+    shadow = _shadow_of(app, routes[primary_index])
+    if shadow is not None:
+        state = replace(state, shadow=shadow)
     return ParsedRoutes(state, upstream, primary_index, header_index)
+
+
+def _shadow_of(app: str, route: Route) -> Shadow | None:
+    """Our shadowing on the primary route (upstream `<app>-shadow-<version>`); foreign shadowing is not ours."""
+    shadowing = (route.get("options") or {}).get("shadowing") or {}
+    name = str((shadowing.get("upstream") or {}).get("name") or "")
+    prefix = shadow_upstream_name(app, "")
+    if not name.startswith(prefix) or len(name) == len(prefix):
+        return None
+    return Shadow(name[len(prefix) :], float(shadowing.get("percentage") or 0))
 
 
 def _header_route(app: str, live: Route | None, primary: Route, parsed: ParsedRoutes, desired: RolloutState) -> Route:
@@ -256,6 +273,23 @@ def _primary_action(live_action: dict[str, Any], upstream: UpstreamRef, desired:
     return action
 
 
+def _set_shadowing(route: Route, app: str, parsed: ParsedRoutes, desired: RolloutState) -> None:
+    options = dict(route.get("options") or {})
+    if desired.shadow is not None:
+        upstream = UpstreamRef(shadow_upstream_name(app, desired.shadow.version), parsed.upstream.namespace)
+        percent = desired.shadow.percent
+        options["shadowing"] = {
+            "upstream": upstream.as_dict(),
+            "percentage": int(percent) if percent.is_integer() else percent,
+        }
+    elif parsed.state.shadow is not None:
+        options.pop("shadowing", None)  # ours: remove; someone else's shadowing is left alone
+    if options:
+        route["options"] = options
+    else:
+        route.pop("options", None)
+
+
 def render_routes(routes: list[Route], parsed: ParsedRoutes, desired: RolloutState) -> list[Route]:
     """The full `spec.routes` with the app's routes set to `desired`, all other routes untouched.
 
@@ -267,6 +301,7 @@ def render_routes(routes: list[Route], parsed: ParsedRoutes, desired: RolloutSta
     primary = copy.deepcopy(live_primary)
     primary["name"] = primary_route_name(app)
     primary["routeAction"] = _primary_action(live_primary.get("routeAction") or {}, parsed.upstream, desired)
+    _set_shadowing(primary, app, parsed, desired)
     primary = {"name": primary.pop("name"), **primary}
 
     live_header = None if parsed.header_index is None else routes[parsed.header_index]

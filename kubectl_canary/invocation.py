@@ -11,6 +11,7 @@ import yaml
 
 from kubectl_canary.cluster import Cluster, ConnectionOptions, Obj, connect, resource_of
 from kubectl_canary.errors import CanaryError
+from kubectl_canary.history import event, transition_message
 from kubectl_canary.rollout import validate_name
 from kubectl_canary.route_updates import RouteChange
 
@@ -108,6 +109,19 @@ class Invocation:
                 f"Gloo accepted RouteTable {change.route_table['metadata']['name']} with a warning: "
                 f"{change.gloo_reason or 'no reason given'}"
             )
+
+    def record(self, route_table: Obj, reason: str, message: str, *, warning: bool = False) -> None:
+        """Record a transition as an Event on the RouteTable. Never fails the command: it warns."""
+        if self.dry_run != "none" or self._cluster is None:
+            return
+        try:
+            self._cluster.create(event(route_table, reason, message, warning=warning))
+        except CanaryError as error:
+            self.warn(f"could not record the {reason} event: {error}")
+
+    def record_change(self, change: RouteChange, reason: str) -> None:
+        if change.changed:
+            self.record(change.route_table, reason, transition_message(change.before, change.after))
 
     def print_written(self) -> None:
         """With -o, print every object that was (or would be) written."""

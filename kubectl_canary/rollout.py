@@ -42,6 +42,14 @@ DEFAULT_HEADER = HeaderMatch("stage", "canary")
 
 
 @dataclass(frozen=True)
+class Shadow:
+    """A copy of `percent`% of the primary route's requests goes to `version`; its answers are dropped."""
+
+    version: str
+    percent: float
+
+
+@dataclass(frozen=True)
 class RolloutState:
     """Where one app's traffic goes.
 
@@ -55,6 +63,7 @@ class RolloutState:
     canary: str | None = None
     weight: int | None = None
     headers: tuple[HeaderMatch, ...] = ()
+    shadow: Shadow | None = None
 
     @property
     def phase(self) -> Phase:
@@ -128,14 +137,36 @@ def shift_weight(state: RolloutState, percent: int) -> RolloutState:
 
 
 def promote(state: RolloutState) -> RolloutState:
-    """Finish: the canary becomes the only version."""
+    """Finish: the canary becomes the only version (shadowing ends with the rollout)."""
     if state.canary is None:
         raise _no_canary(state, "finish")
     return RolloutState(app=state.app, primary=state.canary)
 
 
 def rollback(state: RolloutState) -> RolloutState:
-    """Abort: everything back on the primary."""
-    if state.canary is None:
+    """Abort: everything back on the primary, the stable single route (shadowing ends too)."""
+    if state.canary is None and state.shadow is None:
         raise _no_canary(state, "abort")
     return RolloutState(app=state.app, primary=state.primary)
+
+
+def parse_shadow_percent(text: str) -> float:
+    try:
+        percent = float(text.rstrip("%"))
+    except ValueError:
+        percent = -1
+    if not 0 < percent <= 100:
+        raise UsageError(f"invalid --percent {text!r}: give a number of percent above 0, at most 100")
+    return percent
+
+
+def start_shadow(state: RolloutState, version: str, percent: float) -> RolloutState:
+    if version == state.primary:
+        raise UsageError(f"{version} is the primary version of {state.app}: shadow another version")
+    return replace(state, shadow=Shadow(version, percent))
+
+
+def stop_shadow(state: RolloutState) -> RolloutState:
+    if state.shadow is None:
+        raise CanaryError(f"{state.app} has no shadowing to turn off")
+    return replace(state, shadow=None)

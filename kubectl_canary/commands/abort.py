@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES
+from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES
 from kubectl_canary.commands import Command
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.manifests import deployment_name
@@ -54,6 +54,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         gloo_timeout=args.gloo_timeout,
     )
     invocation.report_routes(change)
+    invocation.record_change(change, "CanaryAbort")
     canary = change.before.canary
     if canary and not args.keep_canary and cluster.delete(DEPLOYMENTS, namespace, deployment_name(app, canary)):
         invocation.say(f"deployment.apps/{deployment_name(app, canary)} deleted{invocation.dry_run_suffix}")
@@ -71,6 +72,7 @@ COMMAND = Command(
     add_arguments=add_arguments,
     run=run,
     permissions=(
+        needs(EVENTS, "create"),
         needs(ROUTE_TABLES, "get", "patch", "watch"),
         needs(DEPLOYMENTS, "list", "delete"),
         needs(NAMESPACES, "get", cluster_wide=True),

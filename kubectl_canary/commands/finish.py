@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES
+from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES
 from kubectl_canary.commands import Command
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.manifests import deployment_name
@@ -62,6 +62,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         gloo_timeout=args.gloo_timeout,
     )
     invocation.report_routes(change)
+    invocation.record_change(change, "CanaryFinish")
     old = change.before.primary
     if not args.keep_old and cluster.delete(DEPLOYMENTS, namespace, deployment_name(app, old)):
         invocation.say(f"deployment.apps/{deployment_name(app, old)} deleted{invocation.dry_run_suffix}")
@@ -79,6 +80,7 @@ COMMAND = Command(
     add_arguments=add_arguments,
     run=run,
     permissions=(
+        needs(EVENTS, "create"),
         needs(ROUTE_TABLES, "get", "patch", "watch"),
         needs(DEPLOYMENTS, "get", "list", "delete"),
         needs(NAMESPACES, "get", cluster_wide=True),

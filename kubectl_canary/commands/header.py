@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS, Cluster, Obj
+from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS, Cluster, Obj
 from kubectl_canary.commands import Command
 from kubectl_canary.durations import format_duration, parse_duration
 from kubectl_canary.errors import CanaryError
@@ -120,6 +120,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         gloo_timeout=args.gloo_timeout,
     )
     invocation.report_routes(change)
+    invocation.record_change(change, "CanaryHeader")
     invocation.say(f"requests to {app} with header {' and '.join(map(str, headers))} go to {version}")
     invocation.print_written()
     return 0
@@ -163,6 +164,7 @@ COMMAND = Command(
     add_arguments=add_arguments,
     run=run,
     permissions=(
+        needs(EVENTS, "create"),
         needs(ROUTE_TABLES, "get", "patch", "watch"),
         needs(DEPLOYMENTS, "get", "create", "patch", "watch"),
         needs(UPSTREAMS, "get", "patch"),

@@ -6,6 +6,7 @@ import argparse
 
 from kubectl_canary.cluster import (
     DEPLOYMENTS,
+    EVENTS,
     NAMESPACES,
     ROUTE_TABLES,
     SERVICES,
@@ -19,10 +20,11 @@ from kubectl_canary.commands import Command
 from kubectl_canary.errors import CanaryError, UsageError
 from kubectl_canary.gloo import route_table_name
 from kubectl_canary.gloo_delegation import delegation_notes
+from kubectl_canary.history import transition_message
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.manifests import DEFAULT_IMAGE, AppSpec, init_manifests
 from kubectl_canary.permissions import needs
-from kubectl_canary.rollout import validate_name, validate_version
+from kubectl_canary.rollout import RolloutState, validate_name, validate_version
 from kubectl_canary.route_updates import delegations_or_none, namespace_exists
 
 LONG = """\
@@ -89,6 +91,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     for manifest in init_manifests(spec):
         _create(cluster, manifest, invocation)
     route_table = invocation.written[-1]
+    invocation.record(route_table, "CanaryInit", transition_message(None, RolloutState(spec.app, spec.version)))
     delegations = delegations_or_none(cluster, route_table) if invocation.dry_run == "none" else None
     for note in delegation_notes(route_table, delegations) if delegations is not None else []:
         invocation.warn(note)
@@ -124,6 +127,7 @@ COMMAND = Command(
     add_arguments=add_arguments,
     run=run,
     permissions=(
+        needs(EVENTS, "create"),
         needs(ROUTE_TABLES, "get", "create", "patch"),
         needs(DEPLOYMENTS, "get", "create", "patch"),
         needs(SERVICES, "get", "create", "patch"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES
+from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES
 from kubectl_canary.commands import Command
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.permissions import needs
@@ -47,6 +47,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         cluster, namespace, app, plan, force_conflicts=args.force_conflicts, gloo_timeout=args.gloo_timeout
     )
     invocation.report_routes(change)
+    invocation.record_change(change, "CanaryWeight")
     after = change.after
     invocation.say(f"{app}: {100 - percent}% to {after.primary}, {percent}% to {after.canary}")
     invocation.print_written()
@@ -62,6 +63,7 @@ COMMAND = Command(
     add_arguments=add_arguments,
     run=run,
     permissions=(
+        needs(EVENTS, "create"),
         needs(ROUTE_TABLES, "get", "patch", "watch"),
         needs(DEPLOYMENTS, "get"),
         needs(NAMESPACES, "get", cluster_wide=True),

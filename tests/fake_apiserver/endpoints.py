@@ -13,7 +13,7 @@ from . import resources
 from .json_values import JsonObject, decode_json, decode_yaml_or_json
 from .registry import Registry, WriteOptions
 from .resources import ResourceType, find_resource_type
-from .selectors import Matcher, SelectorError, parse_field_selector, parse_label_selector
+from .selectors import EVENT_FIELDS, Matcher, SelectorError, parse_field_selector, parse_label_selector
 from .status import (
     ApiError,
     bad_request,
@@ -224,16 +224,18 @@ class ApiEndpoints:
         return Reply(200, self.registry.get(route.resource_type, route.namespace, route.name or ""))
 
     @staticmethod
-    def _matchers(request: ApiRequest) -> list[Matcher]:
+    def _matchers(request: ApiRequest, plural: str = "") -> list[Matcher]:
+        extra = EVENT_FIELDS if plural == "events" else ()
         try:
             return [parse_label_selector(request.query.get("labelSelector", "")),
-                    parse_field_selector(request.query.get("fieldSelector", ""))]
+                    parse_field_selector(request.query.get("fieldSelector", ""), extra_fields=extra)]
         except SelectorError as error:
             raise bad_request(str(error)) from error
 
     def _list(self, route: Route, request: ApiRequest) -> Reply:
         resource_type = route.resource_type
-        items, resource_version = self.registry.list(resource_type, route.namespace, self._matchers(request))
+        matchers = self._matchers(request, resource_type.plural)
+        items, resource_version = self.registry.list(resource_type, route.namespace, matchers)
         if resource_type.builtin:  # typed lists leave apiVersion/kind out of their items
             for item in items:
                 item.pop("apiVersion", None)
@@ -249,7 +251,7 @@ class ApiEndpoints:
             timeout = float(timeout_text) if timeout_text else None
         except ValueError as error:
             raise bad_request(f"invalid watch parameter: {error}") from error
-        watch_filter = WatchFilter(route.namespace, tuple(self._matchers(request)))
+        watch_filter = WatchFilter(route.namespace, tuple(self._matchers(request, route.resource_type.plural)))
         return WatchReply(watch_events(self.store, route.resource_type, watch_filter, since, timeout,
                                         self.stopping))
 
@@ -295,7 +297,7 @@ class ApiEndpoints:
     def _delete_collection(self, route: Route, request: ApiRequest) -> Reply:
         options, dry_run = self._delete_options(request)
         items, resource_version = self.registry.list(route.resource_type, route.namespace,
-                                                      self._matchers(request))
+                                                      self._matchers(request, route.resource_type.plural))
         deleted = [self.registry.delete(route.resource_type, route.namespace, item["metadata"]["name"],
                                          options, dry_run) for item in items]
         return Reply(200, {"kind": route.resource_type.list_kind, "apiVersion": route.resource_type.api_version,

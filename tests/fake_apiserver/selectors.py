@@ -90,11 +90,16 @@ def parse_label_selector(selector: str) -> Matcher:
 
 _FIELD = re.compile(r"^\s*(?P<field>[A-Za-z0-9_.]+)\s*(?P<op>==|!=|=)\s*(?P<value>[^,]*?)\s*$")
 SUPPORTED_FIELDS = ("metadata.name", "metadata.namespace")
+# Events also select on the object they are about, and on their reason and type, as on a real server.
+EVENT_FIELDS = (
+    "involvedObject.kind", "involvedObject.name", "involvedObject.namespace", "involvedObject.uid",
+    "involvedObject.apiVersion", "reason", "type",
+)
 
 
-def parse_field_selector(selector: str) -> Matcher:
-    """A matcher on `metadata.name` / `metadata.namespace`; other fields are refused like the real server
-    refuses them for custom resources."""
+def parse_field_selector(selector: str, *, extra_fields: tuple[str, ...] = ()) -> Matcher:
+    """A matcher on `metadata.name` / `metadata.namespace` (and `extra_fields`); other fields are refused
+    like the real server refuses them for custom resources."""
     if not selector.strip():
         return lambda obj: True
     requirements: list[Callable[[dict[str, Any]], bool]] = []
@@ -103,16 +108,19 @@ def parse_field_selector(selector: str) -> Matcher:
         if not match:
             raise SelectorError(f"invalid selector: '{selector}'; can't understand '{part}'")
         field, op, value = match["field"], match["op"], match["value"]
-        if field not in SUPPORTED_FIELDS:
+        if field not in SUPPORTED_FIELDS + extra_fields:
             raise SelectorError(f"field label not supported: {field}")
-        attribute = field.split(".", 1)[1]
+        path = tuple(field.split("."))
         negated = op == "!="
 
         def requirement(
-            obj: dict[str, Any], attribute: str = attribute, value: str = value, negated: bool = negated
+            obj: dict[str, Any], path: tuple[str, ...] = path, value: str = value, negated: bool = negated
         ) -> bool:
-            current = (obj.get("metadata") or {}).get(attribute) or ""
-            return (current != value) if negated else (current == value)
+            current: Any = obj
+            for key in path:
+                current = current.get(key) if isinstance(current, dict) else None
+            text = "" if current is None else str(current)
+            return (text != value) if negated else (text == value)
 
         requirements.append(requirement)
     return lambda obj: all(requirement(obj) for requirement in requirements)

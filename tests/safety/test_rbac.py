@@ -85,7 +85,7 @@ def test_forbidden_names_the_refused_request_and_the_needs(api, canary):
     assert result.code == 1
     assert result.err == (
         "error: forbidden: cannot patch routetables.gateway.solo.io in namespace echo; weight needs: "
-        "get/patch/watch routetables.gateway.solo.io; get deployments.apps; get namespaces "
+        "create events; get/patch/watch routetables.gateway.solo.io; get deployments.apps; get namespaces "
         "(kubectl canary rbac prints a Role that grants them)\n"
     )
 

@@ -1,0 +1,89 @@
+"""Rollout history as Kubernetes Events on the RouteTable: built and read here, pure."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from datetime import datetime, timezone
+from typing import Any
+
+from kubectl_canary.rollout import Phase, RolloutState
+
+Obj = dict[str, Any]
+COMPONENT = "kubectl-canary"
+REASONS = (
+    "CanaryInit",
+    "CanaryHeader",
+    "CanaryWeight",
+    "CanaryFinish",
+    "CanaryAbort",
+    "CanaryGateFailed",
+    "CanaryShadow",
+)
+
+
+def describe(state: RolloutState) -> str:
+    """One phrase for where the traffic goes."""
+    if state.phase is Phase.STABLE:
+        text = f"stable on {state.primary}"
+    else:
+        header = " & ".join(map(str, state.headers)) or "no header route"
+        weight = state.weight or 0
+        text = f"{state.primary} {100 - weight}% / {state.canary} {weight}% ({header})"
+    if state.shadow:
+        text += f", shadow {state.shadow.percent:g}% to {state.shadow.version}"
+    return text
+
+
+def who() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def transition_message(before: RolloutState | None, after: RolloutState) -> str:
+    start = "(new)" if before is None else describe(before)
+    return f"{start} -> {describe(after)} by {who()}"
+
+
+def event(route_table: Obj, reason: str, message: str, *, warning: bool = False) -> Obj:
+    meta = route_table["metadata"]
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": route_table.get("apiVersion", "gateway.solo.io/v1"),
+            "kind": "RouteTable",
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            **({"uid": meta["uid"]} if meta.get("uid") else {}),
+        },
+        "reason": reason,
+        "message": message,
+        "type": "Warning" if warning else "Normal",
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "reportingInstance": socket.gethostname(),
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+
+
+def history_rows(events: list[Obj]) -> list[dict[str, str]]:
+    """The plugin's events, oldest first."""
+    ours = [e for e in events if e.get("reason") in REASONS]
+    rows = [
+        {
+            "time": str(e.get("lastTimestamp") or e.get("eventTime") or e["metadata"].get("creationTimestamp") or ""),
+            "reason": str(e.get("reason")),
+            "type": str(e.get("type") or "Normal"),
+            "message": str(e.get("message") or ""),
+        }
+        for e in ours
+    ]
+    return sorted(rows, key=lambda r: r["time"])
