@@ -9,7 +9,7 @@ from typing import TextIO
 
 import yaml
 
-from kubectl_canary.cluster import Cluster, ConnectionOptions, Obj, connect, resource_of
+from kubectl_canary.cluster import Cluster, ConnectionOptions, Obj, Resource, connect, resource_of
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.history import event, transition_message
 from kubectl_canary.rollout import validate_name
@@ -101,6 +101,10 @@ class Invocation:
         """Record a written object; print `kind.group/name action` as kubectl does."""
         self.written.append(obj)
         self.say(f"{resource_of(obj).display}/{obj['metadata']['name']} {action}{self.dry_run_suffix}")
+
+    def report_deleted(self, resource: Resource, name: str | None) -> None:
+        if name:
+            self.say(f"{resource.display}/{name} deleted{self.dry_run_suffix}")
 
     def report_routes(self, change: RouteChange) -> None:
         self.report(change.route_table, "configured" if change.changed else "unchanged")

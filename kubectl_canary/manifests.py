@@ -6,7 +6,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_canary.gloo import SUBSET_KEY, UpstreamRef, route_table_name, stable_routes
+from kubectl_canary.gloo import SUBSET_KEY, UpstreamRef, route_table_name, shadow_upstream_name, stable_routes
 
 Manifest = dict[str, Any]
 
@@ -161,3 +161,17 @@ def upstream_version_subsets(upstream_obj: Manifest) -> dict[str, Any]:
     live_subset = copy.deepcopy(upstream_obj["spec"]["kube"].get("subsetSpec") or {})
     live_subset["selectors"] = [*(live_subset.get("selectors") or []), {"keys": [SUBSET_KEY]}]
     return live_subset
+
+
+def shadow_upstream(main_upstream: Manifest, app: str, version: str) -> Manifest:
+    """An Upstream for the pods of one version: Gloo shadows requests to an upstream, not to a subset."""
+    kube = copy.deepcopy(main_upstream["spec"]["kube"])
+    kube.pop("subsetSpec", None)
+    kube["selector"] = {**(kube.get("selector") or {"app": app}), SUBSET_KEY: version}
+    meta = main_upstream["metadata"]
+    return {
+        "apiVersion": "gloo.solo.io/v1",
+        "kind": "Upstream",
+        "metadata": _metadata(shadow_upstream_name(app, version), meta["namespace"], {"app": app, **MANAGED_BY}),
+        "spec": {"kube": kube},
+    }

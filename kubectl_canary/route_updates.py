@@ -10,9 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, VIRTUAL_SERVICES, Cluster, Obj
+from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS, VIRTUAL_SERVICES, Cluster, Obj
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
-from kubectl_canary.gloo import ParsedRoutes, gloo_state, parse_routes, render_routes, route_table_name
+from kubectl_canary.gloo import (
+    ParsedRoutes,
+    gloo_state,
+    parse_routes,
+    render_routes,
+    route_table_name,
+    shadow_upstream_name,
+)
 from kubectl_canary.gloo_delegation import Delegation, delegations_to
 from kubectl_canary.managed_fields import apply_body, owners_of
 from kubectl_canary.manifests import deployment_name
@@ -175,3 +182,12 @@ def remove_leftovers(cluster: Cluster, namespace: str, app: str, keep: str) -> l
         if name != deployment_name(app, keep) and cluster.delete(DEPLOYMENTS, namespace, name):
             removed.append(name)
     return removed
+
+
+def remove_shadow_upstream(cluster: Cluster, change: RouteChange, namespace: str) -> str | None:
+    """After the routes stopped shadowing to it, the shadow Upstream goes too; its name if deleted."""
+    shadow = change.before.shadow
+    if shadow is None or change.after.shadow == shadow:
+        return None
+    name = shadow_upstream_name(change.after.app, shadow.version)
+    return name if cluster.delete(UPSTREAMS, namespace, name) else None

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES
+from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS
 from kubectl_canary.commands import Command
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import RolloutState, promote, validate_name
-from kubectl_canary.route_updates import read_rollout, remove_leftovers, require_ready, update_routes
+from kubectl_canary.route_updates import (
+    read_rollout,
+    remove_leftovers,
+    remove_shadow_upstream,
+    require_ready,
+    update_routes,
+)
 
 LONG = """\
 Routes all traffic to the canary (one route, subset kept for the next rollout), removes the
@@ -44,7 +50,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         removed = remove_leftovers(cluster, namespace, app, keep=stable.primary)
         if removed:
             for name in removed:
-                invocation.say(f"deployment.apps/{name} deleted{invocation.dry_run_suffix}")
+                invocation.report_deleted(DEPLOYMENTS, name)
             return 0
 
     def plan(live: RolloutState) -> RolloutState:
@@ -62,10 +68,13 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         gloo_timeout=args.gloo_timeout,
     )
     invocation.report_routes(change)
+    invocation.report_deleted(
+        UPSTREAMS, remove_shadow_upstream(cluster, change, first_read[1].upstream.namespace or namespace)
+    )
     invocation.record_change(change, "CanaryFinish")
     old = change.before.primary
     if not args.keep_old and cluster.delete(DEPLOYMENTS, namespace, deployment_name(app, old)):
-        invocation.say(f"deployment.apps/{deployment_name(app, old)} deleted{invocation.dry_run_suffix}")
+        invocation.report_deleted(DEPLOYMENTS, deployment_name(app, old))
     invocation.say(f"{app}: all traffic goes to {change.after.primary}")
     invocation.print_written()
     return 0
@@ -83,6 +92,7 @@ COMMAND = Command(
         needs(EVENTS, "create"),
         needs(ROUTE_TABLES, "get", "patch", "watch"),
         needs(DEPLOYMENTS, "get", "list", "delete"),
+        needs(UPSTREAMS, "delete"),
         needs(NAMESPACES, "get", cluster_wide=True),
     ),
 )

@@ -1,0 +1,58 @@
+"""`kubectl canary history APP`: every transition of the app's rollout, from the RouteTable's Events."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from tabulate import tabulate
+
+from kubectl_canary.cluster import EVENTS
+from kubectl_canary.commands import Command
+from kubectl_canary.gloo import route_table_name
+from kubectl_canary.history import history_rows
+from kubectl_canary.invocation import Invocation
+from kubectl_canary.permissions import needs
+from kubectl_canary.rollout import validate_name
+
+LONG = """\
+Lists the Events kubectl canary recorded on the app's RouteTable, oldest first: reason
+(CanaryInit, CanaryHeader, CanaryWeight, CanaryFinish, CanaryAbort, CanaryGateFailed,
+CanaryShadow) and a message with the old and new routing and who changed it. Kubernetes
+keeps Events for a limited time (one hour by default), so this is recent history."""
+
+EXAMPLES = """\
+  kubectl canary history echo -n echo
+  kubectl canary history echo -o json"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("app", metavar="APP")
+    parser.add_argument("-o", "--output", choices=("table", "json"), default="table")
+
+
+def run(args: argparse.Namespace, invocation: Invocation) -> int:
+    app = validate_name(args.app, "app name")
+    namespace = invocation.namespace
+    selector = f"involvedObject.kind=RouteTable,involvedObject.name={route_table_name(app)}"
+    rows = history_rows(invocation.cluster().list(EVENTS, namespace, field_selector=selector))
+    if args.output == "json":
+        print(json.dumps({"app": app, "namespace": namespace, "items": rows}, indent=2), file=invocation.out)
+    elif rows:
+        table = [[r["time"], r["reason"], r["message"]] for r in rows]
+        print(tabulate(table, headers=["TIME", "REASON", "MESSAGE"], tablefmt="plain"), file=invocation.out)
+    else:
+        print(f"No history for {app} in namespace {namespace}.", file=invocation.out)
+    return 0
+
+
+COMMAND = Command(
+    name="history",
+    short="List the recorded transitions of an app's rollout",
+    long=LONG,
+    examples=EXAMPLES,
+    mutating=False,
+    add_arguments=add_arguments,
+    run=run,
+    permissions=(needs(EVENTS, "list"),),
+)

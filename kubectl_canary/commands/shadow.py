@@ -1,0 +1,127 @@
+"""`kubectl canary shadow APP VERSION --percent P`: mirror a share of the primary route's requests."""
+
+from __future__ import annotations
+
+import argparse
+
+from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS, Cluster, Obj
+from kubectl_canary.commands import Command
+from kubectl_canary.errors import CanaryError, UsageError
+from kubectl_canary.gloo import ParsedRoutes
+from kubectl_canary.invocation import Invocation
+from kubectl_canary.manifests import shadow_upstream
+from kubectl_canary.permissions import needs
+from kubectl_canary.rollout import (
+    RolloutState,
+    parse_shadow_percent,
+    start_shadow,
+    stop_shadow,
+    validate_name,
+    validate_version,
+)
+from kubectl_canary.route_updates import read_rollout, remove_shadow_upstream, require_ready, update_routes
+
+LONG = """\
+Creates Upstream APP-shadow-VERSION selecting the pods of VERSION (Gloo shadows to an
+upstream, not to a subset) and sets options.shadowing on the primary route: PERCENT of its
+requests are copied to VERSION and the copies' answers are dropped. Works alongside the
+header and weight phases; finish and abort end it. --off removes the shadowing, then the
+Upstream. Refused while VERSION's Deployment is not ready, unless --force."""
+
+EXAMPLES = """\
+  # Mirror 10% of the traffic to v3 while v2 is the canary
+  kubectl canary shadow echo v3 --percent 10
+
+  kubectl canary shadow echo --off"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("app", metavar="APP")
+    parser.add_argument("shadow_version", metavar="VERSION", nargs="?", help="the version that gets the copies")
+    parser.add_argument("--percent", default="100", help="share of the primary route's requests to copy (default 100)")
+    parser.add_argument("--off", action="store_true", help="stop shadowing and delete the shadow Upstream")
+    parser.add_argument("--force", action="store_true", help="shadow even if VERSION is not ready")
+
+
+def run(args: argparse.Namespace, invocation: Invocation) -> int:
+    app = validate_name(args.app, "app name")
+    if args.off == bool(args.shadow_version):
+        raise UsageError("give either VERSION (to start shadowing) or --off")
+    version = validate_version(app, args.shadow_version) if args.shadow_version else None
+    percent = parse_shadow_percent(args.percent)
+    namespace = invocation.namespace
+    cluster = invocation.cluster()
+    first_read = read_rollout(cluster, namespace, app)
+    if version is None:
+        return _off(args, invocation, cluster, namespace, app, first_read)
+
+    start_shadow(first_read[1].state, version, percent)  # refuse before the first write
+    require_ready(cluster, namespace, app, version, force=args.force)
+    main_upstream = cluster.get(UPSTREAMS, first_read[1].upstream.namespace or namespace, first_read[1].upstream.name)
+    if main_upstream is None:
+        raise CanaryError(f"upstream {first_read[1].upstream.name} not found; the shadow upstream copies its service")
+    desired = shadow_upstream(main_upstream, app, version)
+    existed = cluster.get(UPSTREAMS, desired["metadata"]["namespace"], desired["metadata"]["name"])
+    invocation.report(cluster.apply(desired), "unchanged" if existed else "created")
+
+    def plan(live: RolloutState) -> RolloutState:
+        return start_shadow(live, version, percent)
+
+    change = update_routes(
+        cluster,
+        namespace,
+        app,
+        plan,
+        force_conflicts=args.force_conflicts,
+        first_read=first_read,
+        gloo_timeout=args.gloo_timeout,
+    )
+    invocation.report_routes(change)
+    invocation.record_change(change, "CanaryShadow")
+    invocation.say(f"{percent:g}% of the requests to {change.after.primary} are copied to {version}")
+    invocation.print_written()
+    return 0
+
+
+def _off(
+    args: argparse.Namespace,
+    invocation: Invocation,
+    cluster: Cluster,
+    namespace: str,
+    app: str,
+    first_read: tuple[Obj, ParsedRoutes],
+) -> int:
+    change = update_routes(
+        cluster,
+        namespace,
+        app,
+        stop_shadow,
+        force_conflicts=args.force_conflicts,
+        first_read=first_read,
+        gloo_timeout=args.gloo_timeout,
+    )
+    invocation.report_routes(change)
+    invocation.record_change(change, "CanaryShadow")
+    invocation.report_deleted(
+        UPSTREAMS, remove_shadow_upstream(cluster, change, first_read[1].upstream.namespace or namespace)
+    )
+    invocation.print_written()
+    return 0
+
+
+COMMAND = Command(
+    name="shadow",
+    short="Copy a share of the primary route's requests to another version",
+    long=LONG,
+    examples=EXAMPLES,
+    mutating=True,
+    add_arguments=add_arguments,
+    run=run,
+    permissions=(
+        needs(EVENTS, "create"),
+        needs(ROUTE_TABLES, "get", "patch", "watch"),
+        needs(UPSTREAMS, "get", "create", "patch", "delete"),
+        needs(DEPLOYMENTS, "get"),
+        needs(NAMESPACES, "get", cluster_wide=True),
+    ),
+)
