@@ -76,14 +76,21 @@ def event(route_table: Obj, reason: str, message: str, *, warning: bool = False)
 
 def history_rows(events: list[Obj]) -> list[dict[str, str]]:
     """The plugin's events, oldest first."""
-    ours = [e for e in events if e.get("reason") in REASONS]
-    rows = [
+
+    def when(e: Obj) -> tuple[str, int]:
+        # Timestamps have one-second resolution; within a second, the order of writes (etcd's
+        # resourceVersions grow) tells which came first.
+        stamp = str(e.get("lastTimestamp") or e.get("eventTime") or e["metadata"].get("creationTimestamp") or "")
+        version = str(e["metadata"].get("resourceVersion") or "0")
+        return stamp, int(version) if version.isdigit() else 0
+
+    ours = sorted((e for e in events if e.get("reason") in REASONS), key=when)
+    return [
         {
-            "time": str(e.get("lastTimestamp") or e.get("eventTime") or e["metadata"].get("creationTimestamp") or ""),
+            "time": when(e)[0],
             "reason": str(e.get("reason")),
             "type": str(e.get("type") or "Normal"),
             "message": str(e.get("message") or ""),
         }
         for e in ours
     ]
-    return sorted(rows, key=lambda r: r["time"])

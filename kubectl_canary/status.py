@@ -104,6 +104,8 @@ def as_dict(status: AppStatus) -> dict[str, Any]:
         "canary": canary,
         "routeTable": {"name": status.route_table, "state": status.gloo_state},
     }
+    if state and state.shadow:
+        result["shadow"] = {"version": state.shadow.version, "percent": state.shadow.percent}
     if status.delegations is not None:
         result["delegatedBy"] = [{"virtualService": d.virtual_service, "by": d.by} for d in status.delegations]
     if status.problems:
@@ -123,6 +125,9 @@ def render_table(statuses: list[AppStatus], *, all_namespaces: bool) -> str:
     headers = ["APP", "PHASE", "PRIMARY", "CANARY", "WEIGHT", "HEADER", "ROUTETABLE"]
     if all_namespaces:
         headers.insert(0, "NAMESPACE")
+    with_shadow = any(s.state and s.state.shadow for s in statuses)
+    if with_shadow:
+        headers.append("SHADOW")
     rows = []
     for status in statuses:
         state = status.state
@@ -137,6 +142,9 @@ def render_table(statuses: list[AppStatus], *, all_namespaces: bool) -> str:
         ]
         if all_namespaces:
             row.insert(0, status.namespace)
+        if with_shadow:
+            shadow = state.shadow if state else None
+            row.append(f"{shadow.percent:g}% to {shadow.version}" if shadow else "-")
         rows.append(row)
     table = tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True)
     lines = [f"! {s.app}: {problem}" for s in statuses for problem in s.problems]

@@ -1,0 +1,150 @@
+"""A stepped rollout: apply each weight, wait, check the gates, go on or fall back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kubectl_canary.cluster import Obj
+from kubectl_canary.durations import format_duration
+from kubectl_canary.errors import CanaryError
+from kubectl_canary.gates import Gate, GateContext
+from kubectl_canary.gloo import ParsedRoutes, parse_routes
+from kubectl_canary.history import who
+from kubectl_canary.invocation import Invocation
+from kubectl_canary.rollout import RolloutState, rollback, shift_weight
+from kubectl_canary.route_updates import RouteChange, require_ready, update_routes
+
+
+class Interrupted(CanaryError):
+    exit_code = 130
+
+
+@dataclass
+class SteppedRollout:
+    invocation: Invocation
+    namespace: str
+    app: str
+    gates: list[Gate]
+    interval: float
+    on_failure: str = "abort"
+    force: bool = False
+    force_conflicts: bool = False
+    gloo_timeout: float = 0
+    applied: list[int] = field(default_factory=list)
+
+    def _apply(
+        self, transition: Callable[[RolloutState], RolloutState], first_read: tuple[Obj, ParsedRoutes] | None = None
+    ) -> RouteChange:
+        cluster = self.invocation.cluster()
+
+        def plan(live: RolloutState) -> RolloutState:
+            desired = transition(live)
+            if desired.canary_receives_traffic and desired.canary is not None:
+                require_ready(cluster, self.namespace, self.app, desired.canary, force=self.force)
+            return desired
+
+        return update_routes(
+            cluster,
+            self.namespace,
+            self.app,
+            plan,
+            force_conflicts=self.force_conflicts,
+            gloo_timeout=self.gloo_timeout,
+            first_read=first_read,
+        )
+
+    def _where(self) -> str:
+        if not self.applied:
+            return f"{self.app} was not changed"
+        return f"{self.app} is at {self.applied[-1]}% (the last applied step)"
+
+    def run(self, weights: list[int], first_read: tuple[Obj, ParsedRoutes]) -> RouteChange:
+        """Apply `weights` in order (at least one); return the last change, or raise after falling back."""
+        last_good = first_read[1].state.weight or 0
+        change: RouteChange | None = None
+        try:
+            for number, weight in enumerate(weights, 1):
+                change = self._apply(_to_weight(weight), first_read if number == 1 else None)
+                self.applied.append(weight)
+                self.invocation.report_routes(change)
+                self.invocation.record_change(change, "CanaryWeight")
+                self.invocation.say(f"step {number}/{len(weights)}: {weight}% to {change.after.canary}")
+                if number == len(weights) or not self.gates:
+                    if number < len(weights):
+                        self._wait(change.after, weight)
+                    last_good = weight
+                    continue
+                self._wait(change.after, weight)
+                failures = self._check(change, weight)
+                if failures:
+                    self._fall_back(change, weight, last_good, "; ".join(failures))
+                last_good = weight
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted: {self._where()}; run the same command again to resume") from None
+        except CanaryError as error:
+            if isinstance(error, (Interrupted, GateFailed)) or not self.applied:
+                raise
+            raise CanaryError(f"{error}; {self._where()}; run the same command again to resume") from None
+        assert change is not None
+        return change
+
+    def _wait(self, state: RolloutState, weight: int) -> None:
+        deadline = time.monotonic() + self.interval
+        what = f"at {weight}% to {state.canary}: waiting {format_duration(self.interval)}"
+        what += " before checking the gates" if self.gates else " before the next step"
+        while (remaining := deadline - time.monotonic()) > 0:
+            self.invocation.progress(what, f"{format_duration(remaining)} left")
+            time.sleep(min(1.0, remaining))
+        self.invocation.end_progress()
+
+    def _check(self, change: RouteChange, weight: int) -> list[str]:
+        state = change.after
+        upstream = parse_routes(self.app, change.route_table["spec"]["routes"]).upstream
+        context = GateContext(
+            app=self.app,
+            namespace=self.namespace,
+            primary=state.primary,
+            canary=state.canary or "",
+            weight=weight,
+            upstream=upstream.name,
+            upstream_namespace=upstream.namespace or self.namespace,
+            window=f"{max(60, int(self.interval))}s",
+        )
+        failures = []
+        for gate in self.gates:
+            passed, detail = gate.check(context)
+            self.invocation.say(f"  {'ok' if passed else 'FAILED'}: {detail}")
+            if not passed:
+                failures.append(detail)
+        return failures
+
+    def _fall_back(self, change: RouteChange, weight: int, last_good: int, reason: str) -> None:
+        canary = change.after.canary
+        message = f"gate failed at {weight}%: {reason}"
+        self.invocation.record(change.route_table, "CanaryGateFailed", f"{message} by {who()}", warning=True)
+        if self.on_failure == "pause":
+            back = self._apply(_to_weight(last_good))
+            self.applied.append(last_good)
+            self.invocation.report_routes(back)
+            self.invocation.record_change(back, "CanaryWeight")
+            raise GateFailed(
+                f"{message}; paused at {last_good}% (the last good step): fix the cause and run the command "
+                f"again, or send everything back with: kubectl canary abort {self.app}"
+            )
+        back = self._apply(rollback)
+        self.invocation.report_routes(back)
+        self.invocation.record_change(back, "CanaryAbort")
+        raise GateFailed(
+            f"{message}; all traffic is back on {back.after.primary}; deployment {self.app}-{canary} is kept "
+            f"for inspection (delete it with: kubectl canary abort {self.app})"
+        )
+
+
+def _to_weight(weight: int) -> Callable[[RolloutState], RolloutState]:
+    return lambda live: shift_weight(live, weight)
+
+
+class GateFailed(CanaryError):
+    """A gate stopped the rollout; the routes were already moved back."""
