@@ -166,15 +166,23 @@ class Cluster:
         return items
 
     def watch(
-        self, resource: Resource, namespace: str, name: str, resource_version: str, timeout: float
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str | None,
+        resource_version: str | None,
+        timeout: float,
+        label_selector: str | None = None,
     ) -> Iterator[tuple[str, Obj]]:
-        """(event type, object) for one object's changes after `resource_version`, until `timeout`."""
-        query = {
-            "watch": "true",
-            "fieldSelector": f"metadata.name={name}",
-            "resourceVersion": resource_version,
-            "timeoutSeconds": str(max(1, math.ceil(timeout))),
-        }
+        """(event type, object) for changes after `resource_version` (None: the current objects first,
+        as ADDED), of one object or of a namespace (None: all), until `timeout` seconds pass."""
+        query = {"watch": "true", "timeoutSeconds": str(max(1, math.ceil(timeout)))}
+        if name:
+            query["fieldSelector"] = f"metadata.name={name}"
+        if label_selector:
+            query["labelSelector"] = label_selector
+        if resource_version:
+            query["resourceVersion"] = resource_version
         url = resource.path(namespace) + "?" + urlencode(query)
         if self._log:
             self._log(f"WATCH {self.server}{url}")

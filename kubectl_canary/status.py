@@ -13,6 +13,7 @@ from kubectl_canary.gloo_delegation import Delegation
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.readiness import Readiness, readiness_of
 from kubectl_canary.rollout import HeaderMatch, RolloutState
+from kubectl_canary.style import Style
 
 ROUTE_TABLE_SUFFIX = "-routes"
 
@@ -115,13 +116,20 @@ def as_dict(status: AppStatus) -> dict[str, Any]:
     return result
 
 
-def _cell(version: str | None, readiness: Readiness | None) -> str:
+def _cell(version: str | None, readiness: Readiness | None, style: Style) -> str:
     if version is None:
         return "-"
-    return f"{version} ({readiness if readiness else 'missing'})"
+    ready = readiness is not None and readiness.is_ready
+    text = f"{version} ({readiness if readiness else 'missing'})"
+    return style.mark(ready) + style.paint(text, "green" if ready else "red")
 
 
-def render_table(statuses: list[AppStatus], *, all_namespaces: bool) -> str:
+_PHASE_COLOURS = {"stable": "green", "header": "yellow", "weighted": "yellow", "unknown": "red"}
+_STATE_COLOURS = {"Accepted": "green", "Warning": "yellow", "Pending": "yellow", "Rejected": "red"}
+
+
+def render_table(statuses: list[AppStatus], *, all_namespaces: bool, style: Style | None = None) -> str:
+    style = style or Style()
     headers = ["APP", "PHASE", "PRIMARY", "CANARY", "WEIGHT", "HEADER", "ROUTETABLE"]
     if all_namespaces:
         headers.insert(0, "NAMESPACE")
@@ -132,13 +140,13 @@ def render_table(statuses: list[AppStatus], *, all_namespaces: bool) -> str:
     for status in statuses:
         state = status.state
         row = [
-            status.app,
-            status.phase,
-            _cell(state.primary if state else None, status.primary),
-            _cell(state.canary if state else None, status.canary),
+            style.paint(status.app, "bold"),
+            style.paint(status.phase, _PHASE_COLOURS.get(status.phase, "yellow")),
+            _cell(state.primary if state else None, status.primary, style),
+            _cell(state.canary if state else None, status.canary, style),
             f"{state.weight}%" if state and state.weight is not None else "-",
             " & ".join(map(str, state.headers)) if state and state.headers else "-",
-            status.gloo_state or "-",
+            style.paint(status.gloo_state or "-", _STATE_COLOURS.get(status.gloo_state or "", "dim")),
         ]
         if all_namespaces:
             row.insert(0, status.namespace)
@@ -147,6 +155,6 @@ def render_table(statuses: list[AppStatus], *, all_namespaces: bool) -> str:
             row.append(f"{shadow.percent:g}% to {shadow.version}" if shadow else "-")
         rows.append(row)
     table = tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True)
-    lines = [f"! {s.app}: {problem}" for s in statuses for problem in s.problems]
-    lines += [f"note: {s.app}: {note}" for s in statuses for note in s.notes]
+    lines = [style.paint(f"! {s.app}: {problem}", "red") for s in statuses for problem in s.problems]
+    lines += [style.paint(f"note: {s.app}: {note}", "dim") for s in statuses for note in s.notes]
     return "\n".join([table, *lines])

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import queue
+import threading
+import time
 from dataclasses import replace
 
 import yaml
 
-from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, VIRTUAL_SERVICES
+from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, VIRTUAL_SERVICES, Resource
 from kubectl_canary.commands import Command
-from kubectl_canary.errors import CanaryError
+from kubectl_canary.durations import parse_duration
+from kubectl_canary.errors import CanaryError, UsageError
 from kubectl_canary.gloo import route_table_name
 from kubectl_canary.gloo_delegation import delegation_notes
 from kubectl_canary.invocation import Invocation
@@ -18,6 +23,7 @@ from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import validate_name
 from kubectl_canary.route_updates import delegations_or_none, read_rollout
 from kubectl_canary.status import AppStatus, app_status, as_dict, render_table
+from kubectl_canary.style import style_for
 
 LONG = """\
 Shows, per app: the phase (stable, header, weighted), the primary and canary versions with
@@ -29,13 +35,19 @@ of apps."""
 EXAMPLES = """\
   kubectl canary status echo -n echo
   kubectl canary status -A
-  kubectl canary status echo -o json"""
+  kubectl canary status echo -o json
+
+  # Follow a rollout; redraws when the routes or pods change
+  kubectl canary status echo --watch"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("app", metavar="APP", nargs="?", help="one app (default: every app in the namespace)")
     parser.add_argument("-A", "--all-namespaces", action="store_true", help="every app in every namespace")
     parser.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+    parser.add_argument("-w", "--watch", action="store_true", help="redraw whenever the routes or Deployments change")
+    parser.add_argument("--timeout", help="with --watch: stop after this long (default: until Ctrl-C)")
+    parser.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
 
 
 def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]:
@@ -60,22 +72,88 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]
     return sorted((s for s in found if s is not None), key=lambda s: (s.namespace, s.app))
 
 
+def render(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus]) -> str:
+    if args.output == "table":
+        if statuses:
+            style = style_for(invocation.out, no_color=args.no_color)
+            return render_table(statuses, all_namespaces=args.all_namespaces, style=style)
+        where = "any namespace" if args.all_namespaces else f"namespace {invocation.namespace}"
+        return f"No canary apps found in {where}."
+    items = [as_dict(s) for s in statuses]
+    body = items[0] if args.app else {"items": items}
+    return (json.dumps(body, indent=2) if args.output == "json" else yaml.safe_dump(body, sort_keys=False)).rstrip()
+
+
+def show(args: argparse.Namespace, invocation: Invocation) -> int:
+    """Print the status once; the exit code says whether a rollout is degraded."""
+    statuses = collect(args, invocation)
+    print(render(args, invocation, statuses), file=invocation.out, flush=True)
+    return 1 if any(s.problems for s in statuses) else 0
+
+
+def watch(args: argparse.Namespace, invocation: Invocation) -> int:
+    """Redraw on every change of the RouteTables or Deployments (watch API), until Ctrl-C or --timeout."""
+    timeout = parse_duration(args.timeout, "--timeout") if args.timeout else None
+    deadline = time.monotonic() + timeout if timeout else math.inf
+    cluster = invocation.cluster()
+    scope = None if args.all_namespaces else invocation.namespace
+    changes: queue.Queue[CanaryError | None] = queue.Queue()
+
+    def follow(resource: Resource, name: str | None, selector: str | None) -> None:
+        try:
+            while (remaining := deadline - time.monotonic()) > 0:
+                for _ in cluster.watch(resource, scope, name, None, min(remaining, 300), selector):
+                    changes.put(None)
+        except CanaryError as error:
+            changes.put(error)
+
+    app = validate_name(args.app, "app name") if args.app else None
+    for resource, name, selector in (
+        (ROUTE_TABLES, route_table_name(app) if app else None, None),
+        (DEPLOYMENTS, None, f"app={app}" if app else None),
+    ):
+        threading.Thread(target=follow, args=(resource, name, selector), daemon=True).start()
+    terminal = invocation.out.isatty()
+    code = 0
+    try:
+        while True:
+            statuses = collect(args, invocation)
+            code = 1 if any(s.problems for s in statuses) else 0
+            text = render(args, invocation, statuses)
+            if terminal:
+                stamp = time.strftime("%H:%M:%S")
+                text = f"\x1b[H\x1b[2J{text}\n\nwatching since {stamp}; Ctrl-C to stop"
+            print(text + ("" if terminal else "\n"), file=invocation.out, flush=True)
+            if not _next_change(changes, deadline):
+                return code
+    except KeyboardInterrupt:
+        return code
+
+
+def _next_change(changes: queue.Queue[CanaryError | None], deadline: float) -> bool:
+    """Wait for a change (then let a burst settle); False at the deadline."""
+    try:
+        item = changes.get(timeout=max(0.0, deadline - time.monotonic()) if deadline != math.inf else None)
+    except queue.Empty:
+        return False
+    if item is not None:
+        raise item
+    settle = time.monotonic() + 0.2
+    while (left := settle - time.monotonic()) > 0:
+        try:
+            if (item := changes.get(timeout=left)) is not None:
+                raise item
+        except queue.Empty:
+            break
+    return True
+
+
 def run(args: argparse.Namespace, invocation: Invocation) -> int:
     if args.app and args.all_namespaces:
         raise CanaryError("give either APP or -A, not both")
-    statuses = collect(args, invocation)
-    if args.output == "table":
-        if statuses:
-            print(render_table(statuses, all_namespaces=args.all_namespaces), file=invocation.out)
-        else:
-            where = "any namespace" if args.all_namespaces else f"namespace {invocation.namespace}"
-            print(f"No canary apps found in {where}.", file=invocation.out)
-    else:
-        items = [as_dict(s) for s in statuses]
-        body = items[0] if args.app else {"items": items}
-        text = json.dumps(body, indent=2) if args.output == "json" else yaml.safe_dump(body, sort_keys=False)
-        print(text.rstrip(), file=invocation.out)
-    return 1 if any(s.problems for s in statuses) else 0
+    if args.timeout and not args.watch:
+        raise UsageError("--timeout goes with --watch")
+    return watch(args, invocation) if args.watch else show(args, invocation)
 
 
 COMMAND = Command(
@@ -87,8 +165,8 @@ COMMAND = Command(
     add_arguments=add_arguments,
     run=run,
     permissions=(
-        needs(ROUTE_TABLES, "get", "list"),
-        needs(DEPLOYMENTS, "list"),
+        needs(ROUTE_TABLES, "get", "list", "watch"),
+        needs(DEPLOYMENTS, "list", "watch"),
         needs(NAMESPACES, "get", cluster_wide=True),
         needs(VIRTUAL_SERVICES, "list", cluster_wide=True),
     ),

@@ -1,0 +1,93 @@
+"""status: the table, -A, --watch redraws from the watch API, colour only for terminals."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import pytest
+
+from kubectl_canary.status import app_status, render_table
+from kubectl_canary.style import Style, style_for
+
+NS = "echo"
+
+
+def test_table_for_every_phase(api, canary):
+    for app in ("echo", "web"):
+        canary("init", app)
+        api.set_deployment_ready(NS, f"{app}-v1")
+    canary("header", "web", "v2")
+    canary("weight", "web", "25", "--force")
+    result = canary("status")
+    assert result.code == 1  # web's canary gets 25% while not ready
+    lines = result.out.splitlines()
+    assert lines[0].split() == ["APP", "PHASE", "PRIMARY", "CANARY", "WEIGHT", "HEADER", "ROUTETABLE"]
+    assert lines[1].split() == ["echo", "stable", "v1", "(1/1)", "-", "-", "-", "-"]
+    assert lines[2].split() == ["web", "weighted", "v1", "(1/1)", "v2", "(0/1)", "25%", "stage=canary", "-"]
+    assert lines[3] == "! web: canary v2 receives 25% of the traffic but is not ready"
+
+
+def test_all_namespaces_and_empty(api, canary):
+    api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})
+    canary("init", "echo")
+    canary("init", "echo", "-n", "other")
+    result = canary("status", "-A")
+    assert [line.split()[:2] for line in result.out.splitlines()[1:3]] == [["echo", "echo"], ["other", "echo"]]
+    empty = canary("status", "-n", "default")
+    assert empty.out == "No canary apps found in namespace default.\n"
+
+
+def test_watch_redraws_on_changes_until_the_timeout(api, canary):
+    canary("init", "echo")
+    canary("header", "echo", "v2")
+    api.clear_requests()
+
+    def make_ready_later() -> None:
+        time.sleep(0.8)
+        api.set_deployment_ready(NS, "echo-v2")
+
+    changer = threading.Thread(target=make_ready_later)
+    changer.start()
+    started = time.monotonic()
+    result = canary("status", "echo", "--watch", "--timeout", "3s")
+    changer.join()
+    assert 3 <= time.monotonic() - started < 8
+    assert result.code == 1  # the primary never became ready
+    frames = [f for f in result.out.split("\n\n") if f.strip()]
+    assert len(frames) >= 2
+    assert "v2 (0/1)" in frames[0] and "v2 (1/1)" in frames[-1]
+    watches = [r for r in api.requests if r.query.get("watch") == "true"]
+    assert {"/routetables" in r.path or "/deployments" in r.path for r in watches} == {True}
+    # Redraws follow changes, not a clock: a handful of reads for the whole three seconds.
+    assert len([r for r in api.requests if r.method == "GET" and not r.query.get("watch")]) <= 12
+
+
+def test_timeout_needs_watch(api, canary):
+    result = canary("status", "--timeout", "1s")
+    assert result.code == 2 and result.err.startswith("error: --timeout goes with --watch")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_only_on_a_terminal_without_no_color(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert style_for(Terminal(), no_color=False).enabled
+    assert not style_for(io.StringIO(), no_color=False).enabled
+    assert not style_for(Terminal(), no_color=True).enabled
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not style_for(Terminal(), no_color=False).enabled
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_table_colours_and_symbols(api, canary, enabled):
+    canary("init", "echo")
+    status = app_status(api.get("routetables", NS, "echo-routes"), api.list("deployments", NS))
+    assert status is not None
+    text = render_table([status], all_namespaces=False, style=Style(enabled))
+    assert ("\x1b[" in text) is enabled
+    assert ("✗" in text) is enabled  # v1 is not ready
