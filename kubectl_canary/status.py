@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tabulate import tabulate
-
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.gloo import gloo_state, is_rollout_table, parse_routes
 from kubectl_canary.gloo_delegation import Delegation
@@ -129,6 +127,8 @@ _STATE_COLOURS = {"Accepted": "green", "Warning": "yellow", "Pending": "yellow",
 
 
 def render_table(statuses: list[AppStatus], *, all_namespaces: bool, style: Style | None = None) -> str:
+    from tabulate import tabulate  # ~30 ms: only for the commands that print tables
+
     style = style or Style()
     headers = ["APP", "PHASE", "PRIMARY", "CANARY", "WEIGHT", "HEADER", "ROUTETABLE"]
     if all_namespaces:

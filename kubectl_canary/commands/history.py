@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from tabulate import tabulate
-
 from kubectl_canary.cluster import EVENTS
 from kubectl_canary.commands import Command
 from kubectl_canary.gloo import route_table_name
@@ -39,6 +37,8 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     if args.output == "json":
         print(json.dumps({"app": app, "namespace": namespace, "items": rows}, indent=2), file=invocation.out)
     elif rows:
+        from tabulate import tabulate  # ~30 ms: only when a table is printed
+
         table = [[r["time"], r["reason"], r["message"]] for r in rows]
         print(tabulate(table, headers=["TIME", "REASON", "MESSAGE"], tablefmt="plain"), file=invocation.out)
     else:
