@@ -238,6 +238,7 @@ def test_lost_connection_says_where_the_routes_are_and_rerun_resumes(rollout, ca
 def test_ctrl_c_leaves_the_last_applied_step(rollout, kubeconfig):
     env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
     plugin = str(Path(sys.executable).parent / "kubectl-canary")
+    rollout.clear_requests()
     process = subprocess.Popen(
         [plugin, "weight", "echo", "100", "--step", "10", "--interval", "30s"],
         env=env,
