@@ -50,7 +50,12 @@ class AppStatus:
         return found
 
 
-def app_status(route_table: dict[str, Any], deployments: list[dict[str, Any]]) -> AppStatus | None:
+def readiness_index(deployments: list[dict[str, Any]]) -> dict[tuple[str, str], Readiness]:
+    """(namespace, name) -> readiness: built once, so status of N apps costs O(N), not O(N x Deployments)."""
+    return {(d["metadata"].get("namespace", ""), d["metadata"]["name"]): readiness_of(d) for d in deployments}
+
+
+def app_status(route_table: dict[str, Any], readiness: dict[tuple[str, str], Readiness]) -> AppStatus | None:
     """The status of the app whose RouteTable this is; None for a table that is not an app's."""
     meta = route_table["metadata"]
     name, namespace = meta["name"], meta["namespace"]
@@ -61,17 +66,15 @@ def app_status(route_table: dict[str, Any], deployments: list[dict[str, Any]]) -
     if not is_rollout_table(app, routes):
         return None
     state_name, reason = gloo_state(route_table)
-    by_name = {d["metadata"]["name"]: d for d in deployments if d["metadata"].get("namespace") == namespace}
 
-    def readiness(version: str | None) -> Readiness | None:
-        deployment = by_name.get(deployment_name(app, version)) if version else None
-        return readiness_of(deployment) if deployment else None
+    def of(version: str | None) -> Readiness | None:
+        return readiness.get((namespace, deployment_name(app, version))) if version else None
 
     try:
         state = parse_routes(app, routes).state
     except CanaryError as error:
         return AppStatus(app, namespace, name, None, None, None, state_name, reason, error=str(error))
-    return AppStatus(app, namespace, name, state, readiness(state.primary), readiness(state.canary), state_name, reason)
+    return AppStatus(app, namespace, name, state, of(state.primary), of(state.canary), state_name, reason)
 
 
 def _header(headers: tuple[HeaderMatch, ...]) -> dict[str, str | None] | None:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from kubectl_canary.status import app_status, render_table
+from kubectl_canary.status import app_status, readiness_index, render_table
 from kubectl_canary.style import Style, style_for
 
 NS = "echo"
@@ -86,7 +86,7 @@ def test_colour_only_on_a_terminal_without_no_color(monkeypatch):
 @pytest.mark.parametrize("enabled", [True, False])
 def test_table_colours_and_symbols(api, canary, enabled):
     canary("init", "echo")
-    status = app_status(api.get("routetables", NS, "echo-routes"), api.list("deployments", NS))
+    status = app_status(api.get("routetables", NS, "echo-routes"), readiness_index(api.list("deployments", NS)))
     assert status is not None
     text = render_table([status], all_namespaces=False, style=Style(enabled))
     assert ("\x1b[" in text) is enabled

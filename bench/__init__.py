@@ -1,0 +1,1 @@
+"""Latency and request budget of kubectl-canary, measured side by side with kubectl (see README.md)."""

@@ -1,0 +1,114 @@
+"""Run one child process and measure it: wall time, peak RSS (its own, from wait4), exit code, output."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Child:
+    argv: tuple[str, ...]
+    code: int
+    wall_ms: float
+    max_rss_kib: int
+    out: str
+    err: str
+    timed_out: bool = False
+
+
+class ChildFailed(Exception):
+    """A measured command did not do what the benchmark expected (wrong exit code)."""
+
+
+def run_child(argv: Sequence[str], env: Mapping[str, str], *, cwd: str | None = None, timeout: float = 120.0) -> Child:
+    """Run `argv` to completion. Output goes to files, not pipes, so a large output costs the child what
+    a redirect to a file would; the wall time runs from just before the fork to the reaped exit.
+
+    The child is reaped with os.wait4, which gives its own peak RSS (RUSAGE_CHILDREN would give the
+    largest of all children so far). After `timeout` seconds the child is killed (`timed_out`)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        fired: list[bool] = []
+
+        def stop() -> None:
+            fired.append(True)
+            proc.kill()
+
+        watchdog = threading.Timer(timeout, stop)
+        watchdog.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            watchdog.cancel()
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: tell Popen so it does not wait
+        out.seek(0)
+        err.seek(0)
+        return Child(
+            argv=tuple(argv),
+            code=proc.returncode,
+            wall_ms=wall * 1000.0,
+            max_rss_kib=int(usage.ru_maxrss),  # KiB on Linux
+            out=out.read().decode(errors="replace"),
+            err=err.read().decode(errors="replace"),
+            timed_out=bool(fired),
+        )
+
+
+def expect(child: Child, code: int = 0) -> Child:
+    if child.timed_out:
+        raise ChildFailed(f"`{' '.join(child.argv[-6:])}` was stopped after {child.wall_ms / 1000:.0f} s")
+    if child.code != code:
+        shown = " ".join(child.argv[-6:])
+        detail = (child.err.strip() or child.out.strip())[-600:]
+        raise ChildFailed(f"`... {shown}` exited {child.code} (expected {code}): {detail}")
+    return child
+
+
+@dataclass
+class Samples:
+    """Every run of one measured command."""
+
+    wall_ms: list[float]
+    max_rss_kib: list[int]
+
+    @classmethod
+    def empty(cls) -> Samples:
+        return cls([], [])
+
+    def add(self, child: Child) -> None:
+        self.wall_ms.append(child.wall_ms)
+        self.max_rss_kib.append(child.max_rss_kib)
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.wall_ms)
+
+    @property
+    def min_ms(self) -> float:
+        return min(self.wall_ms)
+
+    @property
+    def max_ms(self) -> float:
+        return max(self.wall_ms)
+
+    @property
+    def peak_rss_mib(self) -> float:
+        return max(self.max_rss_kib) / 1024.0
+
+    def summary(self) -> dict[str, float | int]:
+        return {
+            "runs": len(self.wall_ms),
+            "median_ms": round(self.median_ms, 1),
+            "min_ms": round(self.min_ms, 1),
+            "max_ms": round(self.max_ms, 1),
+            "peak_rss_mib": round(self.peak_rss_mib, 1),
+        }

@@ -1,0 +1,154 @@
+"""Request budget: how many API requests each command makes, and which, counted in the fake server's log.
+
+Counting is deterministic, so it is tested here; time is not (bench/ measures it, side by side with
+kubectl). The budgets are the issue's: `weight` reads the RouteTable and the canary Deployment (readiness
+guard) and applies; `header` at most 6; `status APP` at most 3; `status` of a namespace or `-A` exactly two
+LISTs whatever the number of apps. `finish` and `abort` are pinned at what they do.
+
+Each transition also records an Event (best effort: a failure only warns). The budgets count the requests
+that do the command's work; the Event POST comes on top, at most EVENT_POSTS of them. That allowance is a
+decision, not a measurement: at 0 the commands are held to the issue's figures literally.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+NS = "echo"
+EVENT_POSTS = 1
+
+RT = f"/apis/gateway.solo.io/v1/namespaces/{NS}/routetables/echo-routes"
+EVENTS = f"/api/v1/namespaces/{NS}/events"
+UPSTREAM = f"/apis/gloo.solo.io/v1/namespaces/{NS}/upstreams/echo"
+DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NS}/deployments"
+ALL_ROUTE_TABLES = "/apis/gateway.solo.io/v1/routetables"
+ALL_DEPLOYMENTS = "/apis/apps/v1/deployments"
+VIRTUAL_SERVICES = "/apis/gateway.solo.io/v1/virtualservices"
+
+
+def deployment(name: str) -> str:
+    return f"{DEPLOYMENTS}/{name}"
+
+
+def requests_of(api, canary, *args: str, code: int = 0) -> list[tuple[str, str]]:
+    """Run one command; the (method, path) of every request it made, in order."""
+    api.clear_requests()
+    result = canary(*args)
+    assert result.code == code, result.err
+    return [(r.method, r.path) for r in api.requests]
+
+
+def within_budget(requests: list[tuple[str, str]], budget: int, events: str = EVENTS) -> list[tuple[str, str]]:
+    """Check the count against the budget (plus the Event allowance); returns the requests doing the work."""
+    work = [r for r in requests if r != ("POST", events)]
+    posted = len(requests) - len(work)
+    assert posted <= EVENT_POSTS, f"{posted} Event POSTs, allowed {EVENT_POSTS}: {requests}"
+    assert len(work) <= budget, f"{len(work)} requests, budget {budget}: {work}"
+    return work
+
+
+@pytest.fixture
+def rollout(api, platform, canary):
+    """App `echo` in the header phase, v1 and v2 ready."""
+    assert canary("init", "echo").code == 0
+    assert canary("header", "echo", "v2").code == 0
+    api.set_deployment_ready(NS, "echo-v1")
+    api.set_deployment_ready(NS, "echo-v2")
+
+
+def test_weight_reads_the_route_table_and_the_canary_then_applies(api, canary, rollout):
+    requests = requests_of(api, canary, "weight", "echo", "50")
+    assert within_budget(requests, 3) == [("GET", RT), ("GET", deployment("echo-v2")), ("PATCH", RT)]
+
+
+def test_weight_refused_by_the_readiness_guard_writes_nothing(api, canary, rollout):
+    api.set_deployment_ready(NS, "echo-v2", 0)
+    requests = requests_of(api, canary, "weight", "echo", "50", code=1)
+    assert requests == [("GET", RT), ("GET", deployment("echo-v2"))]
+
+
+def test_weight_already_there_writes_nothing(api, canary, rollout):
+    assert canary("weight", "echo", "30").code == 0
+    requests = requests_of(api, canary, "weight", "echo", "30")
+    assert requests == [("GET", RT), ("GET", deployment("echo-v2"))]
+
+
+def test_header(api, platform, canary):
+    assert canary("init", "echo").code == 0
+    requests = requests_of(api, canary, "header", "echo", "v2")
+    assert within_budget(requests, 6) == [
+        ("GET", RT),
+        ("GET", deployment("echo-v1")),  # the primary, cloned
+        ("GET", UPSTREAM),  # subsets keyed by version?
+        ("GET", deployment("echo-v2")),  # the canary, kept if it exists
+        ("PATCH", deployment("echo-v2")),
+        ("PATCH", RT),
+    ]
+
+
+def test_status_of_one_app(api, canary, rollout):
+    api.clear_requests()
+    result = canary("status", "echo")
+    assert result.code == 0, result.err
+    requests = [(r.method, r.path) for r in api.requests]
+    assert len(requests) <= 3, requests
+    assert requests == [("GET", RT), ("GET", DEPLOYMENTS), ("GET", VIRTUAL_SERVICES)]
+    assert api.requests[1].query.get("labelSelector") == "app=echo"  # one LIST, not a GET per version
+
+
+def test_finish(api, canary, rollout):
+    requests = requests_of(api, canary, "finish", "echo")
+    assert within_budget(requests, 4) == [
+        ("GET", RT),
+        ("GET", deployment("echo-v2")),  # readiness of the new primary
+        ("PATCH", RT),
+        ("DELETE", deployment("echo-v1")),
+    ]
+
+
+def test_abort(api, canary, rollout):
+    requests = requests_of(api, canary, "abort", "echo")
+    assert within_budget(requests, 3) == [("GET", RT), ("PATCH", RT), ("DELETE", deployment("echo-v2"))]
+
+
+def seed_apps(api, canary, count: int) -> list[str]:
+    """`count` apps over up to four namespaces, every third one with a canary (more Deployments than apps)."""
+    api.auto_ready = True
+    apps = []
+    for i in range(count):
+        app, namespace = f"app{i}", f"team{i % 4}"
+        assert canary("init", app, "-n", namespace, "--create-namespace").code == 0
+        if i % 3 == 0:
+            assert canary("header", app, "v2", "-n", namespace).code == 0
+        apps.append(app)
+    return apps
+
+
+@pytest.mark.parametrize("count", [1, 3, 20])
+def test_status_is_two_lists_whatever_the_number_of_apps(api, platform, canary, count):
+    apps = seed_apps(api, canary, count)
+
+    api.clear_requests()
+    result = canary("status", "-A", "-o", "json")
+    assert result.code == 0, result.err
+    assert [(r.method, r.path) for r in api.requests] == [("GET", ALL_DEPLOYMENTS), ("GET", ALL_ROUTE_TABLES)]
+    assert sorted(item["app"] for item in json.loads(result.out)["items"]) == sorted(apps)
+
+    api.clear_requests()
+    result = canary("status", "-n", "team0", "-o", "json")
+    assert result.code == 0, result.err
+    assert [(r.method, r.path) for r in api.requests] == [
+        ("GET", "/apis/apps/v1/namespaces/team0/deployments"),
+        ("GET", "/apis/gateway.solo.io/v1/namespaces/team0/routetables"),
+    ]
+    assert len(json.loads(result.out)["items"]) == len(range(0, count, 4))
+
+
+def test_the_budget_check_fails_over_budget():
+    within_budget([("GET", RT), ("PATCH", RT), ("POST", EVENTS)], 2)
+    with pytest.raises(AssertionError):
+        within_budget([("GET", RT), ("GET", RT), ("PATCH", RT)], 2)
+    with pytest.raises(AssertionError):
+        within_budget([("GET", RT), ("PATCH", RT)] + [("POST", EVENTS)] * (EVENT_POSTS + 1), 2)
