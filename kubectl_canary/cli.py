@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[global_flags],
     )
-    parser.add_argument("--version", action="version", version=f"kubectl-canary {__version__}")
+    parser.add_argument("--version", action="version", version=f"kubectl-canary v{__version__}")
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     mutating = _mutating_flags()
     for command in COMMANDS:
@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
             command.name,
             help=command.short,
             description=f"{command.short}\n\n{command.long}",
-            epilog=f"examples:\n{command.examples}",
+            epilog=f"Examples:\n{command.examples}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
             parents=parents,
         )
@@ -174,8 +174,13 @@ def run(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["__complete"]:  # hidden: shell completion (kubectl_canary/completion.py)
+        from kubectl_canary.completion import run_hidden
+
+        return run_hidden(arguments[1:])
     try:
-        return run(sys.argv[1:] if argv is None else argv)
+        return run(arguments)
     except CanaryError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kubectl_canary.cluster import Obj
+from kubectl_canary.cluster import UPSTREAMS, Obj
 from kubectl_canary.durations import format_duration
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.gates import Gate, GateContext
@@ -14,7 +14,7 @@ from kubectl_canary.gloo import ParsedRoutes, parse_routes
 from kubectl_canary.history import who
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.rollout import RolloutState, rollback, shift_weight
-from kubectl_canary.route_updates import RouteChange, require_ready, update_routes
+from kubectl_canary.route_updates import RouteChange, remove_shadow_upstream, require_ready, update_routes
 
 
 class Interrupted(CanaryError):
@@ -135,6 +135,9 @@ class SteppedRollout:
             )
         back = self._apply(rollback)
         self.invocation.report_routes(back)
+        upstream_namespace = parse_routes(self.app, change.route_table["spec"]["routes"]).upstream.namespace
+        removed = remove_shadow_upstream(self.invocation.cluster(), back, upstream_namespace or self.namespace)
+        self.invocation.report_deleted(UPSTREAMS, removed)
         self.invocation.record_change(back, "CanaryAbort")
         raise GateFailed(
             f"{message}; all traffic is back on {back.after.primary}; deployment {self.app}-{canary} is kept "

@@ -24,7 +24,19 @@ class Command:
 
 
 def _all() -> tuple[Command, ...]:
-    from kubectl_canary.commands import abort, finish, header, init, rbac, status, weight
+    from kubectl_canary.commands import (
+        abort,
+        completion,
+        finish,
+        header,
+        history,
+        init,
+        rbac,
+        shadow,
+        status,
+        version,
+        weight,
+    )
 
     return (
         init.COMMAND,
@@ -33,7 +45,11 @@ def _all() -> tuple[Command, ...]:
         finish.COMMAND,
         abort.COMMAND,
         status.COMMAND,
+        shadow.COMMAND,
+        history.COMMAND,
         rbac.COMMAND,
+        completion.COMMAND,
+        version.COMMAND,
     )
 
 

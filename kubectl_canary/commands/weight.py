@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES
+from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS
 from kubectl_canary.commands import Command
 from kubectl_canary.durations import parse_duration
 from kubectl_canary.errors import UsageError
@@ -158,6 +158,7 @@ COMMAND = Command(
         needs(EVENTS, "create"),
         needs(ROUTE_TABLES, "get", "patch", "watch"),
         needs(DEPLOYMENTS, "get"),
+        needs(UPSTREAMS, "delete"),  # a failed gate ends shadowing with the rollout
         needs(NAMESPACES, "get", cluster_wide=True),
     ),
 )

@@ -176,3 +176,61 @@ def test_server_dry_run_changes_nothing(namespace):
     time.sleep(1)
     assert get(namespace, "routetables.gateway.solo.io", "dry-routes")["metadata"]["resourceVersion"] == before
     assert get(namespace, "deployment", "dry-v2") is None
+
+
+def test_events_shadow_and_steps_are_accepted_by_a_real_server(namespace):
+    """Our Events, the shadow Upstream and options.shadowing pass real validation; history reads them."""
+    ns = ["-n", namespace]
+    kubectl("canary", "init", "prog", "--create-namespace", *ns)
+    kubectl("canary", "header", "prog", "v2", *ns)
+    kubectl("canary", "shadow", "prog", "v2", "--percent", "10", "--force", *ns)
+    shadowing = routes(namespace, "prog")[1]["options"]["shadowing"]
+    assert shadowing == {"upstream": {"name": "prog-shadow-v2", "namespace": namespace}, "percentage": 10}
+    kubectl("canary", "weight", "prog", "30", "--step", "10", "--interval", "0", "--check", "true", "--force", *ns)
+    assert routes(namespace, "prog")[1]["routeAction"]["multi"]["destinations"][1]["weight"] == 30
+    failed = kubectl(
+        "canary",
+        "weight",
+        "prog",
+        "60",
+        "--step",
+        "10",
+        "--interval",
+        "0",
+        "--check",
+        "false",
+        "--force",
+        *ns,
+        check=False,
+    )
+    assert failed.returncode == 1 and "gate failed at 40%" in failed.stderr
+    assert len(routes(namespace, "prog")) == 1  # all traffic back on v1
+    history = json.loads(kubectl("canary", "history", "prog", "-o", "json", *ns).stdout)
+    reasons = [item["reason"] for item in history["items"]]
+    assert reasons[:3] == ["CanaryInit", "CanaryHeader", "CanaryShadow"]
+    assert reasons[-2:] == ["CanaryGateFailed", "CanaryAbort"]
+    assert get(namespace, "upstreams.gloo.solo.io", "prog-shadow-v2") is None
+
+
+def test_header_wait_times_out_without_routing(namespace):
+    ns = ["-n", namespace]
+    kubectl("canary", "init", "waiter", "--create-namespace", "--image", "registry.invalid/none:1", *ns)
+    done = kubectl("canary", "header", "waiter", "v2", "--wait", "--timeout", "5s", *ns, check=False)
+    assert done.returncode == 1 and "is not ready after 5s" in done.stderr
+    assert len(routes(namespace, "waiter")) == 1
+
+
+def test_rbac_objects_are_valid(namespace):
+    kubectl("create", "namespace", namespace, check=False)
+    manifest = kubectl("canary", "rbac", "echo", "-n", namespace).stdout
+    kubectl("apply", "--dry-run=server", "-f", "-", stdin=manifest)
+
+
+def test_status_watch_ends_at_its_timeout(namespace):
+    ns = ["-n", namespace]
+    kubectl("canary", "init", "watched", "--create-namespace", *ns)
+    started = time.monotonic()
+    done = kubectl("canary", "status", "watched", "--watch", "--timeout", "3s", *ns, check=False)
+    assert done.returncode in (0, 1)
+    assert 3 <= time.monotonic() - started < 30
+    assert "watched" in done.stdout

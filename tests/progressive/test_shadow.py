@@ -76,3 +76,15 @@ def test_shadow_arguments(api, canary):
     ]:
         result = canary(*args)
         assert (result.code, result.err.startswith(message)) == (code, True), result.err
+
+
+def test_a_failed_gate_ends_shadowing_and_removes_its_upstream(api, canary):
+    canary("init", "echo")
+    canary("header", "echo", "v2")
+    api.set_deployment_ready(NS, "echo-v2")
+    canary("shadow", "echo", "v2", "--percent", "20")
+    result = canary("weight", "echo", "50", "--step", "25", "--interval", "0", "--check", "false")
+    assert result.code == 1
+    assert shadowing(api) is None
+    assert api.get("upstreams", NS, "echo-shadow-v2") is None
+    assert "upstream.gloo.solo.io/echo-shadow-v2 deleted" in result.out

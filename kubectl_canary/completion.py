@@ -1,0 +1,342 @@
+"""Shell completion for `kubectl canary` (through kubectl) and `kubectl-canary` (called directly).
+
+kubectl >= 1.26 completes `kubectl canary ARG... WORD<TAB>` by running the executable
+`kubectl_complete-canary ARG... WORD` found on PATH (WORD is empty when a new word starts). It
+reads one candidate per line, `value` or `value<TAB>description`, and a last line `:<directive>`,
+Cobra's ShellCompDirective bit field. `kubectl-canary __complete ARG... WORD` answers the same
+way; the scripts of `kubectl canary completion bash|zsh|fish` call it.
+
+Subcommands, flags and fixed values come from the argument parser and never touch the cluster
+(nor import the `kubernetes` package). App names are the RouteTables `<app>-routes` of the
+namespace (`-n`, `--kubeconfig`, `--context` given earlier on the line apply), read with one LIST
+request; the version after `header APP` with one GET. Any failure there completes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# Cobra's ShellCompDirective bits.
+DIRECTIVE_DEFAULT = 0  # the shell may fall back to file names
+DIRECTIVE_ERROR = 1
+DIRECTIVE_NO_SPACE = 2
+DIRECTIVE_NO_FILE_COMP = 4
+DIRECTIVE_KEEP_ORDER = 32
+
+PERCENTS = ("0", "10", "25", "50", "75", "100")
+# A shell waits for us: never as long as a command may (--request-timeout still lowers it).
+COMPLETION_TIMEOUT = 5.0
+# Verbs whose APP names an app that does not exist yet.
+_NEW_APP_VERBS = frozenset({"init"})
+_ROUTE_TABLE_SUFFIX = "-routes"
+
+
+@dataclass
+class Completions:
+    candidates: list[tuple[str, str]] = field(default_factory=list)  # (value, description)
+    directive: int = DIRECTIVE_NO_FILE_COMP
+
+    def render(self) -> str:
+        lines = [f"{value}\t{description}" if description else value for value, description in self.candidates]
+        return "".join(line + "\n" for line in lines) + f":{self.directive}\n"
+
+
+@dataclass
+class _Line:
+    """What the words before the one being completed say."""
+
+    parser: argparse.ArgumentParser
+    verb: str | None = None
+    positionals: list[str] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)  # dest -> value of the flags given
+    pending: argparse.Action | None = None  # a flag still waiting for its value
+    after_dashes: bool = False
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _flags(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    return {option: action for action in parser._actions for option in action.option_strings}
+
+
+def _takes_value(action: argparse.Action) -> bool:
+    return action.nargs != 0
+
+
+def _visible(action: argparse.Action) -> bool:
+    return action.help != argparse.SUPPRESS
+
+
+def _describe(action: argparse.Action) -> str:
+    text = " ".join(str(action.help or "").split())
+    if "%(" in text:
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            text = text % {**vars(action), "prog": ""}
+    return text
+
+
+def _typed(action: argparse.Action, text: str) -> Any:
+    """The value as the command would see it (e.g. a duration in seconds); the text if it is invalid."""
+    if callable(action.type):
+        try:
+            return action.type(text)
+        except Exception:
+            return text
+    return text
+
+
+def _read_line(root: argparse.ArgumentParser, words: Sequence[str]) -> _Line:
+    line = _Line(parser=root)
+    verbs = _subparsers(root)
+    flags = _flags(root)
+    for word in words:
+        if line.pending is not None:
+            # nargs="?" (--dry-run) takes the next word only when it does not look like a flag.
+            if not (line.pending.nargs == "?" and word.startswith("-")):
+                line.values[line.pending.dest] = _typed(line.pending, word)
+                line.pending = None
+                continue
+            line.pending = None
+        if word == "--" and not line.after_dashes:
+            line.after_dashes = True
+            continue
+        if word.startswith("-") and word != "-" and not line.after_dashes:
+            name, equals, value = word.partition("=")
+            action = flags.get(name)
+            if action is None and not name.startswith("--") and len(name) > 2:  # -nNAMESPACE
+                action, equals, value = flags.get(name[:2]), "=", name[2:]
+            if action is None:
+                continue
+            if equals:
+                line.values[action.dest] = _typed(action, value)
+            elif _takes_value(action):
+                line.values[action.dest] = action.const if action.nargs == "?" else None
+                line.pending = action
+            else:
+                line.values[action.dest] = True
+            continue
+        if line.verb is None and not line.positionals and word in verbs:
+            line.verb, line.parser = word, verbs[word]
+            flags = _flags(line.parser)
+            continue
+        line.positionals.append(word)
+    return line
+
+
+def _matching(values: Iterable[tuple[str, str]], prefix: str) -> list[tuple[str, str]]:
+    return [(value, description) for value, description in values if value.startswith(prefix)]
+
+
+def _flag_names(line: _Line, prefix: str) -> Completions:
+    seen: set[str] = set()
+    candidates = []
+    for action in line.parser._actions:
+        if not action.option_strings or not _visible(action):
+            continue
+        repeatable = isinstance(action, argparse._AppendAction)
+        if action.dest in line.values and not repeatable and not isinstance(action, argparse._HelpAction):
+            continue
+        for option in action.option_strings:
+            if option not in seen:
+                seen.add(option)
+                candidates.append((option, _describe(action)))
+    return Completions(_matching(candidates, prefix))
+
+
+def _flag_value(line: _Line, action: argparse.Action, prefix: str, *, spelled: str = "") -> Completions:
+    """Values for `action`; `spelled` is `--flag=` when the value shares the word with the flag."""
+    if action.choices is not None:
+        values = [(f"{spelled}{choice}", "") for choice in action.choices]
+        return Completions(_matching(values, spelled + prefix))
+    if action.dest == "kubeconfig":
+        return Completions(directive=DIRECTIVE_DEFAULT)  # a file name
+    if action.dest == "context":
+        return Completions(_matching(((f"{spelled}{c}", "") for c in _contexts(line)), spelled + prefix))
+    if action.dest == "namespace":
+        return Completions(_matching(((f"{spelled}{n}", "") for n in _namespaces(line)), spelled + prefix))
+    return Completions()
+
+
+def _positional(line: _Line, prefix: str) -> Completions:
+    if line.verb is None:
+        if line.positionals:
+            return Completions()
+        root_actions = line.parser._actions
+        helps = {
+            choice.dest: str(choice.help or "")
+            for action in root_actions
+            if isinstance(action, argparse._SubParsersAction)
+            for choice in action._choices_actions
+        }
+        return Completions(_matching(((verb, helps.get(verb, "")) for verb in _subparsers(line.parser)), prefix))
+    positionals = [a for a in line.parser._actions if not a.option_strings]
+    index = len(line.positionals)
+    if index >= len(positionals):
+        return Completions()
+    action = positionals[index]
+    if action.choices is not None:
+        return Completions(_matching(((str(c), "") for c in action.choices), prefix))
+    if action.dest == "app" and line.verb not in _NEW_APP_VERBS and not line.values.get("all_namespaces"):
+        return Completions(_matching(_apps(line), prefix))
+    if action.dest == "percent":
+        percents = _matching(((p, "") for p in PERCENTS), prefix)
+        return Completions(percents, DIRECTIVE_NO_FILE_COMP | DIRECTIVE_KEEP_ORDER)
+    if action.dest == "canary_version" and line.positionals:
+        return Completions(_matching(((v, "") for v in _next_versions(line, line.positionals[0])), prefix))
+    return Completions()
+
+
+def complete(args: Sequence[str], parser: argparse.ArgumentParser | None = None) -> Completions:
+    """Completions of the last of `args` (possibly empty), the words before it as typed."""
+    if parser is None:
+        from kubectl_canary.cli import build_parser
+
+        parser = build_parser()
+    words, current = list(args[:-1]), (args[-1] if args else "")
+    line = _read_line(parser, words)
+    # After a flag that takes a value, its values; a --dry-run without one may be followed by a flag.
+    if line.pending is not None and (line.pending.nargs != "?" or not current.startswith("-")):
+        return _flag_value(line, line.pending, current)
+    if current.startswith("-") and not line.after_dashes:
+        name, equals, value = current.partition("=")
+        action = _flags(line.parser).get(name)
+        if equals and action is not None and _takes_value(action):
+            return _flag_value(line, action, value, spelled=f"{name}=")
+        return _flag_names(line, current)
+    return _positional(line, current)
+
+
+# --- what needs the kubeconfig or the cluster -------------------------------------------------
+
+
+def _connection(line: _Line) -> Any:
+    from kubectl_canary.cluster import ConnectionOptions
+
+    timeout = line.values.get("request_timeout")
+    return ConnectionOptions(
+        kubeconfig=line.values.get("kubeconfig") or None,
+        context=line.values.get("context") or None,
+        request_timeout=min(timeout, COMPLETION_TIMEOUT) if isinstance(timeout, float) else COMPLETION_TIMEOUT,
+        insecure_skip_tls_verify=bool(line.values.get("insecure_skip_tls_verify")),
+    )
+
+
+def _connect(line: _Line) -> tuple[Any, str]:
+    from kubectl_canary.cluster import connect
+
+    cluster, context_namespace = connect(_connection(line), field_manager="kubectl-canary", dry_run="none")
+    namespace = line.values.get("namespace") or context_namespace
+    return cluster, namespace
+
+
+def _apps(line: _Line) -> list[tuple[str, str]]:
+    """(app, phase and versions) for every RouteTable `<app>-routes` in the namespace: one LIST."""
+    from kubectl_canary.cluster import ROUTE_TABLES
+
+    try:
+        cluster, namespace = _connect(line)
+        tables = cluster.list(ROUTE_TABLES, namespace)
+    except Exception:  # completion never fails loudly: no candidates instead
+        return []
+    apps = []
+    for table in tables:
+        name = str((table.get("metadata") or {}).get("name") or "")
+        if name.endswith(_ROUTE_TABLE_SUFFIX) and len(name) > len(_ROUTE_TABLE_SUFFIX):
+            app = name[: -len(_ROUTE_TABLE_SUFFIX)]
+            apps.append((app, _summary(app, table)))
+    return sorted(apps)
+
+
+def _summary(app: str, table: dict[str, Any]) -> str:
+    from kubectl_canary.gloo import parse_routes
+
+    try:
+        state = parse_routes(app, list((table.get("spec") or {}).get("routes") or [])).state
+    except Exception:
+        return ""
+    if state.canary is None:
+        return f"stable on {state.primary}"
+    if state.weight is None:
+        return f"header: {state.canary} (primary {state.primary})"
+    return f"weighted: {state.weight}% to {state.canary} (primary {state.primary})"
+
+
+def _next_versions(line: _Line, app: str) -> list[str]:
+    """The canary of a running rollout, else the version after the primary (v1 -> v2)."""
+    from kubectl_canary.cluster import ROUTE_TABLES
+    from kubectl_canary.gloo import parse_routes, route_table_name
+
+    try:
+        cluster, namespace = _connect(line)
+        table = cluster.get(ROUTE_TABLES, namespace, route_table_name(app))
+        state = parse_routes(app, list(((table or {}).get("spec") or {}).get("routes") or [])).state
+    except Exception:
+        return []
+    if state.canary is not None:
+        return [state.canary]
+    match = re.fullmatch(r"(.*?)(\d+)", state.primary)
+    return [f"{match.group(1)}{int(match.group(2)) + 1}"] if match else []
+
+
+def _namespaces(line: _Line) -> list[str]:
+    from kubectl_canary.cluster import NAMESPACES
+
+    try:
+        cluster, _ = _connect(line)
+        items = cluster.list(NAMESPACES, None)
+    except Exception:
+        return []
+    return sorted(str((item.get("metadata") or {}).get("name") or "") for item in items)
+
+
+def _contexts(line: _Line) -> list[str]:
+    """Context names of the kubeconfig (files only, no cluster)."""
+    import yaml
+
+    from kubectl_canary.kubeconfig import kubeconfig_paths
+
+    names: list[str] = []
+    for path in kubeconfig_paths(line.values.get("kubeconfig") or None):
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        for entry in (document.get("contexts") if isinstance(document, dict) else None) or []:
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if isinstance(name, str) and name not in names:
+                names.append(name)
+    return sorted(names)
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
+def run_hidden(args: Sequence[str]) -> int:
+    """`kubectl-canary __complete ARG... WORD`."""
+    try:
+        completions = complete(args)
+    except Exception:
+        completions = Completions(directive=DIRECTIVE_ERROR)
+    sys.stdout.write(completions.render())
+    sys.stdout.flush()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The `kubectl_complete-canary` executable kubectl runs (installed by pip as a console script)."""
+    return run_hidden(sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
