@@ -235,7 +235,16 @@ def _shadow_of(app: str, route: Route) -> Shadow | None:
 
 def _header_route(app: str, live: Route | None, primary: Route, parsed: ParsedRoutes, desired: RolloutState) -> Route:
     assert desired.canary is not None
-    route = copy.deepcopy(live) if live is not None else {}
+    if live is not None:
+        route = copy.deepcopy(live)
+    else:
+        # A new header route serves its requests like the primary route does (timeouts, rewrites,
+        # auth...): it starts as a copy of the primary's options, without our shadowing.
+        route = {k: copy.deepcopy(v) for k, v in primary.items() if k not in ("name", "matchers", "routeAction")}
+        options = {k: v for k, v in (route.get("options") or {}).items() if k != "shadowing"}
+        route.pop("options", None)
+        if options:
+            route["options"] = options
     route["name"] = header_route_name(app)
     if live is None or _headers_of(live) != desired.headers:
         header_dicts = [_header_dict(h) for h in desired.headers]

@@ -24,12 +24,14 @@ REASONS = (
 
 def describe(state: RolloutState) -> str:
     """One phrase for where the traffic goes."""
+    header = " & ".join(map(str, state.headers))
     if state.phase is Phase.STABLE:
         text = f"stable on {state.primary}"
+    elif state.phase is Phase.HEADER:
+        text = f"{state.primary}, header {header or '(none)'} to {state.canary}"
     else:
-        header = " & ".join(map(str, state.headers)) or "no header route"
         weight = state.weight or 0
-        text = f"{state.primary} {100 - weight}% / {state.canary} {weight}% ({header})"
+        text = f"{state.primary} {100 - weight}% / {state.canary} {weight}%" + (f", header {header}" if header else "")
     if state.shadow:
         text += f", shadow {state.shadow.percent:g}% to {state.shadow.version}"
     return text

@@ -35,7 +35,10 @@ class SteppedRollout:
     applied: list[int] = field(default_factory=list)
 
     def _apply(
-        self, transition: Callable[[RolloutState], RolloutState], first_read: tuple[Obj, ParsedRoutes] | None = None
+        self,
+        transition: Callable[[RolloutState], RolloutState],
+        first_read: tuple[Obj, ParsedRoutes] | None = None,
+        transition_name: str = "weight",
     ) -> RouteChange:
         cluster = self.invocation.cluster()
 
@@ -53,6 +56,7 @@ class SteppedRollout:
             force_conflicts=self.force_conflicts,
             gloo_timeout=self.gloo_timeout,
             first_read=first_read,
+            transition=transition_name,
         )
 
     def _where(self) -> str:
@@ -70,7 +74,8 @@ class SteppedRollout:
                 self.applied.append(weight)
                 self.invocation.report_routes(change)
                 self.invocation.record_change(change, "CanaryWeight")
-                self.invocation.say(f"step {number}/{len(weights)}: {weight}% to {change.after.canary}")
+                if len(weights) > 1:
+                    self.invocation.say(f"step {number}/{len(weights)}: {weight}% to {change.after.canary}")
                 if number == len(weights) or not self.gates:
                     if number < len(weights):
                         self._wait(change.after, weight)
@@ -133,7 +138,7 @@ class SteppedRollout:
                 f"{message}; paused at {last_good}% (the last good step): fix the cause and run the command "
                 f"again, or send everything back with: kubectl canary abort {self.app}"
             )
-        back = self._apply(rollback)
+        back = self._apply(rollback, transition_name="abort")
         self.invocation.report_routes(back)
         upstream_namespace = parse_routes(self.app, change.route_table["spec"]["routes"]).upstream.namespace
         removed = remove_shadow_upstream(self.invocation.cluster(), back, upstream_namespace or self.namespace)

@@ -27,6 +27,9 @@ from kubectl_canary.readiness import readiness_of
 from kubectl_canary.rollout import RolloutState
 
 ATTEMPTS = 5
+# Written with every route change: which command made it. A finish or abort whose deletion step
+# lost its answer is recognised on a re-run by it, and ends with exit 0 instead of "no canary".
+LAST_TRANSITION = "kubectl-canary.io/last-transition"
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ def update_routes(
     force_conflicts: bool = False,
     first_read: tuple[Obj, ParsedRoutes] | None = None,
     gloo_timeout: float = 0,
+    transition: str = "",
 ) -> RouteChange:
     """Move the app's routes to `plan(live state)`; no write when they are already there.
 
@@ -116,7 +120,10 @@ def update_routes(
         if routes == live_routes:
             return RouteChange(parsed.state, desired, route_table, changed=False)
         check_route_owners(route_table, cluster.field_manager, force_conflicts=force_conflicts)
-        body = apply_body(route_table, cluster.field_manager, {"spec": {"routes": routes}})
+        changes: Obj = {"spec": {"routes": routes}}
+        if transition:
+            changes["metadata"] = {"annotations": {LAST_TRANSITION: transition}}
+        body = apply_body(route_table, cluster.field_manager, changes)
         try:
             written = cluster.apply(body, force=force_conflicts)
         except ApiError as error:
@@ -191,3 +198,21 @@ def remove_shadow_upstream(cluster: Cluster, change: RouteChange, namespace: str
         return None
     name = shadow_upstream_name(change.after.app, shadow.version)
     return name if cluster.delete(UPSTREAMS, namespace, name) else None
+
+
+def last_transition(route_table: Obj) -> str:
+    return str(((route_table.get("metadata") or {}).get("annotations") or {}).get(LAST_TRANSITION) or "")
+
+
+def complete_earlier_run(
+    cluster: Cluster, namespace: str, first_read: tuple[Obj, ParsedRoutes], verb: str, *, delete: bool
+) -> list[str] | None:
+    """Re-running a finish or abort whose route change is done: delete what is left, if anything.
+
+    None when the routes do not show that `verb` already happened (then the command runs normally
+    and refuses a stable app with no canary).
+    """
+    route_table, parsed = first_read
+    if parsed.state.canary is not None or last_transition(route_table) != verb:
+        return None
+    return remove_leftovers(cluster, namespace, parsed.state.app, keep=parsed.state.primary) if delete else []

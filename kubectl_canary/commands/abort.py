@@ -10,7 +10,7 @@ from kubectl_canary.invocation import Invocation
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import rollback, validate_name
-from kubectl_canary.route_updates import read_rollout, remove_leftovers, remove_shadow_upstream, update_routes
+from kubectl_canary.route_updates import complete_earlier_run, read_rollout, remove_shadow_upstream, update_routes
 
 LONG = """\
 Returns the app to its stable route: one route, everything to the primary, no header route.
@@ -35,14 +35,12 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     cluster = invocation.cluster()
 
     first_read = read_rollout(cluster, namespace, app)
-    stable = first_read[1].state
-    if stable.canary is None and not args.keep_canary:
-        # An abort that failed after its route change: only the deletion is left to do.
-        removed = remove_leftovers(cluster, namespace, app, keep=stable.primary)
-        if removed:
-            for name in removed:
-                invocation.report_deleted(DEPLOYMENTS, name)
-            return 0
+    done = complete_earlier_run(cluster, namespace, first_read, "abort", delete=not args.keep_canary)
+    if done is not None:
+        for name in done:
+            invocation.report_deleted(DEPLOYMENTS, name)
+        invocation.say(f"{app} is already aborted: all traffic goes to {first_read[1].state.primary}")
+        return 0
 
     change = update_routes(
         cluster,
@@ -52,6 +50,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         force_conflicts=args.force_conflicts,
         first_read=first_read,
         gloo_timeout=args.gloo_timeout,
+        transition="abort",
     )
     invocation.report_routes(change)
     invocation.report_deleted(

@@ -11,8 +11,8 @@ from kubectl_canary.manifests import deployment_name
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import RolloutState, promote, validate_name
 from kubectl_canary.route_updates import (
+    complete_earlier_run,
     read_rollout,
-    remove_leftovers,
     remove_shadow_upstream,
     require_ready,
     update_routes,
@@ -44,14 +44,12 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     cluster = invocation.cluster()
 
     first_read = read_rollout(cluster, namespace, app)
-    stable = first_read[1].state
-    if stable.canary is None and not args.keep_old:
-        # A finish that failed after its route change: only the deletion is left to do.
-        removed = remove_leftovers(cluster, namespace, app, keep=stable.primary)
-        if removed:
-            for name in removed:
-                invocation.report_deleted(DEPLOYMENTS, name)
-            return 0
+    done = complete_earlier_run(cluster, namespace, first_read, "finish", delete=not args.keep_old)
+    if done is not None:
+        for name in done:
+            invocation.report_deleted(DEPLOYMENTS, name)
+        invocation.say(f"{app} is already finished: all traffic goes to {first_read[1].state.primary}")
+        return 0
 
     def plan(live: RolloutState) -> RolloutState:
         desired = promote(live)
@@ -66,6 +64,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         force_conflicts=args.force_conflicts,
         first_read=first_read,
         gloo_timeout=args.gloo_timeout,
+        transition="finish",
     )
     invocation.report_routes(change)
     invocation.report_deleted(

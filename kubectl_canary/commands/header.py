@@ -118,6 +118,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         force_conflicts=args.force_conflicts,
         first_read=first_read,
         gloo_timeout=args.gloo_timeout,
+        transition="header",
     )
     invocation.report_routes(change)
     invocation.record_change(change, "CanaryHeader")

@@ -75,6 +75,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         force_conflicts=args.force_conflicts,
         first_read=first_read,
         gloo_timeout=args.gloo_timeout,
+        transition="shadow",
     )
     invocation.report_routes(change)
     invocation.record_change(change, "CanaryShadow")
@@ -99,6 +100,7 @@ def _off(
         force_conflicts=args.force_conflicts,
         first_read=first_read,
         gloo_timeout=args.gloo_timeout,
+        transition="shadow",
     )
     invocation.report_routes(change)
     invocation.record_change(change, "CanaryShadow")

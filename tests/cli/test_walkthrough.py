@@ -174,3 +174,14 @@ def test_next_rollout_after_finish(api, canary):
     assert canary("weight", "echo", "100").code == 0
     multi = routes(api)[1]["routeAction"]["multi"]["destinations"]
     assert [(d["destination"]["subset"]["values"]["version"], d["weight"]) for d in multi] == [("v2", 0), ("v3", 100)]
+
+
+def test_finish_again_says_it_is_done(api, canary):
+    canary("init", "echo")
+    canary("header", "echo", "v2")
+    api.set_deployment_ready(NS, "echo-v2")
+    assert canary("finish", "echo").code == 0
+    again = canary("finish", "echo")
+    assert (again.code, again.out) == (0, "echo is already finished: all traffic goes to v2\n")
+    # An abort right after a finish has nothing to abort.
+    assert canary("abort", "echo").err.startswith("error: echo has no canary to abort (stable on v2)")

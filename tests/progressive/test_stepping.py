@@ -267,7 +267,7 @@ def test_history_lists_every_transition(rollout, canary):
     body = json.loads(result.out)
     assert [i["reason"] for i in body["items"]] == ["CanaryInit", "CanaryHeader", "CanaryWeight", "CanaryFinish"]
     assert body["items"][2]["message"].startswith(
-        "v1 100% / v2 0% (stage=canary) -> v1 70% / v2 30% (stage=canary) by "
+        "v1, header stage=canary to v2 -> v1 70% / v2 30%, header stage=canary by "
     )
     table = canary("history", "echo")
     assert table.out.splitlines()[0].split() == ["TIME", "REASON", "MESSAGE"]

@@ -159,3 +159,11 @@ class TestGlooState:
     )
     def test_worst_state(self, statuses, expected):
         assert gloo_state({"status": {"statuses": statuses}}) == expected
+
+
+def test_a_new_header_route_copies_the_primary_options_but_not_its_shadowing():
+    routes = named(STABLE)
+    routes[0]["options"] = {"timeout": "5s", "shadowing": {"upstream": {"name": "x"}, "percentage": 5}}
+    result = step(routes, lambda s: start_canary(s, "v2", (DEFAULT_HEADER,)))
+    assert result[0]["options"] == {"timeout": "5s"}
+    assert result[1]["options"] == routes[0]["options"]
