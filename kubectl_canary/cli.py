@@ -17,15 +17,9 @@ from kubectl_canary.invocation import Invocation
 from kubectl_canary.permissions import describe
 
 DESCRIPTION = """\
-Two-phase canary rollouts on Gloo Edge.
-
-  init     create the Deployment, Service, Upstream and RouteTable of an app
-  header   phase 1: deploy a canary; requests with a header (stage: canary) go to it
-  weight   phase 2: send N% of the other requests to the canary
-  finish   make the canary the only version and remove the old one
-  abort    send everything back to the primary and remove the canary
-  status   show where the traffic of each app goes
-"""
+Two-phase canary rollouts on Gloo Edge: first requests with a header (stage: canary) reach the
+new version, then a growing share of all traffic, until it is the only one.
+Run 'kubectl canary COMMAND -h' for a command's flags and examples."""
 
 
 class _Parser(argparse.ArgumentParser):

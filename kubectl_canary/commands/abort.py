@@ -18,6 +18,7 @@ Then deletes the canary's Deployment (kept with --keep-canary, for inspection). 
 changes before anything is deleted; running abort again completes the deletion."""
 
 EXAMPLES = """\
+  # Send all of echo's traffic back to the primary and delete the canary
   kubectl canary abort echo -n echo
 
   # Keep echo-v2's pods to look at their logs

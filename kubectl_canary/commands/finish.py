@@ -26,6 +26,7 @@ Deployment; running finish again completes the deletion. Refused while the canar
 ready, unless --force."""
 
 EXAMPLES = """\
+  # Make v2 (the canary) the only version of echo and delete echo-v1
   kubectl canary finish echo -n echo
 
   # Keep echo-v1 around for a quick manual rollback

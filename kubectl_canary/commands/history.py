@@ -20,7 +20,10 @@ CanaryShadow) and a message with the old and new routing and who changed it. Kub
 keeps Events for a limited time (one hour by default), so this is recent history."""
 
 EXAMPLES = """\
+  # Who moved echo's traffic, and when
   kubectl canary history echo -n echo
+
+  # The same as JSON
   kubectl canary history echo -o json"""
 
 

@@ -22,8 +22,13 @@ for the delegation check) go in a ClusterRole and ClusterRoleBinding; without th
 still works, with less precise messages. Nothing is sent to the cluster."""
 
 EXAMPLES = """\
+  # Grant the ServiceAccount kubectl-canary in echo what the commands need
   kubectl canary rbac echo -n echo | kubectl apply -f -
+
+  # For a person
   kubectl canary rbac echo -n echo --user jane@example.com
+
+  # For a CI pipeline's ServiceAccount in another namespace
   kubectl canary rbac echo -n echo --serviceaccount ci:deployer"""
 
 

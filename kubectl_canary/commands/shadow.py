@@ -32,6 +32,7 @@ EXAMPLES = """\
   # Mirror 10% of the traffic to v3 while v2 is the canary
   kubectl canary shadow echo v3 --percent 10
 
+  # Stop shadowing and delete the shadow Upstream
   kubectl canary shadow echo --off"""
 
 

@@ -33,8 +33,13 @@ the RouteTable rejected by Gloo), so scripts can gate on it. Two requests whatev
 of apps."""
 
 EXAMPLES = """\
+  # Where echo's traffic goes
   kubectl canary status echo -n echo
+
+  # Every app in every namespace
   kubectl canary status -A
+
+  # For scripts: JSON, and exit code 1 while the rollout is degraded
   kubectl canary status echo -o json
 
   # Follow a rollout; redraws when the routes or pods change
