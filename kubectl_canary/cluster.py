@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
+from kubectl_canary.json_items import MalformedJSON, iter_items
 from kubectl_canary.kubeconfig import KubeconfigError, NeedsKubernetesClient, load_credentials
 from kubectl_canary.transports import KubernetesPackageTransport, StdlibTransport, Transport
 
@@ -95,7 +96,7 @@ class Cluster:
         self.dry_run = dry_run
         self._log = log
 
-    def _request(
+    def _send(
         self,
         method: str,
         resource: Resource,
@@ -104,7 +105,7 @@ class Cluster:
         query: dict[str, str] | None = None,
         body: Obj | None = None,
         content_type: str = "application/json",
-    ) -> Any:
+    ) -> bytes:
         path = resource.path(namespace, name)
         url = path + ("?" + urlencode(query) if query else "")
         data = None if body is None else json.dumps(body).encode()
@@ -117,7 +118,23 @@ class Cluster:
             self._log(f"{method} {self.server}{url} {status} in {1000 * (time.monotonic() - started):.0f} ms")
         if status >= 400:
             raise self._error(status, payload, _verb(method, name, query), resource, namespace)
-        return json.loads(payload) if payload else {}
+        return payload
+
+    def _request(
+        self,
+        method: str,
+        resource: Resource,
+        namespace: str | None,
+        name: str | None = None,
+        query: dict[str, str] | None = None,
+        body: Obj | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        payload = self._send(method, resource, namespace, name, query, body, content_type)
+        try:
+            return json.loads(payload) if payload else {}
+        except ValueError:
+            raise CanaryError(f"the API server at {self.server} answered with invalid JSON") from None
 
     @staticmethod
     def _error(status: int, payload: bytes, verb: str, resource: Resource, namespace: str | None) -> ApiError:
@@ -158,12 +175,26 @@ class Cluster:
         field_selector: str | None = None,
     ) -> list[Obj]:
         """All objects in `namespace` (None: every namespace), in one request."""
+        return list(self.iter_list(resource, namespace, label_selector, field_selector))
+
+    def iter_list(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Iterator[Obj]:
+        """Like `list`, one request, but the objects are decoded one at a time as they are consumed."""
         query = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
-        items: list[Obj] = self._request("GET", resource, namespace, None, query).get("items") or []
-        for item in items:  # LIST items carry no kind; callers may print them.
-            item.setdefault("apiVersion", resource.api_version)
-            item.setdefault("kind", resource.kind)
-        return items
+        text = self._send("GET", resource, namespace, None, query).decode()
+        try:
+            for item in iter_items(text):
+                # LIST items of built-in kinds carry no kind; callers may print them.
+                item.setdefault("apiVersion", resource.api_version)
+                item.setdefault("kind", resource.kind)
+                yield item
+        except MalformedJSON:
+            raise CanaryError(f"the API server at {self.server} answered with invalid JSON") from None
 
     def watch(
         self,

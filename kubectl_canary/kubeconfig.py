@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,6 +126,8 @@ def _in_cluster() -> Credentials:
 
 def _exec_credential(spec: dict[str, Any], cluster: dict[str, Any], base: Path) -> dict[str, Any]:
     """Run an exec credential plugin (client.authentication.k8s.io) and return its `status`."""
+    import subprocess  # only exec kubeconfigs pay for it
+
     if spec.get("interactiveMode") == "Always":
         raise NeedsKubernetesClient("interactive exec plugin")
     command = str(spec.get("command") or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +51,7 @@ class AppStatus:
         return found
 
 
-def readiness_index(deployments: list[dict[str, Any]]) -> dict[tuple[str, str], Readiness]:
+def readiness_index(deployments: Iterable[dict[str, Any]]) -> dict[tuple[str, str], Readiness]:
     """(namespace, name) -> readiness: built once, so status of N apps costs O(N), not O(N x Deployments)."""
     return {(d["metadata"].get("namespace", ""), d["metadata"]["name"]): readiness_of(d) for d in deployments}
 

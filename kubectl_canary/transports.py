@@ -11,7 +11,6 @@ import http.client
 import os
 import socket
 import ssl
-import tempfile
 from collections.abc import Iterator
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -60,6 +59,8 @@ def _ssl_context(credentials: Credentials) -> ssl.SSLContext:
         context.load_default_certs()
     if credentials.client_cert_pem and credentials.client_key_pem:
         # ssl only loads key pairs from files: a private file that lives for the load alone.
+        import tempfile
+
         fd, path = tempfile.mkstemp(prefix="kubectl-canary-")
         try:
             with os.fdopen(fd, "w") as f:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import queue
-import threading
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -24,6 +23,9 @@ from kubectl_canary.rollout import validate_name
 from kubectl_canary.route_updates import delegations_or_none, read_rollout
 from kubectl_canary.status import AppStatus, app_status, as_dict, readiness_index, render_table
 from kubectl_canary.style import style_for
+
+if TYPE_CHECKING:
+    import queue
 
 LONG = """\
 Shows, per app: the phase (stable, header, weighted), the primary and canary versions with
@@ -71,10 +73,10 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]
             status = replace(status, delegations=delegations, notes=notes)
         return [status]
     scope = None if args.all_namespaces else invocation.namespace
-    # Deployments first, reduced to their readiness before the RouteTables arrive: at thousands of
-    # apps the full objects are most of the memory.
-    readiness = readiness_index(cluster.list(DEPLOYMENTS, scope))
-    found = (app_status(rt, readiness) for rt in cluster.list(ROUTE_TABLES, scope))
+    # Deployments first, each reduced to its readiness as it is decoded, then the RouteTables one by
+    # one: at thousands of apps, holding the full objects would be most of the memory.
+    readiness = readiness_index(cluster.iter_list(DEPLOYMENTS, scope))
+    found = [app_status(rt, readiness) for rt in cluster.iter_list(ROUTE_TABLES, scope)]
     return sorted((s for s in found if s is not None), key=lambda s: (s.namespace, s.app))
 
 
@@ -99,6 +101,9 @@ def show(args: argparse.Namespace, invocation: Invocation) -> int:
 
 def watch(args: argparse.Namespace, invocation: Invocation) -> int:
     """Redraw on every change of the RouteTables or Deployments (watch API), until Ctrl-C or --timeout."""
+    import queue
+    import threading
+
     timeout = parse_duration(args.timeout, "--timeout") if args.timeout else None
     deadline = time.monotonic() + timeout if timeout else math.inf
     cluster = invocation.cluster()
@@ -138,6 +143,8 @@ def watch(args: argparse.Namespace, invocation: Invocation) -> int:
 
 def _next_change(changes: queue.Queue[CanaryError | None], deadline: float) -> bool:
     """Wait for a change (then let a burst settle); False at the deadline."""
+    import queue  # the annotation above is for type checkers only
+
     try:
         item = changes.get(timeout=max(0.0, deadline - time.monotonic()) if deadline != math.inf else None)
     except queue.Empty:

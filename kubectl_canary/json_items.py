@@ -1,0 +1,56 @@
+"""Read the `items` of a LIST answer one at a time, so thousands of objects never sit in memory at once."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+class MalformedJSON(ValueError):
+    pass
+
+
+def _skip(text: str, pos: int) -> int:
+    match = _SPACE.match(text, pos)
+    return match.end() if match else pos
+
+
+def _expect(text: str, pos: int, char: str) -> int:
+    if pos >= len(text) or text[pos] != char:
+        raise MalformedJSON(f"expected {char!r} at offset {pos}")
+    return _skip(text, pos + 1)
+
+
+def iter_items(text: str) -> Iterator[Any]:
+    """The elements of the top-level object's "items" array, decoded one by one (other keys skipped)."""
+    try:
+        pos = _expect(text, _skip(text, 0), "{")
+        more = not text.startswith("}", pos)
+        while more:
+            key, pos = _DECODER.raw_decode(text, pos)
+            pos = _expect(text, _skip(text, pos), ":")
+            if key == "items" and text.startswith("[", pos):
+                pos = _skip(text, pos + 1)
+                more_items = not text.startswith("]", pos)
+                while more_items:
+                    item, pos = _DECODER.raw_decode(text, pos)
+                    yield item
+                    pos = _skip(text, pos)
+                    more_items = text.startswith(",", pos)
+                    if more_items:
+                        pos = _skip(text, pos + 1)
+                pos = _expect(text, pos, "]")
+            else:
+                _, pos = _DECODER.raw_decode(text, pos)
+                pos = _skip(text, pos)
+            more = text.startswith(",", pos)
+            if more:
+                pos = _skip(text, pos + 1)
+        _expect(text, pos, "}")
+    except (ValueError, IndexError) as error:
+        raise MalformedJSON(str(error)) from None
