@@ -10,7 +10,7 @@ from typing import NoReturn
 
 from kubectl_canary import __version__
 from kubectl_canary.cluster import DRY_RUN_MODES, ConnectionOptions
-from kubectl_canary.commands import COMMANDS
+from kubectl_canary.commands import VERB_NAMES, load
 from kubectl_canary.durations import parse_duration
 from kubectl_canary.errors import CanaryError, ForbiddenError, UsageError
 from kubectl_canary.invocation import Invocation
@@ -111,7 +111,8 @@ def _mutating_flags() -> _Parser:
     return flags
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; with `only`, the other verbs are bare names (their modules are not imported)."""
     global_flags = _global_flags()
     parser = _Parser(
         prog="kubectl canary",
@@ -122,7 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kubectl-canary v{__version__}")
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     mutating = _mutating_flags()
-    for command in COMMANDS:
+    for name in VERB_NAMES:
+        if only is not None and name != only:
+            verbs.add_parser(name, add_help=False)
+            continue
+        command = load(name)
         parents = [global_flags, mutating] if command.mutating else [global_flags]
         sub = verbs.add_parser(
             command.name,
@@ -137,8 +142,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_VALUE_FLAGS = ("-n", "--namespace", "--kubeconfig", "--context", "--request-timeout", "--field-manager")
+
+
+def chosen_verb(argv: Sequence[str]) -> str | None:
+    """The verb on the command line, found without parsing (global flags may come first)."""
+    expect_value = False
+    for token in argv:
+        if expect_value:
+            expect_value = False
+        elif token == "--":
+            return None
+        elif token.startswith("-"):
+            expect_value = token in _VALUE_FLAGS
+        else:
+            return token if token in VERB_NAMES else None
+    return None
+
+
 def run(argv: Sequence[str]) -> int:
-    parser = build_parser()
+    parser = build_parser(only=chosen_verb(argv))
     args = parser.parse_args(list(argv))
     if getattr(args, "run", None) is None:
         parser.print_help()
@@ -159,7 +182,7 @@ def run(argv: Sequence[str]) -> int:
     try:
         code: int = args.run(args, invocation)
     except ForbiddenError as error:
-        command = next(c for c in COMMANDS if c.name == args.command)
+        command = load(args.command)
         raise CanaryError(
             f"{error}; {command.name} needs: {describe(command.permissions)} "
             f"(kubectl canary rbac prints a Role that grants them)"

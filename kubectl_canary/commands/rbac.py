@@ -61,9 +61,9 @@ def _rules(permissions: list[Permission]) -> list[dict[str, Any]]:
 
 
 def rbac_objects(app: str, namespace: str, subject: dict[str, str]) -> list[dict[str, Any]]:
-    from kubectl_canary.commands import COMMANDS
+    from kubectl_canary.commands import all_commands
 
-    permissions = merged([c.permissions for c in COMMANDS])
+    permissions = merged([c.permissions for c in all_commands()])
     name = f"kubectl-canary-{app}"
     role_ref = {"apiGroup": "rbac.authorization.k8s.io", "name": name}
     rbac = "rbac.authorization.k8s.io/v1"

@@ -50,3 +50,15 @@ def test_usage_errors_exit_2_through_kubectl(api, kubectl):
     assert result.code == 2
     assert result.err.strip() == "error: invalid weight '500': give a whole number of percent from 0 to 100"
     assert api.requests == []
+
+
+def test_a_command_imports_only_its_own_verb(kubeconfig):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from kubectl_canary.cli import main; main(['weight', 'echo', '10']); "
+        "print(sorted(m for m in sys.modules if m.startswith('kubectl_canary.commands.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.splitlines()[-1] == "['kubectl_canary.commands.weight']", done.stderr

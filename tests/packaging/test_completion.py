@@ -14,12 +14,14 @@ import pytest
 import yaml
 
 from kubectl_canary.cli import main
-from kubectl_canary.commands import COMMANDS
+from kubectl_canary.commands import all_commands
 from kubectl_canary.commands.completion import SCRIPTS
 from kubectl_canary.completion import PERCENTS
 from tests.conftest import NAMESPACE
 from tests.fake_apiserver import FakeApiServer
 from tests.packaging.conftest import kubectl_path
+
+COMMANDS = all_commands()
 
 BIN = Path(sys.executable).parent  # kubectl-canary and kubectl_complete-canary (pip's console scripts)
 VERBS = [command.name for command in COMMANDS]

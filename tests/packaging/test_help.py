@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kubectl_canary.cli import main
-from kubectl_canary.commands import COMMANDS, Command
+from kubectl_canary.commands import Command, all_commands
+
+COMMANDS = all_commands()
 
 
 def help_of(capsys: pytest.CaptureFixture[str], *args: str) -> str:

@@ -8,9 +8,11 @@ import threading
 import pytest
 import yaml
 
-from kubectl_canary.commands import COMMANDS
+from kubectl_canary.commands import all_commands
 from kubectl_canary.commands.rbac import rbac_objects
 from kubectl_canary.permissions import merged
+
+COMMANDS = all_commands()
 
 NS = "echo"
 # /api/v1/namespaces/echo is the namespace itself; /api/v1/namespaces/echo/services/x a namespaced object.
