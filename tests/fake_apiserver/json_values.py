@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any, TypeVar
 
@@ -30,7 +29,13 @@ def same_json(left: Any, right: Any) -> bool:
 
 
 def deep_copy(value: _Value) -> _Value:
-    return copy.deepcopy(value)
+    """A copy of JSON data (dicts, lists, scalars): several times faster than copy.deepcopy, which
+    made LISTs of thousands of objects take seconds."""
+    if isinstance(value, dict):
+        return {key: deep_copy(item) for key, item in value.items()}  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [deep_copy(item) for item in value]  # type: ignore[return-value]
+    return value
 
 
 class _YamlLoader(yaml.SafeLoader):
