@@ -12,7 +12,7 @@ from kubectl_canary.gloo_delegation import Delegation
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.readiness import Readiness, readiness_of
 from kubectl_canary.rollout import HeaderMatch, RolloutState
-from kubectl_canary.style import Style
+from kubectl_canary.style import Style, format_columns
 
 ROUTE_TABLE_SUFFIX = "-routes"
 
@@ -131,8 +131,6 @@ _STATE_COLOURS = {"Accepted": "green", "Warning": "yellow", "Pending": "yellow",
 
 
 def render_table(statuses: list[AppStatus], *, all_namespaces: bool, style: Style | None = None) -> str:
-    from tabulate import tabulate  # ~30 ms: only for the commands that print tables
-
     style = style or Style()
     headers = ["APP", "PHASE", "PRIMARY", "CANARY", "WEIGHT", "HEADER", "ROUTETABLE"]
     if all_namespaces:
@@ -158,7 +156,7 @@ def render_table(statuses: list[AppStatus], *, all_namespaces: bool, style: Styl
             shadow = state.shadow if state else None
             row.append(f"{shadow.percent:g}% to {shadow.version}" if shadow else "-")
         rows.append(row)
-    table = tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True)
+    table = format_columns(headers, rows)
     lines = [style.paint(f"! {s.app}: {problem}", "red") for s in statuses for problem in s.problems]
     lines += [style.paint(f"note: {s.app}: {note}", "dim") for s in statuses for note in s.notes]
     return "\n".join([table, *lines])

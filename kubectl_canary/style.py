@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _CODES = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
 
 
@@ -26,3 +29,15 @@ class Style:
 def style_for(stream: TextIO, *, no_color: bool) -> Style:
     # https://no-color.org: any non-empty NO_COLOR turns colour off.
     return Style(enabled=not no_color and not os.environ.get("NO_COLOR") and stream.isatty())
+
+
+def format_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns two spaces apart, like kubectl get (and tabulate's "plain" format),
+    measured without colour codes. Linear in the rows: tabulate took a second for 5,000."""
+    table = [list(headers), *map(list, rows)]
+    widths = [max(len(_ANSI.sub("", row[i])) for row in table) for i in range(len(headers))]
+    lines = []
+    for row in table:
+        cells = [cell + " " * (width - len(_ANSI.sub("", cell))) for cell, width in zip(row, widths)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

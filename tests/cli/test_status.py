@@ -91,3 +91,11 @@ def test_table_colours_and_symbols(api, canary, enabled):
     text = render_table([status], all_namespaces=False, style=Style(enabled))
     assert ("\x1b[" in text) is enabled
     assert ("✗" in text) is enabled  # v1 is not ready
+
+
+def test_columns_ignore_colour_codes():
+    from kubectl_canary.style import format_columns
+
+    red = Style(True).paint("v2 (0/1)", "red")
+    assert format_columns(["A", "BB"], [["x", red], ["long", "y"]]).splitlines() == [
+        "A     BB", f"x     {red}", "long  y"]
