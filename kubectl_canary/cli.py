@@ -174,6 +174,8 @@ def run(argv: Sequence[str]) -> int:
             insecure_skip_tls_verify=getattr(args, "insecure_skip_tls_verify", False),
         ),
         verbose=getattr(args, "verbose", False),
+        force_conflicts=getattr(args, "force_conflicts", False),
+        gloo_timeout=getattr(args, "gloo_timeout", 0.0),
         namespace_flag=getattr(args, "namespace", None),
         field_manager=getattr(args, "field_manager", "kubectl-canary"),
         dry_run=getattr(args, "dry_run", "none"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -11,9 +12,10 @@ import yaml
 
 from kubectl_canary.cluster import Cluster, ConnectionOptions, Obj, Resource, connect, resource_of
 from kubectl_canary.errors import CanaryError
+from kubectl_canary.gloo import ParsedRoutes
 from kubectl_canary.history import event, transition_message
-from kubectl_canary.rollout import validate_name
-from kubectl_canary.route_updates import RouteChange
+from kubectl_canary.rollout import RolloutState, validate_name
+from kubectl_canary.route_updates import RouteChange, update_routes
 
 
 @dataclass
@@ -24,6 +26,9 @@ class Invocation:
     dry_run: str = "none"
     output: str | None = None
     verbose: bool = False
+    # Write flags (commands that change routes): take over fields, and wait for Gloo's verdict.
+    force_conflicts: bool = False
+    gloo_timeout: float = 0.0
     out: TextIO = field(default_factory=lambda: sys.stdout)
     written: list[Obj] = field(default_factory=list)
     _progress_shown: str = ""
@@ -123,9 +128,30 @@ class Invocation:
         except CanaryError as error:
             self.warn(f"could not record the {reason} event: {error}")
 
-    def record_change(self, change: RouteChange, reason: str) -> None:
+    def change_routes(
+        self,
+        app: str,
+        plan: Callable[[RolloutState], RolloutState],
+        *,
+        transition: str,
+        first_read: tuple[Obj, ParsedRoutes] | None = None,
+    ) -> RouteChange:
+        """Move the app's routes to `plan(live state)`, say so, and record the Event Canary<Transition>."""
+        change = update_routes(
+            self.cluster(),
+            self.namespace,
+            app,
+            plan,
+            force_conflicts=self.force_conflicts,
+            first_read=first_read,
+            gloo_timeout=self.gloo_timeout,
+            transition=transition,
+        )
+        self.report_routes(change)
         if change.changed:
+            reason = f"Canary{transition.capitalize()}"
             self.record(change.route_table, reason, transition_message(change.before, change.after))
+        return change
 
     def print_written(self) -> None:
         """With -o, print every object that was (or would be) written."""

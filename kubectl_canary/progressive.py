@@ -14,7 +14,7 @@ from kubectl_canary.gloo import ParsedRoutes, parse_routes
 from kubectl_canary.history import who
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.rollout import RolloutState, rollback, shift_weight
-from kubectl_canary.route_updates import RouteChange, remove_shadow_upstream, require_ready, update_routes
+from kubectl_canary.route_updates import RouteChange, remove_shadow_upstream, require_ready
 
 
 class Interrupted(CanaryError):
@@ -30,8 +30,6 @@ class SteppedRollout:
     interval: float
     on_failure: str = "abort"
     force: bool = False
-    force_conflicts: bool = False
-    gloo_timeout: float = 0
     applied: list[int] = field(default_factory=list)
 
     def _apply(
@@ -48,16 +46,7 @@ class SteppedRollout:
                 require_ready(cluster, self.namespace, self.app, desired.canary, force=self.force)
             return desired
 
-        return update_routes(
-            cluster,
-            self.namespace,
-            self.app,
-            plan,
-            force_conflicts=self.force_conflicts,
-            gloo_timeout=self.gloo_timeout,
-            first_read=first_read,
-            transition=transition_name,
-        )
+        return self.invocation.change_routes(self.app, plan, transition=transition_name, first_read=first_read)
 
     def _where(self) -> str:
         if not self.applied:
@@ -72,8 +61,6 @@ class SteppedRollout:
             for number, weight in enumerate(weights, 1):
                 change = self._apply(_to_weight(weight), first_read if number == 1 else None)
                 self.applied.append(weight)
-                self.invocation.report_routes(change)
-                self.invocation.record_change(change, "CanaryWeight")
                 if len(weights) > 1:
                     self.invocation.say(f"step {number}/{len(weights)}: {weight}% to {change.after.canary}")
                 if number == len(weights) or not self.gates:
@@ -130,20 +117,16 @@ class SteppedRollout:
         message = f"gate failed at {weight}%: {reason}"
         self.invocation.record(change.route_table, "CanaryGateFailed", f"{message} by {who()}", warning=True)
         if self.on_failure == "pause":
-            back = self._apply(_to_weight(last_good))
+            self._apply(_to_weight(last_good))
             self.applied.append(last_good)
-            self.invocation.report_routes(back)
-            self.invocation.record_change(back, "CanaryWeight")
             raise GateFailed(
                 f"{message}; paused at {last_good}% (the last good step): fix the cause and run the command "
                 f"again, or send everything back with: kubectl canary abort {self.app}"
             )
         back = self._apply(rollback, transition_name="abort")
-        self.invocation.report_routes(back)
         upstream_namespace = parse_routes(self.app, change.route_table["spec"]["routes"]).upstream.namespace
         removed = remove_shadow_upstream(self.invocation.cluster(), back, upstream_namespace or self.namespace)
         self.invocation.report_deleted(UPSTREAMS, removed)
-        self.invocation.record_change(back, "CanaryAbort")
         raise GateFailed(
             f"{message}; all traffic is back on {back.after.primary}; deployment {self.app}-{canary} is kept "
             f"for inspection (delete it with: kubectl canary abort {self.app})"

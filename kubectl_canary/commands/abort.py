@@ -10,7 +10,7 @@ from kubectl_canary.invocation import Invocation
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import rollback, validate_name
-from kubectl_canary.route_updates import complete_earlier_run, read_rollout, remove_shadow_upstream, update_routes
+from kubectl_canary.route_updates import complete_earlier_run, read_rollout, remove_shadow_upstream
 
 LONG = """\
 Returns the app to its stable route: one route, everything to the primary, no header route.
@@ -43,21 +43,10 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         invocation.say(f"{app} is already aborted: all traffic goes to {first_read[1].state.primary}")
         return 0
 
-    change = update_routes(
-        cluster,
-        namespace,
-        app,
-        rollback,
-        force_conflicts=args.force_conflicts,
-        first_read=first_read,
-        gloo_timeout=args.gloo_timeout,
-        transition="abort",
-    )
-    invocation.report_routes(change)
+    change = invocation.change_routes(app, rollback, transition="abort", first_read=first_read)
     invocation.report_deleted(
         UPSTREAMS, remove_shadow_upstream(cluster, change, first_read[1].upstream.namespace or namespace)
     )
-    invocation.record_change(change, "CanaryAbort")
     canary = change.before.canary
     if canary and not args.keep_canary and cluster.delete(DEPLOYMENTS, namespace, deployment_name(app, canary)):
         invocation.report_deleted(DEPLOYMENTS, deployment_name(app, canary))

@@ -15,7 +15,6 @@ from kubectl_canary.route_updates import (
     read_rollout,
     remove_shadow_upstream,
     require_ready,
-    update_routes,
 )
 
 LONG = """\
@@ -57,21 +56,10 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         require_ready(cluster, namespace, app, desired.primary, force=args.force)
         return desired
 
-    change = update_routes(
-        cluster,
-        namespace,
-        app,
-        plan,
-        force_conflicts=args.force_conflicts,
-        first_read=first_read,
-        gloo_timeout=args.gloo_timeout,
-        transition="finish",
-    )
-    invocation.report_routes(change)
+    change = invocation.change_routes(app, plan, transition="finish", first_read=first_read)
     invocation.report_deleted(
         UPSTREAMS, remove_shadow_upstream(cluster, change, first_read[1].upstream.namespace or namespace)
     )
-    invocation.record_change(change, "CanaryFinish")
     old = change.before.primary
     if not args.keep_old and cluster.delete(DEPLOYMENTS, namespace, deployment_name(app, old)):
         invocation.report_deleted(DEPLOYMENTS, deployment_name(app, old))

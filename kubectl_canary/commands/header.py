@@ -21,7 +21,7 @@ from kubectl_canary.manifests import (
 from kubectl_canary.permissions import needs
 from kubectl_canary.readiness import Readiness
 from kubectl_canary.rollout import DEFAULT_HEADER, parse_header, start_canary, validate_name, validate_version
-from kubectl_canary.route_updates import check_route_owners, read_rollout, update_routes
+from kubectl_canary.route_updates import check_route_owners, read_rollout
 from kubectl_canary.waiting import wait_until_ready
 
 LONG = """\
@@ -110,18 +110,9 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         finally:
             invocation.end_progress()
 
-    change = update_routes(
-        cluster,
-        namespace,
-        app,
-        lambda live: start_canary(live, version, headers),
-        force_conflicts=args.force_conflicts,
-        first_read=first_read,
-        gloo_timeout=args.gloo_timeout,
-        transition="header",
+    invocation.change_routes(
+        app, lambda live: start_canary(live, version, headers), transition="header", first_read=first_read
     )
-    invocation.report_routes(change)
-    invocation.record_change(change, "CanaryHeader")
     invocation.say(f"requests to {app} with header {' and '.join(map(str, headers))} go to {version}")
     invocation.print_written()
     return 0

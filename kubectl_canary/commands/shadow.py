@@ -19,7 +19,7 @@ from kubectl_canary.rollout import (
     validate_name,
     validate_version,
 )
-from kubectl_canary.route_updates import read_rollout, remove_shadow_upstream, require_ready, update_routes
+from kubectl_canary.route_updates import read_rollout, remove_shadow_upstream, require_ready
 
 LONG = """\
 Creates Upstream APP-shadow-VERSION selecting the pods of VERSION (Gloo shadows to an
@@ -68,18 +68,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     def plan(live: RolloutState) -> RolloutState:
         return start_shadow(live, version, percent)
 
-    change = update_routes(
-        cluster,
-        namespace,
-        app,
-        plan,
-        force_conflicts=args.force_conflicts,
-        first_read=first_read,
-        gloo_timeout=args.gloo_timeout,
-        transition="shadow",
-    )
-    invocation.report_routes(change)
-    invocation.record_change(change, "CanaryShadow")
+    change = invocation.change_routes(app, plan, transition="shadow", first_read=first_read)
     invocation.say(f"{percent:g}% of the requests to {change.after.primary} are copied to {version}")
     invocation.print_written()
     return 0
@@ -93,18 +82,7 @@ def _off(
     app: str,
     first_read: tuple[Obj, ParsedRoutes],
 ) -> int:
-    change = update_routes(
-        cluster,
-        namespace,
-        app,
-        stop_shadow,
-        force_conflicts=args.force_conflicts,
-        first_read=first_read,
-        gloo_timeout=args.gloo_timeout,
-        transition="shadow",
-    )
-    invocation.report_routes(change)
-    invocation.record_change(change, "CanaryShadow")
+    change = invocation.change_routes(app, stop_shadow, transition="shadow", first_read=first_read)
     invocation.report_deleted(
         UPSTREAMS, remove_shadow_upstream(cluster, change, first_read[1].upstream.namespace or namespace)
     )

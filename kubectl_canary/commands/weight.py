@@ -137,8 +137,6 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         interval,
         on_failure=args.on_failure,
         force=args.force,
-        force_conflicts=args.force_conflicts,
-        gloo_timeout=args.gloo_timeout,
     )
     after = rollout.run(weights, first_read).after
     invocation.say(f"{app}: {100 - percent}% to {after.primary}, {percent}% to {after.canary}")
