@@ -120,17 +120,7 @@ class Cluster:
             raise self._error(status, payload, _verb(method, name, query), resource, namespace)
         return payload
 
-    def _request(
-        self,
-        method: str,
-        resource: Resource,
-        namespace: str | None,
-        name: str | None = None,
-        query: dict[str, str] | None = None,
-        body: Obj | None = None,
-        content_type: str = "application/json",
-    ) -> Any:
-        payload = self._send(method, resource, namespace, name, query, body, content_type)
+    def _decode(self, payload: bytes) -> Any:
         try:
             return json.loads(payload) if payload else {}
         except ValueError:
@@ -160,7 +150,7 @@ class Cluster:
     def get(self, resource: Resource, namespace: str | None, name: str) -> Obj | None:
         """The object, or None when it does not exist."""
         try:
-            result: Obj = self._request("GET", resource, namespace, name)
+            result: Obj = self._decode(self._send("GET", resource, namespace, name))
         except ApiError as error:
             if error.code == 404:
                 return None
@@ -232,7 +222,7 @@ class Cluster:
         if self.dry_run == "client":
             return obj
         namespace = obj["metadata"].get("namespace")
-        result: Obj = self._request("POST", resource_of(obj), namespace, None, self._write_query(), obj)
+        result: Obj = self._decode(self._send("POST", resource_of(obj), namespace, None, self._write_query(), obj))
         return result
 
     def apply(self, obj: Obj, *, force: bool = False) -> Obj:
@@ -241,8 +231,8 @@ class Cluster:
             return obj
         meta = obj["metadata"]
         query = self._write_query(fieldManager=self.field_manager, **({"force": "true"} if force else {}))
-        result: Obj = self._request(
-            "PATCH", resource_of(obj), meta.get("namespace"), meta["name"], query, obj, APPLY_CONTENT_TYPE
+        result: Obj = self._decode(
+            self._send("PATCH", resource_of(obj), meta.get("namespace"), meta["name"], query, obj, APPLY_CONTENT_TYPE)
         )
         return result
 
@@ -251,7 +241,7 @@ class Cluster:
         if self.dry_run == "client":
             return True
         try:
-            self._request("DELETE", resource, namespace, name, self._write_query())
+            self._send("DELETE", resource, namespace, name, self._write_query())
         except ApiError as error:
             if error.code == 404:
                 return False
