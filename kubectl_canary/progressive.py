@@ -14,7 +14,7 @@ from kubectl_canary.gloo import ParsedRoutes, parse_routes
 from kubectl_canary.history import who
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.rollout import RolloutState, rollback, shift_weight
-from kubectl_canary.route_updates import RouteChange, remove_shadow_upstream, require_ready
+from kubectl_canary.route_updates import RouteChange, read_rollout, remove_shadow_upstream, require_ready
 
 
 class Interrupted(CanaryError):
@@ -31,6 +31,7 @@ class SteppedRollout:
     on_failure: str = "abort"
     force: bool = False
     applied: list[int] = field(default_factory=list)
+    start: int = 0
 
     def _apply(
         self,
@@ -49,13 +50,20 @@ class SteppedRollout:
         return self.invocation.change_routes(self.app, plan, transition=transition_name, first_read=first_read)
 
     def _where(self) -> str:
-        if not self.applied:
+        """Where the routes were left, read back from the server when it answers: an interrupt can land
+        between a write and the bookkeeping of it."""
+        try:
+            live = read_rollout(self.invocation.cluster(), self.namespace, self.app)[1].state
+            weight: int | None = live.weight or 0
+        except (CanaryError, KeyboardInterrupt):
+            weight = self.applied[-1] if self.applied else None
+        if weight is None or (not self.applied and weight == self.start):
             return f"{self.app} was not changed"
-        return f"{self.app} is at {self.applied[-1]}% (the last applied step)"
+        return f"{self.app} is at {weight}% (the last applied step)"
 
     def run(self, weights: list[int], first_read: tuple[Obj, ParsedRoutes]) -> RouteChange:
         """Apply `weights` in order (at least one); return the last change, or raise after falling back."""
-        last_good = first_read[1].state.weight or 0
+        last_good = self.start = first_read[1].state.weight or 0
         change: RouteChange | None = None
         try:
             for number, weight in enumerate(weights, 1):
