@@ -11,6 +11,9 @@ from kubectl_canary.gloo import SUBSET_KEY, UpstreamRef, route_table_name, shado
 Manifest = dict[str, Any]
 
 DEFAULT_IMAGE = "hashicorp/http-echo"
+# The Service listens on 80 and forwards to the container port. Gloo's EDS matches an Upstream's
+# servicePort against the Service's `port` (not its targetPort), so the Upstream names 80 too.
+SERVICE_PORT = 80
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kubectl-canary"}
 # The Deployment annotations that describe one Deployment's own history, not its template.
 _PER_DEPLOYMENT_ANNOTATIONS = ("deployment.kubernetes.io/revision", "kubectl.kubernetes.io/last-applied-configuration")
@@ -72,7 +75,7 @@ def service(spec: AppSpec) -> Manifest:
         "metadata": _metadata(spec.app, spec.namespace, {"app": spec.app, **MANAGED_BY}),
         "spec": {
             "selector": {"app": spec.app},
-            "ports": [{"name": "http", "port": 80, "targetPort": spec.port}],
+            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": spec.port}],
         },
     }
 
@@ -87,7 +90,7 @@ def upstream(spec: AppSpec) -> Manifest:
                 "selector": {"app": spec.app},
                 "serviceName": spec.app,
                 "serviceNamespace": spec.namespace,
-                "servicePort": spec.port,
+                "servicePort": SERVICE_PORT,
                 "subsetSpec": subset_spec(),
             }
         },
