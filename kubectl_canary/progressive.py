@@ -71,15 +71,11 @@ class SteppedRollout:
                 self.applied.append(weight)
                 if len(weights) > 1:
                     self.invocation.say(f"step {number}/{len(weights)}: {weight}% to {change.after.canary}")
-                if number == len(weights) or not self.gates:
-                    if number < len(weights):
-                        self._wait(change.after, weight)
-                    last_good = weight
-                    continue
-                self._wait(change.after, weight)
-                failures = self._check(change, weight)
-                if failures:
-                    self._fall_back(change, weight, last_good, "; ".join(failures))
+                if number < len(weights):  # between steps: wait, then the gates decide
+                    self._wait(change.after, weight)
+                    failures = self._check(change, weight)
+                    if failures:
+                        self._fall_back(change, weight, last_good, "; ".join(failures))
                 last_good = weight
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted: {self._where()}; run the same command again to resume") from None
