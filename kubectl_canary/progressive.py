@@ -71,7 +71,8 @@ class SteppedRollout:
                 self.applied.append(weight)
                 if len(weights) > 1:
                     self.invocation.say(f"step {number}/{len(weights)}: {weight}% to {change.after.canary}")
-                if number < len(weights):  # between steps: wait, then the gates decide
+                # Between steps: wait, then the gates decide (a dry run only shows the steps).
+                if number < len(weights) and self.invocation.dry_run == "none":
                     self._wait(change.after, weight)
                     failures = self._check(change, weight)
                     if failures:

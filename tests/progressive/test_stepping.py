@@ -280,3 +280,14 @@ def test_failing_to_record_an_event_never_fails_the_command(rollout, canary):
     assert result.code == 0
     assert "warning: could not record the CanaryWeight event: forbidden: cannot create events" in result.err
     assert routes(rollout) == named(phase2(30))
+
+
+def test_dry_run_shows_the_steps_without_waiting_or_writing(rollout, canary):
+    before = rollout.get("routetables", NS, "echo-routes")["metadata"]["resourceVersion"]
+    started = time.monotonic()
+    result = canary("weight", "echo", "100", "--step", "50", "--interval", "1h", "--check", "false", "--dry-run")
+    assert result.code == 0, result.err
+    assert time.monotonic() - started < 10
+    assert [line for line in result.out.splitlines() if line.startswith("step")] == [
+        "step 1/2: 50% to v2", "step 2/2: 100% to v2"]
+    assert rollout.get("routetables", NS, "echo-routes")["metadata"]["resourceVersion"] == before
