@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from kubectl_canary.cli import main as canary_main
+from tests.design_routes import PLATFORM_VIRTUAL_SERVICE
 from tests.fake_apiserver import FakeApiServer
 
 NAMESPACE = "bench"
@@ -143,18 +144,7 @@ class Scenario:
 def add_platform(api: FakeApiServer) -> None:
     """The platform team's VirtualService (DESIGN.md): `/` delegated to RouteTables labelled apiGroup=example."""
     api.ensure_namespace("gloo-system")
-    route = {
-        "matchers": [{"prefix": "/"}],
-        "delegateAction": {"selector": {"labels": {"apiGroup": "example"}, "namespaces": ["*"]}},
-    }
-    api.create(
-        {
-            "apiVersion": "gateway.solo.io/v1",
-            "kind": "VirtualService",
-            "metadata": {"name": "default", "namespace": "gloo-system"},
-            "spec": {"virtualHost": {"domains": ["*"], "routes": [route]}},
-        }
-    )
+    api.create(PLATFORM_VIRTUAL_SERVICE)
 
 
 # --- the scaling run: thousands of apps stored directly ----------------------------------------------

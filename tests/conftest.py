@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from kubectl_canary.cli import main
+from tests.design_routes import PLATFORM_VIRTUAL_SERVICE
 from tests.fake_apiserver import FakeApiServer
 
 NAMESPACE = "echo"
@@ -34,22 +35,6 @@ def api() -> Iterator[FakeApiServer]:
         yield server
 
 
-PLATFORM_VIRTUAL_SERVICE = {
-    "apiVersion": "gateway.solo.io/v1",
-    "kind": "VirtualService",
-    "metadata": {"name": "default", "namespace": "gloo-system"},
-    "spec": {
-        "virtualHost": {
-            "domains": ["*"],
-            "routes": [
-                {
-                    "matchers": [{"prefix": "/"}],
-                    "delegateAction": {"selector": {"labels": {"apiGroup": "example"}, "namespaces": ["*"]}},
-                }
-            ],
-        }
-    },
-}
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""The routes of every phase from DESIGN.md section 2 (app echo, namespace echo), verbatim.
+"""The objects of DESIGN.md: the routes of every phase (section 2, app echo, namespace echo,
+verbatim) and the platform team's VirtualService (section 1).
 
-Unnamed, they are also what the seed's Helm chart writes; `named` adds the names the plugin gives.
+Unnamed, the routes are also what the seed's Helm chart writes; `named` adds the names the plugin gives.
 """
 
 from __future__ import annotations
@@ -64,3 +65,22 @@ def named(routes: list[dict]) -> list[dict]:
     for route in result:
         route["name"] = "echo-canary-header" if route["matchers"][0].get("headers") else "echo-primary"
     return result
+
+
+# Owned by the platform team: `/` delegated to every RouteTable labelled apiGroup=example.
+PLATFORM_VIRTUAL_SERVICE = {
+    "apiVersion": "gateway.solo.io/v1",
+    "kind": "VirtualService",
+    "metadata": {"name": "default", "namespace": "gloo-system"},
+    "spec": {
+        "virtualHost": {
+            "domains": ["*"],
+            "routes": [
+                {
+                    "matchers": [{"prefix": "/"}],
+                    "delegateAction": {"selector": {"labels": {"apiGroup": "example"}, "namespaces": ["*"]}},
+                }
+            ],
+        }
+    },
+}

@@ -24,6 +24,7 @@ import urllib3
 import yaml
 from kubernetes.client.exceptions import ApiException
 
+from tests.design_routes import PHASE1, STABLE, phase2
 from tests.fake_apiserver import ApiError, FakeApiServer, Fault
 
 NAMESPACE = "echo"
@@ -578,44 +579,10 @@ def test_after_write_drop_stores_the_write_and_loses_the_reply(fake: FakeApiServ
 
 # --- schema validation ------------------------------------------------------------------------------------------
 
-# DESIGN.md section 2, the phases as routes (phase 2 with N = 10).
-DESIGN_PHASES = """
-stable:
-  - matchers: [{prefix: /echo}]
-    routeAction:
-      single:
-        upstream: {name: echo, namespace: echo}
-        subset: {values: {version: v1}}
-header:
-  - matchers: [{prefix: /echo, headers: [{name: stage, value: canary}]}]
-    routeAction:
-      single:
-        upstream: {name: echo, namespace: echo}
-        subset: {values: {version: v2}}
-  - matchers: [{prefix: /echo}]
-    routeAction:
-      single:
-        upstream: {name: echo, namespace: echo}
-        subset: {values: {version: v1}}
-weight:
-  - matchers: [{prefix: /echo, headers: [{name: stage, value: canary}]}]
-    routeAction:
-      single:
-        upstream: {name: echo, namespace: echo}
-        subset: {values: {version: v2}}
-  - matchers: [{prefix: /echo}]
-    routeAction:
-      multi:
-        destinations:
-          - destination: {upstream: {name: echo, namespace: echo}, subset: {values: {version: v1}}}
-            weight: 90
-          - destination: {upstream: {name: echo, namespace: echo}, subset: {values: {version: v2}}}
-            weight: 10
-"""
 
 
 def test_schema_accepts_the_design_routes(fake: FakeApiServer, client: kubernetes.client.ApiClient) -> None:
-    for phase, routes in yaml.safe_load(DESIGN_PHASES).items():
+    for phase, routes in {"stable": STABLE, "header": PHASE1, "weight": phase2(10)}.items():
         status, body = apply(client, route_table(routes))
         assert status in (200, 201), (phase, body)
     upstream = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream",
@@ -636,7 +603,7 @@ def test_schema_rejects_unknown_fields_and_wrong_types(fake: FakeApiServer,
     status, body = call(client, "POST", RT_PATH, typo, query={"fieldValidation": "Strict"})
     assert status == 400 and body["message"] == 'strict decoding error: unknown field "spec.routes[0].matcher"'
 
-    weighted = yaml.safe_load(DESIGN_PHASES)["weight"]
+    weighted = phase2(10)
     weighted[1]["routeAction"]["multi"]["destinations"][0]["weight"] = "ninety"
     status, body = call(client, "POST", RT_PATH, route_table(weighted))
     assert status == 422

@@ -38,7 +38,7 @@ from typing import Any, TextIO
 from kubectl_canary.cli import main
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.gloo import parse_routes
-from tests.design_routes import FINISHED, PHASE1, STABLE, named, phase2
+from tests.design_routes import FINISHED, PHASE1, PLATFORM_VIRTUAL_SERVICE, STABLE, named, phase2
 from tests.fake_apiserver import FakeApiServer, Fault, RequestRecord
 
 NAMESPACE = "echo"
@@ -56,22 +56,6 @@ KNOWN_WARNINGS = (
     "warning: could not record the ",
 )
 
-PLATFORM_VIRTUAL_SERVICE: dict[str, Any] = {
-    "apiVersion": "gateway.solo.io/v1",
-    "kind": "VirtualService",
-    "metadata": {"name": "default", "namespace": "gloo-system"},
-    "spec": {
-        "virtualHost": {
-            "domains": ["*"],
-            "routes": [
-                {
-                    "matchers": [{"prefix": "/"}],
-                    "delegateAction": {"selector": {"labels": {"apiGroup": "example"}, "namespaces": ["*"]}},
-                }
-            ],
-        }
-    },
-}
 
 
 @dataclass(frozen=True, eq=False)
