@@ -101,7 +101,7 @@ class Registry:
             if not metadata.get("name") and metadata.get("generateName"):
                 metadata["name"] = self._generated_name(resource_type, namespace, metadata["generateName"])
             name = metadata.get("name") or ""
-            self._validate(resource_type, obj, name, options)
+            self._admit(resource_type, obj, name, options)
             if self.store.get(resource_type, namespace, name) is not None:
                 raise already_exists(resource_type, name)
             metadata.pop("managedFields", None)
@@ -288,7 +288,7 @@ class Registry:
             else:
                 metadata.pop(key, None)
         metadata["resourceVersion"] = live["metadata"]["resourceVersion"]
-        self._validate(resource_type, new, name, options)
+        self._admit(resource_type, new, name, options)
         if entries is None:
             entries = fields.read_entries(live)
             if options.subresource is None:
@@ -367,13 +367,16 @@ class Registry:
         metadata["namespace"] = namespace
         return namespace
 
-    def _validate(self, resource_type: ResourceType, obj: JsonObject, name: str, options: WriteOptions) -> None:
+    def _admit(self, resource_type: ResourceType, obj: JsonObject, name: str, options: WriteOptions) -> None:
+        """Default (custom resources: the CRD's `default`s, in place) and validate, as the server's decoding
+        does on every write."""
         causes = _metadata_errors(resource_type, obj["metadata"])
         if not resource_type.builtin:
             try:
                 crd_schema = schema.crd_schema(resource_type.group, resource_type.version, resource_type.plural)
             except (LookupError, OSError) as error:
                 raise internal_error(f"fake apiserver: cannot load the CRD schema: {error}") from error
+            schema.apply_defaults(crd_schema, obj)
             result = schema.validate_custom_resource(crd_schema, obj)
             if result.unknown_fields and options.field_validation == "Strict":
                 raise bad_request("strict decoding error: " + ", ".join(
