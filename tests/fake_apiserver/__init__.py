@@ -12,7 +12,10 @@ It speaks HTTP/1.1 (keep-alive, TCP_NODELAY, Content-Length on every non-streami
 in tls/). Kubeconfigs point at the TLS side because client-go (kubectl) sends no credentials over plain
 HTTP. Every request needs `Authorization: Bearer <api.token>` (else 401). It serves discovery well enough
 for a real kubectl, and namespaces, services, events, configmaps, apps/v1 deployments, gloo.solo.io/v1
-upstreams and gateway.solo.io/v1 routetables and virtualservices.
+upstreams and gateway.solo.io/v1 routetables and virtualservices, and the Gateway API's
+gateway.networking.k8s.io/v1 gateways and httproutes (status subresource) and v1beta1 referencegrants.
+`GatewayController` (gateway_controller.py) stands in for a Gateway API implementation: it writes each
+HTTPRoute's `status.parents` (Accepted, ResolvedRefs, with observedGeneration) after a delay.
 
 Faithful, because the plugin's correctness depends on it:
 - metadata: uid, creationTimestamp, generation (1; +1 when anything outside metadata changes, and outside
@@ -53,7 +56,9 @@ Known differences from a real API server:
   them with a warning; with fieldValidation=Strict both answer 400 "strict decoding error"), so typos in
   our renderers fail loudly; "unknown" means not in the compact schema, so a real field that no test used
   before is rejected until it is added to schemas/fields.txt;
-- CEL rules (`x-kubernetes-validations`) are carried in the schemas but not evaluated;
+- CEL rules (`x-kubernetes-validations`) are carried in the schemas; only those in validation_rules.py
+  (HTTPRoute: 128 matches in all, Service refs need a port, mirror percent xor fraction, filter fields,
+  absolute paths) are evaluated;
 - stricter: an apply whose body carries a resourceVersion for an object that does not exist gets 409;
 - no defaulting of built-in kinds (not spec.replicas, not a Service's clusterIP), no admission, no
   controllers: Deployment status changes only through `set_deployment_ready` / `auto_ready`, Gloo status

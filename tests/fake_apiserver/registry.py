@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from . import fields, patches, schema
+from . import fields, patches, schema, validation_rules
 from .json_values import JsonObject, decode_json, decode_yaml_or_json, deep_copy, same_json
 from .resources import DEPLOYMENTS, NAMESPACES, RESOURCE_TYPES, ResourceType
 from .selectors import Matcher
@@ -385,6 +385,9 @@ class Registry:
                               f"CRD schema; the fake apiserver rejects what a real one would prune)")
                        for path in result.unknown_fields]
             causes += result.errors
+            rules = validation_rules.RULES.get(resource_type.plural)
+            if rules is not None:
+                causes += rules(obj)
         if causes:
             raise invalid(resource_type, name, causes)
 
