@@ -78,7 +78,9 @@ class Impersonation:
             found.append(("Impersonate-Uid", self.uid))
         found += [("Impersonate-Group", group) for group in self.groups]
         for key, values in self.extra:
-            found += [(f"Impersonate-Extra-{quote(key, safe='')}", value) for value in values]
+            # Go's canonical header form (net/http writes Impersonate-Extra-Reason for "reason").
+            name = "-".join(part[:1].upper() + part[1:].lower() for part in quote(key, safe="").split("-"))
+            found += [(f"Impersonate-Extra-{name}", value) for value in values]
         return found
 
 
@@ -278,11 +280,11 @@ def _exec_plugin(spec: Any, owner: str, base: Path | None, cluster: dict[str, An
     )
 
 
-def _server_url(server: str, tls: bool) -> str:
-    """client-go's defaultServerURL: a bare host:port gets https:// when TLS is configured, else http://."""
+def _server_url(server: str) -> str:
+    """A server without a scheme is plain http: client-go decides before it reads any TLS setting."""
     parts = urlsplit(server)
     if not parts.scheme or not parts.netloc:
-        server = ("https://" if tls else "http://") + server
+        server = "http://" + server
         parts = urlsplit(server)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise KubeconfigError(f"server {server!r} is not an http(s) URL")
@@ -437,14 +439,27 @@ def resolve(options: ConnectionOptions, env: Mapping[str, str] | None = None) ->
     client_key = _pem(user, "client-key", base("client-key", user_file), user_owner)
     if cert_given and not client_key:
         raise KubeconfigError(f"{user_owner}: client-certificate is set without client-key")
-    server = _server_url(str(cluster["server"]), bool(ca or client_cert or insecure))
+    server = _server_url(str(cluster["server"]))
     namespace = str(context.get("namespace") or "default")
     tls_server_name = str(cluster.get("tls-server-name") or "") or None
     proxy = proxy_for(server, str(cluster.get("proxy-url") or "") or None, env)
     source = f"context {context_name!r}" if context_name else "the --server flag"
+    impersonation = None
+    if user.get("as") or user.get("as-uid") or user.get("as-groups") or user.get("as-user-extra"):
+        if not user.get("as"):
+            raise KubeconfigError(
+                f"{user_owner}: as-groups, as-uid or as-user-extra without as (the user to impersonate)"
+            )
+        extra = user.get("as-user-extra") or {}
+        impersonation = Impersonation(
+            user=str(user["as"]),
+            uid=str(user.get("as-uid") or "") or None,
+            groups=tuple(str(g) for g in user.get("as-groups") or []),
+            extra=tuple((str(k), tuple(str(v) for v in (vs or []))) for k, vs in sorted(extra.items())),
+        )
     if not server.startswith("https://"):
-        # client-go reads no credentials for a plain-HTTP server: nothing is sent but the request.
-        return Credentials(server=server, namespace=namespace, proxy=proxy, source=source)
+        # client-go reads no credentials for a plain-HTTP server (impersonation still goes).
+        return Credentials(server=server, namespace=namespace, proxy=proxy, impersonation=impersonation, source=source)
 
     if user.get("auth-provider"):
         provider = str((user["auth-provider"] or {}).get("name") or "")
@@ -464,17 +479,6 @@ def resolve(options: ConnectionOptions, env: Mapping[str, str] | None = None) ->
     exec_plugin = None
     if user.get("exec") and not (token or token_file or basic or client_cert):
         exec_plugin = _exec_plugin(user["exec"], user_owner, user_file, cluster, ca)
-    impersonation = None
-    if user.get("as") or user.get("as-uid") or user.get("as-groups") or user.get("as-user-extra"):
-        if not user.get("as"):
-            raise KubeconfigError("impersonating a uid, groups or extra fields needs a user to impersonate (--as)")
-        extra = user.get("as-user-extra") or {}
-        impersonation = Impersonation(
-            user=str(user["as"]),
-            uid=str(user.get("as-uid") or "") or None,
-            groups=tuple(str(g) for g in user.get("as-groups") or []),
-            extra=tuple((str(k), tuple(str(v) for v in (vs or []))) for k, vs in sorted(extra.items())),
-        )
     return Credentials(
         server=server,
         namespace=namespace,

@@ -28,8 +28,10 @@ from kubectl_canary.errors import CanaryError
 from kubectl_canary.identity import Identity
 from kubectl_canary.kubeconfig import Credentials, KubeconfigError
 
+_GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
 USER_AGENT = (
-    f"kubectl-canary/v{__version__} ({sys.platform}/{platform.machine().lower()}) python/{platform.python_version()}"
+    f"kubectl-canary/v{__version__} ({sys.platform}/{_GO_ARCH.get(platform.machine().lower(), platform.machine())}) "
+    f"python/{platform.python_version()}"
 )
 # Go's net/http retries a 429 at most this many times (client-go: maxRetries 10).
 _MAX_RETRIES = 10
