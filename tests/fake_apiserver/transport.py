@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from .json_values import JsonObject, encode_json
 
@@ -64,11 +64,12 @@ def _peer(connection: Any, client_address: Any) -> Peer:
     if not isinstance(connection, ssl.SSLSocket):
         return Peer(port)
     sni = getattr(connection, "sni_name", None)
-    certificate = connection.getpeercert() or {}
-    parts = [f"{key}={value}" for rdn in certificate.get("subject", ()) for key, value in rdn]
+    certificate: dict[str, Any] = dict(connection.getpeercert() or {})
+    subject: tuple[tuple[tuple[str, str], ...], ...] = certificate.get("subject", ())
+    parts = [f"{key}={value}" for rdn in subject for key, value in rdn]
     short = {"organizationName": "O", "commonName": "CN"}
-    subject = ",".join(short.get(p.split("=", 1)[0], p.split("=", 1)[0]) + "=" + p.split("=", 1)[1] for p in parts)
-    return Peer(port, sni, subject or None)
+    named = ",".join(short.get(p.split("=", 1)[0], p.split("=", 1)[0]) + "=" + p.split("=", 1)[1] for p in parts)
+    return Peer(port, sni, named or None)
 
 
 class HttpTransport(ThreadingHTTPServer):
@@ -129,8 +130,12 @@ class HttpTransport(ThreadingHTTPServer):
 
 class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    peer_of: dict[int, Peer] = {}  # id(connection) -> Peer, for the connection's lifetime
-    extra_headers: list[tuple[str, str]] = []  # set per request: e.g. Warning, Retry-After
+    peer_of: ClassVar[dict[int, Peer]] = {}  # id(connection) -> Peer, for the connection's lifetime
+    extra_headers: list[tuple[str, str]]  # sent with the next JSON answer: e.g. Warning, Retry-After
+
+    def setup(self) -> None:
+        super().setup()
+        self.extra_headers = []
 
     @property
     def peer(self) -> Peer:

@@ -37,9 +37,21 @@ PLUGIN = str(BIN / "kubectl-canary")
 TOKENS = ("token-a", "token-b", "token-flag", "token-file", "token-exec")
 NAMESPACES = ("team-a", "team-b", "flag-ns")
 # Variables of the caller's environment that would change where a run goes.
-_CLEARED = ("KUBECONFIG", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
-            "ALL_PROXY", "all_proxy", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "POD_NAMESPACE",
-            "KUBECTL_CANARY_DEBUG")
+_CLEARED = (
+    "KUBECONFIG",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "KUBERNETES_SERVICE_HOST",
+    "KUBERNETES_SERVICE_PORT",
+    "POD_NAMESPACE",
+    "KUBECTL_CANARY_DEBUG",
+)
 
 
 class ConnectProxy:
@@ -157,8 +169,14 @@ def cluster(w: World, target: FakeApiServer, **extra: Any) -> dict[str, Any]:
     return {"server": target.https_url, "certificate-authority-data": w.ca_data, **extra}
 
 
-def config(path: Path, *, clusters: dict[str, dict[str, Any]] | None = None, users: dict[str, dict[str, Any]] | None = None,
-           contexts: dict[str, dict[str, Any]] | None = None, current: str | None = None) -> Path:
+def config(
+    path: Path,
+    *,
+    clusters: dict[str, dict[str, Any]] | None = None,
+    users: dict[str, dict[str, Any]] | None = None,
+    contexts: dict[str, dict[str, Any]] | None = None,
+    current: str | None = None,
+) -> Path:
     document: dict[str, Any] = {"apiVersion": "v1", "kind": "Config"}
     document["clusters"] = [{"name": n, "cluster": c} for n, c in (clusters or {}).items()]
     document["users"] = [{"name": n, "user": u} for n, u in (users or {}).items()]
@@ -170,8 +188,16 @@ def config(path: Path, *, clusters: dict[str, dict[str, Any]] | None = None, use
     return path
 
 
-def simple(w: World, d: Path, *, server: FakeApiServer | None = None, user: dict[str, Any] | None = None,
-           cluster_extra: dict[str, Any] | None = None, namespace: str = "team-a", name: str = "main") -> Path:
+def simple(
+    w: World,
+    d: Path,
+    *,
+    server: FakeApiServer | None = None,
+    user: dict[str, Any] | None = None,
+    cluster_extra: dict[str, Any] | None = None,
+    namespace: str = "team-a",
+    name: str = "main",
+) -> Path:
     return config(
         d / f"{name}.yaml",
         clusters={"c": {**cluster(w, server or w.a), **(cluster_extra or {})}},
@@ -191,8 +217,10 @@ def exec_plugin(d: Path, token: str, *, expires_in: float | None = None, name: s
     script.parent.mkdir(parents=True, exist_ok=True)
     expiry = ""
     if expires_in is not None:
-        expiry = (f'status["expirationTimestamp"] = (datetime.datetime.now(datetime.timezone.utc) + '
-                  f'datetime.timedelta(seconds={expires_in})).strftime("%Y-%m-%dT%H:%M:%SZ")\n')
+        expiry = (
+            f'status["expirationTimestamp"] = (datetime.datetime.now(datetime.timezone.utc) + '
+            f'datetime.timedelta(seconds={expires_in})).strftime("%Y-%m-%dT%H:%M:%SZ")\n'
+        )
     script.write_text(
         f"#!{sys.executable}\nimport datetime, json, os, pathlib, sys\n"
         f"runs = pathlib.Path({str(d / (name + '.runs'))!r})\n"
@@ -200,8 +228,10 @@ def exec_plugin(d: Path, token: str, *, expires_in: float | None = None, name: s
         "info = json.loads(os.environ['KUBERNETES_EXEC_INFO'])\n"
         "cluster = info['spec'].get('cluster') or {}\n"
         "ca = cluster.get('certificate-authority-data')\n"
-        "suffix = '' if not cluster else ('-ca-ok' if ca and b'BEGIN CERTIFICATE' in __import__('base64').b64decode(ca) else '-ca-bad')\n"
-        f"status = {{'token': {token!r} + suffix}}\n" + expiry
+        "ok = bool(ca) and b'BEGIN CERTIFICATE' in __import__('base64').b64decode(ca or '')\n"
+        "suffix = '' if not cluster else ('-ca-ok' if ok else '-ca-bad')\n"
+        f"status = {{'token': {token!r} + suffix}}\n"
+        + expiry
         + "print(json.dumps({'apiVersion': info['apiVersion'], 'kind': 'ExecCredential', 'status': status}))\n"
     )
     script.chmod(0o755)
@@ -209,8 +239,14 @@ def exec_plugin(d: Path, token: str, *, expires_in: float | None = None, name: s
 
 
 def exec_user(command: Path | str, **extra: Any) -> dict[str, Any]:
-    return {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(command),
-                     "interactiveMode": "Never", **extra}}
+    return {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": str(command),
+            "interactiveMode": "Never",
+            **extra,
+        }
+    }
 
 
 def cert_user(who: str = "alice", base: Path = TLS_DIRECTORY) -> dict[str, Any]:
@@ -229,34 +265,66 @@ def copy_certs(target: Path, *names: str) -> None:
 
 
 def _two_files_current_context(w: World, d: Path) -> Setup:
-    first = config(d / "a.yaml", clusters={"ca": cluster(w, w.a)}, users={"ua": {"token": "token-a"}},
-                   contexts={"ctx-a": {"cluster": "ca", "user": "ua", "namespace": "team-a"}}, current="ctx-a")
-    second = config(d / "b.yaml", clusters={"cb": cluster(w, w.b)}, users={"ub": {"token": "token-b"}},
-                    contexts={"ctx-b": {"cluster": "cb", "user": "ub", "namespace": "team-b"}}, current="ctx-b")
+    first = config(
+        d / "a.yaml",
+        clusters={"ca": cluster(w, w.a)},
+        users={"ua": {"token": "token-a"}},
+        contexts={"ctx-a": {"cluster": "ca", "user": "ua", "namespace": "team-a"}},
+        current="ctx-a",
+    )
+    second = config(
+        d / "b.yaml",
+        clusters={"cb": cluster(w, w.b)},
+        users={"ub": {"token": "token-b"}},
+        contexts={"ctx-b": {"cluster": "cb", "user": "ub", "namespace": "team-b"}},
+        current="ctx-b",
+    )
     return Setup(env=kubeconfig_env(first, second))
 
 
 def _conflicting_names(w: World, d: Path) -> Setup:
     first = config(d / "a.yaml", clusters={"prod": cluster(w, w.a)}, users={"admin": {"token": "token-a"}})
-    second = config(d / "b.yaml", clusters={"prod": cluster(w, w.b)}, users={"admin": {"token": "token-b"}},
-                    contexts={"prod": {"cluster": "prod", "user": "admin", "namespace": "team-b"}}, current="prod")
+    second = config(
+        d / "b.yaml",
+        clusters={"prod": cluster(w, w.b)},
+        users={"admin": {"token": "token-b"}},
+        contexts={"prod": {"cluster": "prod", "user": "admin", "namespace": "team-b"}},
+        current="prod",
+    )
     return Setup(env=kubeconfig_env(first, second))
 
 
 def _current_context_from_second(w: World, d: Path) -> Setup:
-    first = config(d / "a.yaml", clusters={"c": cluster(w, w.a)},
-                   contexts={"ctx": {"cluster": "c", "user": "u", "namespace": "team-a"}})
-    second = config(d / "b.yaml", clusters={"c": cluster(w, w.b)}, users={"u": {"token": "token-b"}},
-                    contexts={"ctx": {"cluster": "c", "user": "u", "namespace": "team-b"}}, current="ctx")
+    first = config(
+        d / "a.yaml",
+        clusters={"c": cluster(w, w.a)},
+        contexts={"ctx": {"cluster": "c", "user": "u", "namespace": "team-a"}},
+    )
+    second = config(
+        d / "b.yaml",
+        clusters={"c": cluster(w, w.b)},
+        users={"u": {"token": "token-b"}},
+        contexts={"ctx": {"cluster": "c", "user": "u", "namespace": "team-b"}},
+        current="ctx",
+    )
     return Setup(env=kubeconfig_env(first, second))
 
 
 def _tls_server_name_first_file(w: World, d: Path) -> Setup:
-    first = config(d / "a.yaml", clusters={"ca": cluster(w, w.a, **{"tls-server-name": "api.fake.test"})},
-                   users={"ua": {"token": "token-a"}},
-                   contexts={"ctx-a": {"cluster": "ca", "user": "ua", "namespace": "team-a"}}, current="ctx-a")
-    second = config(d / "b.yaml", clusters={"cb": cluster(w, w.b)}, users={"ub": {"token": "token-b"}},
-                    contexts={"ctx-b": {"cluster": "cb", "user": "ub", "namespace": "team-b"}}, current="ctx-b")
+    first = config(
+        d / "a.yaml",
+        clusters={"ca": cluster(w, w.a, **{"tls-server-name": "api.fake.test"})},
+        users={"ua": {"token": "token-a"}},
+        contexts={"ctx-a": {"cluster": "ca", "user": "ua", "namespace": "team-a"}},
+        current="ctx-a",
+    )
+    second = config(
+        d / "b.yaml",
+        clusters={"cb": cluster(w, w.b)},
+        users={"ub": {"token": "token-b"}},
+        contexts={"ctx-b": {"cluster": "cb", "user": "ub", "namespace": "team-b"}},
+        current="ctx-b",
+    )
     return Setup(env=kubeconfig_env(first, second))
 
 
@@ -264,22 +332,31 @@ def _relative_paths_second_file(w: World, d: Path) -> Setup:
     other = d / "elsewhere"
     copy_certs(other / "pki", "server.crt", "bob.crt", "bob.key")
     (other / "token").write_text("token-file\n")
-    first = config(d / "a.yaml", contexts={"ctx": {"cluster": "cb", "user": "ub", "namespace": "team-b"}}, current="ctx")
-    second = config(other / "b.yaml",
-                    clusters={"cb": {"server": w.b.https_url, "certificate-authority": "pki/server.crt"}},
-                    users={"ub": {"tokenFile": "token", "client-certificate": "pki/bob.crt", "client-key": "pki/bob.key"}})
+    first = config(
+        d / "a.yaml", contexts={"ctx": {"cluster": "cb", "user": "ub", "namespace": "team-b"}}, current="ctx"
+    )
+    second = config(
+        other / "b.yaml",
+        clusters={"cb": {"server": w.b.https_url, "certificate-authority": "pki/server.crt"}},
+        users={"ub": {"tokenFile": "token", "client-certificate": "pki/bob.crt", "client-key": "pki/bob.key"}},
+    )
     return Setup(env=kubeconfig_env(first, second))
 
 
 def _relative_client_cert(w: World, d: Path) -> Setup:
     copy_certs(d / "certs", "alice.crt", "alice.key")
-    return Setup(env=kubeconfig_env(simple(w, d, user={"client-certificate": "certs/alice.crt",
-                                                      "client-key": "certs/alice.key"})))
+    return Setup(
+        env=kubeconfig_env(
+            simple(w, d, user={"client-certificate": "certs/alice.crt", "client-key": "certs/alice.key"})
+        )
+    )
 
 
 def _cert_data(w: World, d: Path) -> Setup:
-    data = {f"client-{k}-data": base64.b64encode((TLS_DIRECTORY / f"bob.{ext}").read_bytes()).decode()
-            for k, ext in (("certificate", "crt"), ("key", "key"))}
+    data = {
+        f"client-{k}-data": base64.b64encode((TLS_DIRECTORY / f"bob.{ext}").read_bytes()).decode()
+        for k, ext in (("certificate", "crt"), ("key", "key"))
+    }
     return Setup(env=kubeconfig_env(simple(w, d, user=data)))
 
 
@@ -290,10 +367,16 @@ def _explicit_kubeconfig(w: World, d: Path) -> Setup:
 
 
 def _two_contexts(w: World, d: Path) -> Path:
-    return config(d / "k.yaml", clusters={"ca": cluster(w, w.a), "cb": cluster(w, w.b)},
-                  users={"ua": {"token": "token-a"}, "ub": {"token": "token-b"}},
-                  contexts={"ctx-a": {"cluster": "ca", "user": "ua", "namespace": "team-a"},
-                            "ctx-b": {"cluster": "cb", "user": "ub", "namespace": "team-b"}}, current="ctx-a")
+    return config(
+        d / "k.yaml",
+        clusters={"ca": cluster(w, w.a), "cb": cluster(w, w.b)},
+        users={"ua": {"token": "token-a"}, "ub": {"token": "token-b"}},
+        contexts={
+            "ctx-a": {"cluster": "ca", "user": "ua", "namespace": "team-a"},
+            "ctx-b": {"cluster": "cb", "user": "ub", "namespace": "team-b"},
+        },
+        current="ctx-a",
+    )
 
 
 def _flag(*args: str) -> Callable[[World, Path], Setup]:
@@ -306,32 +389,48 @@ def _server_flag(w: World, d: Path) -> Setup:
 
 
 def _ca_flag(w: World, d: Path) -> Setup:
-    path = config(d / "k.yaml", clusters={"c": {"server": w.a.https_url}}, users={"u": {"token": "token-a"}},
-                  contexts={"ctx": {"cluster": "c", "user": "u"}}, current="ctx")
+    path = config(
+        d / "k.yaml",
+        clusters={"c": {"server": w.a.https_url}},
+        users={"u": {"token": "token-a"}},
+        contexts={"ctx": {"cluster": "c", "user": "u"}},
+        current="ctx",
+    )
     copy_certs(d / "pki", "server.crt")
     return Setup(env=kubeconfig_env(path), args=["--certificate-authority", "pki/server.crt"])
 
 
 def _insecure_flag(w: World, d: Path) -> Setup:
-    path = config(d / "k.yaml", clusters={"c": {"server": w.a.https_url}}, users={"u": {"token": "token-a"}},
-                  contexts={"ctx": {"cluster": "c", "user": "u"}}, current="ctx")
+    path = config(
+        d / "k.yaml",
+        clusters={"c": {"server": w.a.https_url}},
+        users={"u": {"token": "token-a"}},
+        contexts={"ctx": {"cluster": "c", "user": "u"}},
+        current="ctx",
+    )
     return Setup(env=kubeconfig_env(path), args=["--insecure-skip-tls-verify"])
 
 
 def _client_cert_flags(w: World, d: Path) -> Setup:
     path = simple(w, d, user=cert_user("alice"))
-    return Setup(env=kubeconfig_env(path), args=["--client-certificate", str(TLS_DIRECTORY / "bob.crt"),
-                                                 "--client-key", str(TLS_DIRECTORY / "bob.key")])
+    return Setup(
+        env=kubeconfig_env(path),
+        args=["--client-certificate", str(TLS_DIRECTORY / "bob.crt"), "--client-key", str(TLS_DIRECTORY / "bob.key")],
+    )
 
 
 def _file_impersonation(w: World, d: Path) -> Setup:
-    user = {"token": "token-a", "as": "system:serviceaccount:team:viewer", "as-groups": ["viewers", "auditors"],
-            "as-uid": "1234", "as-user-extra": {"reason": ["audit"]}}
+    user = {
+        "token": "token-a",
+        "as": "system:serviceaccount:team:viewer",
+        "as-groups": ["viewers", "auditors"],
+        "as-uid": "1234",
+        "as-user-extra": {"reason": ["audit"]},
+    }
     return Setup(env=kubeconfig_env(simple(w, d, user=user)))
 
 
-def _proxied(w: World, d: Path, *, no_proxy: str | None, host: str = "fake-a.test",
-             proxy_url: bool = False) -> Setup:
+def _proxied(w: World, d: Path, *, no_proxy: str | None, host: str = "fake-a.test", proxy_url: bool = False) -> Setup:
     extra = {"server": f"https://{host}:{w.port(w.a)}"}
     if proxy_url:
         extra["proxy-url"] = w.url_proxy.url
@@ -371,14 +470,20 @@ def _exec_cluster_info(w: World, d: Path) -> Setup:
     (d / "ca.crt").write_bytes((d / "server.crt").read_bytes())
     w.a.accept_tokens(*TOKENS, "token-exec-ca-ok")
     w.b.accept_tokens(*TOKENS, "token-exec-ca-ok")
-    path = config(d / "k.yaml", clusters={"c": global_ca},
-                  users={"u": exec_user("./bin/cred", provideClusterInfo=True)},
-                  contexts={"ctx": {"cluster": "c", "user": "u", "namespace": "team-a"}}, current="ctx")
+    path = config(
+        d / "k.yaml",
+        clusters={"c": global_ca},
+        users={"u": exec_user("./bin/cred", provideClusterInfo=True)},
+        contexts={"ctx": {"cluster": "c", "user": "u", "namespace": "team-a"}},
+        current="ctx",
+    )
     return Setup(env=kubeconfig_env(path))
 
 
 def _no_kubeconfig(w: World, d: Path, *args: str) -> Setup:
-    return Setup(env={"KUBECONFIG": str(d / "absent.yaml")}, args=["--server", w.b.https_url, "--token", "token-flag", *args])
+    return Setup(
+        env={"KUBECONFIG": str(d / "absent.yaml")}, args=["--server", w.b.https_url, "--token", "token-flag", *args]
+    )
 
 
 def _in_cluster(w: World, d: Path) -> Setup:
@@ -387,8 +492,9 @@ def _in_cluster(w: World, d: Path) -> Setup:
     (sa / "token").write_text("token-b\n")
     shutil.copy(CA_CERTIFICATE, sa / "ca.crt")
     (sa / "namespace").write_text("team-b\n")
-    return Setup(env={"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(w.port(w.b))},
-                 service_account=sa)
+    return Setup(
+        env={"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(w.port(w.b))}, service_account=sa
+    )
 
 
 def _plain_http(w: World, d: Path) -> Setup:
@@ -405,18 +511,35 @@ def _malformed(w: World, d: Path) -> Setup:
 
 
 SHAPES: tuple[Shape, ...] = (
-    Shape("one-file", "one kubeconfig: token, CA data, the context's namespace",
-          lambda w, d: Setup(env=kubeconfig_env(simple(w, d)))),
+    Shape(
+        "one-file",
+        "one kubeconfig: token, CA data, the context's namespace",
+        lambda w, d: Setup(env=kubeconfig_env(simple(w, d))),
+    ),
     Shape("two-files-current-context", "KUBECONFIG=a:b, each with its own current-context", _two_files_current_context),
-    Shape("two-files-conflicting-names", "KUBECONFIG=a:b, both name cluster 'prod' and user 'admin'; b sets the context",
-          _conflicting_names),
-    Shape("current-context-from-second", "KUBECONFIG=a:b, only b sets current-context; a's entries win the names",
-          _current_context_from_second),
-    Shape("tls-server-name-first-file", "KUBECONFIG=a:b, a's cluster has tls-server-name (issue 9's bug)",
-          _tls_server_name_first_file),
-    Shape("relative-paths-second-file", "KUBECONFIG=a:sub/b; b's CA, tokenFile and client cert are relative to sub/",
-          _relative_paths_second_file),
-    Shape("relative-client-cert", "client-certificate and client-key relative to the kubeconfig", _relative_client_cert),
+    Shape(
+        "two-files-conflicting-names",
+        "KUBECONFIG=a:b, both name cluster 'prod' and user 'admin'; b sets the context",
+        _conflicting_names,
+    ),
+    Shape(
+        "current-context-from-second",
+        "KUBECONFIG=a:b, only b sets current-context; a's entries win the names",
+        _current_context_from_second,
+    ),
+    Shape(
+        "tls-server-name-first-file",
+        "KUBECONFIG=a:b, a's cluster has tls-server-name (issue 9's bug)",
+        _tls_server_name_first_file,
+    ),
+    Shape(
+        "relative-paths-second-file",
+        "KUBECONFIG=a:sub/b; b's CA, tokenFile and client cert are relative to sub/",
+        _relative_paths_second_file,
+    ),
+    Shape(
+        "relative-client-cert", "client-certificate and client-key relative to the kubeconfig", _relative_client_cert
+    ),
     Shape("client-cert-data", "client-certificate-data and client-key-data", _cert_data),
     Shape("explicit-kubeconfig", "--kubeconfig wins over $KUBECONFIG", _explicit_kubeconfig),
     Shape("flag-context", "--context picks the other context", _flag("--context", "ctx-b")),
@@ -428,44 +551,85 @@ SHAPES: tuple[Shape, ...] = (
     Shape("flag-ca", "--certificate-authority for a cluster without CA (relative to the working directory)", _ca_flag),
     Shape("flag-insecure", "--insecure-skip-tls-verify for a cluster without CA", _insecure_flag),
     Shape("flag-client-cert", "--client-certificate/--client-key replace the user's", _client_cert_flags),
-    Shape("flag-tls-server-name", "--tls-server-name api.fake.test (a name in the certificate)",
-          _flag("--tls-server-name", "api.fake.test")),
-    Shape("flag-tls-server-name-wrong", "--tls-server-name other.test (not in the certificate)",
-          _flag("--tls-server-name", "other.test")),
-    Shape("flag-impersonation", "--as, --as-group twice, --as-uid",
-          _flag("--as", "jane", "--as-group", "devs", "--as-group", "ops", "--as-uid", "42")),
+    Shape(
+        "flag-tls-server-name",
+        "--tls-server-name api.fake.test (a name in the certificate)",
+        _flag("--tls-server-name", "api.fake.test"),
+    ),
+    Shape(
+        "flag-tls-server-name-wrong",
+        "--tls-server-name other.test (not in the certificate)",
+        _flag("--tls-server-name", "other.test"),
+    ),
+    Shape(
+        "flag-impersonation",
+        "--as, --as-group twice, --as-uid",
+        _flag("--as", "jane", "--as-group", "devs", "--as-group", "ops", "--as-uid", "42"),
+    ),
     Shape("file-impersonation", "as, as-groups, as-uid, as-user-extra in the user", _file_impersonation),
-    Shape("flag-as-over-file", "--as replaces the user's as (its groups stay)",
-          lambda w, d: Setup(env=kubeconfig_env(simple(w, d, user={"token": "token-a", "as": "file-user",
-                                                                   "as-groups": ["g"]})), args=["--as", "flag-user"])),
-    Shape("file-groups-without-as", "as-groups without as in the user",
-          lambda w, d: Setup(env=kubeconfig_env(simple(w, d, user={"token": "token-a", "as-groups": ["g"]})))),
+    Shape(
+        "flag-as-over-file",
+        "--as replaces the user's as (its groups stay)",
+        lambda w, d: Setup(
+            env=kubeconfig_env(simple(w, d, user={"token": "token-a", "as": "file-user", "as-groups": ["g"]})),
+            args=["--as", "flag-user"],
+        ),
+    ),
+    Shape(
+        "file-groups-without-as",
+        "as-groups without as in the user",
+        lambda w, d: Setup(env=kubeconfig_env(simple(w, d, user={"token": "token-a", "as-groups": ["g"]}))),
+    ),
     Shape("flag-group-without-as", "--as-group without --as", _flag("--as-group", "g")),
     Shape("https-proxy", "HTTPS_PROXY for https://fake-a.test", lambda w, d: _proxied(w, d, no_proxy=None)),
-    Shape("https-proxy-no-proxy-miss", "HTTPS_PROXY, NO_PROXY=.other.test,fake-b.test (no match)",
-          lambda w, d: _proxied(w, d, no_proxy=".other.test,fake-b.test")),
-    Shape("https-proxy-no-proxy-match", "HTTPS_PROXY, NO_PROXY=.test: direct, and fake-a.test does not resolve",
-          lambda w, d: _proxied(w, d, no_proxy=".test")),
+    Shape(
+        "https-proxy-no-proxy-miss",
+        "HTTPS_PROXY, NO_PROXY=.other.test,fake-b.test (no match)",
+        lambda w, d: _proxied(w, d, no_proxy=".other.test,fake-b.test"),
+    ),
+    Shape(
+        "https-proxy-no-proxy-match",
+        "HTTPS_PROXY, NO_PROXY=.test: direct, and fake-a.test does not resolve",
+        lambda w, d: _proxied(w, d, no_proxy=".test"),
+    ),
     Shape("https-proxy-loopback", "HTTPS_PROXY with a 127.0.0.1 server: never proxied (Go)", _loopback_with_proxy_env),
-    Shape("proxy-url", "the cluster's proxy-url wins over HTTPS_PROXY and ignores NO_PROXY",
-          lambda w, d: _proxied(w, d, no_proxy="fake-a.test", proxy_url=True)),
+    Shape(
+        "proxy-url",
+        "the cluster's proxy-url wins over HTTPS_PROXY and ignores NO_PROXY",
+        lambda w, d: _proxied(w, d, no_proxy="fake-a.test", proxy_url=True),
+    ),
     Shape("token-file", "tokenFile relative to the kubeconfig", _token_file),
     Shape("token-and-token-file", "token and tokenFile both set", _token_and_token_file),
     Shape("exec-plugin", "exec credential plugin (relative command)", _exec),
     Shape("exec-cluster-info", "exec plugin with provideClusterInfo (CA from a relative file)", _exec_cluster_info),
-    Shape("exec-under-token-flag", "exec user with --token: the token wins, the plugin does not run",
-          lambda w, d: Setup(env=_exec(w, d).env, args=["--token", "token-flag"])),
-    Shape("no-kubeconfig-server-token", "no kubeconfig: --server, --token, --certificate-authority",
-          lambda w, d: _no_kubeconfig(w, d, "--certificate-authority", str(CA_CERTIFICATE))),
-    Shape("no-kubeconfig-insecure", "no kubeconfig: --server, --token, --insecure-skip-tls-verify",
-          lambda w, d: _no_kubeconfig(w, d, "--insecure-skip-tls-verify")),
-    Shape("no-kubeconfig-no-ca", "no kubeconfig: --server, --token, no CA: verification fails",
-          lambda w, d: _no_kubeconfig(w, d)),
+    Shape(
+        "exec-under-token-flag",
+        "exec user with --token: the token wins, the plugin does not run",
+        lambda w, d: Setup(env=_exec(w, d).env, args=["--token", "token-flag"]),
+    ),
+    Shape(
+        "no-kubeconfig-server-token",
+        "no kubeconfig: --server, --token, --certificate-authority",
+        lambda w, d: _no_kubeconfig(w, d, "--certificate-authority", str(CA_CERTIFICATE)),
+    ),
+    Shape(
+        "no-kubeconfig-insecure",
+        "no kubeconfig: --server, --token, --insecure-skip-tls-verify",
+        lambda w, d: _no_kubeconfig(w, d, "--insecure-skip-tls-verify"),
+    ),
+    Shape(
+        "no-kubeconfig-no-ca",
+        "no kubeconfig: --server, --token, no CA: verification fails",
+        lambda w, d: _no_kubeconfig(w, d),
+    ),
     Shape("in-cluster", "no kubeconfig, the pod's service account files and KUBERNETES_SERVICE_*", _in_cluster),
     Shape("plain-http", "an http:// server: no credentials are sent (401)", _plain_http),
-    Shape("bare-host-port", "server 127.0.0.1:PORT with a CA: https", _bare_host_port),
-    Shape("missing-explicit-kubeconfig", "--kubeconfig naming a file that does not exist",
-          lambda w, d: Setup(args=["--kubeconfig", str(d / "absent.yaml")])),
+    Shape("bare-host-port", "server 127.0.0.1:PORT (no scheme) with a CA: plain http, no credentials", _bare_host_port),
+    Shape(
+        "missing-explicit-kubeconfig",
+        "--kubeconfig naming a file that does not exist",
+        lambda w, d: Setup(args=["--kubeconfig", str(d / "absent.yaml")]),
+    ),
     Shape("malformed-kubeconfig", "a kubeconfig that is not YAML", _malformed),
     Shape("unknown-context", "--context that no file has", _flag("--context", "nope")),
     Shape("unknown-cluster", "--cluster that no file has", _flag("--cluster", "nope")),
@@ -480,7 +644,7 @@ SHAPES: tuple[Shape, ...] = (
 class Run:
     code: int
     seen: tuple[tuple[str, ...], ...]  # sorted observations of RouteTable requests
-    message: str  # the first line of stderr when it failed
+    message: str  # the last line of stderr
 
     @property
     def ok(self) -> bool:
@@ -507,8 +671,10 @@ def in_cluster_supported() -> bool:
     return done.returncode == 0
 
 
-_MOUNT = ('mount -t tmpfs none /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount && '
-          'cp "$SERVICE_ACCOUNT_FILES"/* /run/secrets/kubernetes.io/serviceaccount/ && exec "$@"')
+_MOUNT = (
+    "mount -t tmpfs none /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount && "
+    'cp "$SERVICE_ACCOUNT_FILES"/* /run/secrets/kubernetes.io/serviceaccount/ && exec "$@"'
+)
 
 
 def _run(w: World, command: list[str], setup: Setup, d: Path) -> Run:
@@ -525,10 +691,21 @@ def _run(w: World, command: list[str], setup: Setup, d: Path) -> Run:
         for record in server.requests:
             if "/routetables" not in record.path:
                 continue
-            seen.add((record.instance, w.via(record.peer_port), record.sni or "-", record.client_subject or "-",
-                      record.authorization or "-", " ".join(f"{k}={v}" for k, v in sorted(record.impersonate)) or "-",
-                      record.namespace or "-", str(record.status)))
-    message = next((line for line in done.stderr.splitlines() if line.strip()), "")
+            seen.add(
+                (
+                    record.instance,
+                    w.via(record.peer_port),
+                    record.sni or "-",
+                    record.client_subject or "-",
+                    record.authorization or "-",
+                    " ".join(f"{k}={v}" for k, v in sorted(record.impersonate)) or "-",
+                    record.namespace or "-",
+                    str(record.status),
+                )
+            )
+    # The last line: kubectl logs (klog, with times) before its final one; the plugin writes one line.
+    message = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "")
+    message = re.sub(r"^[EIW]\d{4} [\d:.]+ +\d+ \S+\] ", "", message)
     return Run(done.returncode, tuple(sorted(seen)), message)
 
 
@@ -546,8 +723,11 @@ def run_shape(w: World, shape: Shape, d: Path) -> Outcome:
 
 def run_all(base: Path) -> list[Outcome]:
     with world() as w:
-        return [run_shape(w, shape, base / shape.id) for shape in SHAPES
-                if shape.id != "in-cluster" or in_cluster_supported()]
+        return [
+            run_shape(w, shape, base / shape.id)
+            for shape in SHAPES
+            if shape.id != "in-cluster" or in_cluster_supported()
+        ]
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -558,6 +738,7 @@ def _describe(run: Run) -> str:
         text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", run.message)
         text = re.sub(r"(fake-[ab]\.test):\d+", r"\1:PORT", text)
         text = re.sub(r"/tmp/\S+", "TMP", text)
+        text = re.sub(r" on [\d.]+:53:", " on DNS:", text)  # the resolver of the machine
         return f"fails: {text[:140]}".replace("|", "\\|")
     parts = []
     for instance, via, sni, subject, authorization, impersonate, namespace, status in run.seen:
@@ -593,6 +774,8 @@ def render_table(outcomes: list[Outcome]) -> str:
         "|---|---|---|",
     ]
     for outcome in outcomes:
-        lines.append(f"| **{outcome.shape.id}**: {outcome.shape.description} | {_describe(outcome.kubectl)} | "
-                     f"{_describe(outcome.plugin)} |")
+        lines.append(
+            f"| **{outcome.shape.id}**: {outcome.shape.description} | {_describe(outcome.kubectl)} | "
+            f"{_describe(outcome.plugin)} |"
+        )
     return "\n".join(lines) + "\n"
