@@ -221,8 +221,8 @@ def test_basic_auth_and_impersonation(tmp_path):
         ("Impersonate-Uid", "42"),
         ("Impersonate-Group", "g1"),
         ("Impersonate-Group", "g2"),
-        ("Impersonate-Extra-scopes", "x"),
-        ("Impersonate-Extra-scopes", "y"),
+        ("Impersonate-Extra-Scopes", "x"),
+        ("Impersonate-Extra-Scopes", "y"),
     ]
 
 
