@@ -71,8 +71,8 @@ Known differences from a real API server:
   it never expires (no 410);
 - `Retry-After` only on the throttle fault (`Fault.throttle`), `Warning` headers only as set by
   `add_response_header`;
-- no protobuf, no Table output (kubectl prints NAME/AGE itself), no watch bookmarks, no /openapi (404: `kubectl get/patch` cope; `kubectl apply` needs
-  `--validate=false`);
+- no protobuf, no Table output (kubectl prints NAME/AGE itself), no watch bookmarks, no /openapi (404:
+  `kubectl get/patch` cope; `kubectl apply` needs `--validate=false`);
 - PUT never creates; DELETE is immediate (no finalizers, no graceful deletion, propagationPolicy
   ignored).
 """
