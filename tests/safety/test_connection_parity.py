@@ -223,3 +223,58 @@ def test_user_agent_names_the_plugin_and_its_version(api, canary):
 
     canary("status", "echo")
     assert all(r.user_agent and r.user_agent.startswith(f"kubectl-canary/v{__version__} (") for r in api.requests)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--as-group", "ops"],
+        ["--as-uid", "42"],
+        ["--insecure-skip-tls-verify", "--certificate-authority", "ca.crt"],
+        ["--request-timeout", "soon"],
+    ],
+)
+def test_contradictory_connection_flags_exit_2_before_any_request(api, canary, flags):
+    result = canary("header", "echo", "v2", *flags)
+    assert result.code == 2
+    assert result.err.count("\n") == 1 and result.err.startswith("error: ")
+    assert api.requests == []
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        ("clusters: [\n  - name: c\n", [], "is not valid YAML (line 2)"),
+        ("- just\n- a list\n", [], "is not a kubeconfig (not a mapping)"),
+        (None, ["--context", "nope"], "context 'nope' not found in "),
+        (None, ["--cluster", "nope"], "cluster 'nope' (--cluster) not found in "),
+        (None, ["--user", "nope"], "user 'nope' (--user) not found in "),
+    ],
+)
+def test_bad_kubeconfigs_are_one_line_naming_file_or_entry(api, canary, kubeconfig, content, args, message):
+    if content is not None:
+        kubeconfig.write_text(content)
+    result = canary("header", "echo", "v2", *args)
+    assert result.code == 1
+    assert result.err.startswith("error: cannot load kubeconfig: ") and result.err.count("\n") == 1
+    assert message in result.err
+    if content is not None:
+        assert str(kubeconfig) in result.err
+    assert api.requests == []
+
+
+def test_missing_explicit_kubeconfig_names_it(api, canary, tmp_path):
+    result = canary("status", "--kubeconfig", str(tmp_path / "absent"))
+    assert (result.code, result.err) == (
+        1,
+        f"error: cannot load kubeconfig: kubeconfig {tmp_path / 'absent'} does not exist\n",
+    )
+
+
+def test_completion_offers_kubeconfig_names_for_connection_flags(kubeconfig):
+    from kubectl_canary.completion import complete
+
+    assert [c for c, _ in complete(["status", "--cluster", ""]).candidates] == ["fake"]
+    assert [c for c, _ in complete(["status", "--user", ""]).candidates] == ["fake"]
+    assert [c for c, _ in complete(["status", "--context", ""]).candidates] == ["fake"]
+    assert "--as-group" in [c for c, _ in complete(["status", "--as"]).candidates]
