@@ -270,7 +270,7 @@ def main_scenario(args: argparse.Namespace, tools: Tools, workdir: Path, say: Ca
         say(f"import time of 7 commands, {args.import_runs} run(s) each")
         results["imports"] = import_profiles(runner, scenario, tools, args.import_runs)
 
-        say(f"exec-credential kubeconfig (the `kubernetes` package path), {args.fallback_runs} round(s)")
+        say(f"exec-credential kubeconfig, {args.fallback_runs} round(s)")
         exec_env = {**scenario.env, "KUBECONFIG": str(scenario.exec_kubeconfig)}
         fallback_groups = [
             [

@@ -82,8 +82,7 @@ class Scenario:
         self._serial = 0
 
     def _write_exec_kubeconfig(self, path: Path) -> Path:
-        """The same cluster, but the token comes from an exec credential plugin (as on EKS, GKE, AKS), which
-        the plugin's fast kubeconfig reader hands to the `kubernetes` package."""
+        """The same cluster, but the token comes from an exec credential plugin (as on EKS, GKE, AKS)."""
         document = yaml.safe_load(self.kubeconfig.read_text())
         credential = json.dumps(
             {

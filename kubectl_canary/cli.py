@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from kubectl_canary import __version__
 from kubectl_canary.cluster import DRY_RUN_MODES, ConnectionOptions
@@ -29,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}; see '{self.prog} --help'")
 
 
-def _global_flags() -> _Parser:
+def _global_flags(*, kubeconfig_user: bool = True) -> _Parser:
     # SUPPRESS defaults, so a flag given before the verb is not overwritten by the verb's parser.
     flags = _Parser(add_help=False)
     group = flags.add_argument_group("global flags")
@@ -40,28 +40,9 @@ def _global_flags() -> _Parser:
         help="namespace (default: the kubeconfig context's namespace, else 'default')",
     )
     group.add_argument(
-        "--kubeconfig",
-        default=argparse.SUPPRESS,
-        help="path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)",
-    )
-    group.add_argument("--context", default=argparse.SUPPRESS, help="kubeconfig context to use")
-    group.add_argument(
-        "--request-timeout",
-        type=_request_timeout,
-        default=argparse.SUPPRESS,
-        metavar="DURATION",
-        help="give up on a request to the API server after this long (default 30s)",
-    )
-    group.add_argument(
         "--field-manager",
         default=argparse.SUPPRESS,
         help="field manager name for server-side apply (default kubectl-canary)",
-    )
-    group.add_argument(
-        "--insecure-skip-tls-verify",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="do not verify the API server's certificate (insecure)",
     )
     group.add_argument(
         "-v",
@@ -70,7 +51,82 @@ def _global_flags() -> _Parser:
         default=argparse.SUPPRESS,
         help="log every request to the API server on stderr (never credentials)",
     )
+    connection = flags.add_argument_group("connection flags (as kubectl's)")
+    connection.add_argument(
+        "--kubeconfig",
+        default=argparse.SUPPRESS,
+        help="path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)",
+    )
+    connection.add_argument("--context", default=argparse.SUPPRESS, help="kubeconfig context to use")
+    connection.add_argument("--cluster", default=argparse.SUPPRESS, help="kubeconfig cluster to use")
+    if kubeconfig_user:
+        connection.add_argument("--user", default=argparse.SUPPRESS, help="kubeconfig user to use")
+    connection.add_argument("-s", "--server", default=argparse.SUPPRESS, help="address of the API server")
+    connection.add_argument("--token", default=argparse.SUPPRESS, help="bearer token for the API server")
+    connection.add_argument(
+        "--certificate-authority", default=argparse.SUPPRESS, metavar="FILE", help="CA certificate file to trust"
+    )
+    connection.add_argument(
+        "--client-certificate", default=argparse.SUPPRESS, metavar="FILE", help="client certificate file for TLS"
+    )
+    connection.add_argument("--client-key", default=argparse.SUPPRESS, metavar="FILE", help="client key file for TLS")
+    connection.add_argument(
+        "--tls-server-name",
+        default=argparse.SUPPRESS,
+        metavar="NAME",
+        help="server name for SNI and certificate verification (default: the server's host)",
+    )
+    connection.add_argument(
+        "--insecure-skip-tls-verify",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="do not verify the API server's certificate (insecure)",
+    )
+    connection.add_argument(
+        "--as", dest="as_user", default=argparse.SUPPRESS, metavar="USER", help="impersonate this user"
+    )
+    connection.add_argument(
+        "--as-group",
+        dest="as_groups",
+        action="append",
+        default=argparse.SUPPRESS,
+        metavar="GROUP",
+        help="impersonate this group (repeatable)",
+    )
+    connection.add_argument("--as-uid", default=argparse.SUPPRESS, metavar="UID", help="impersonate this UID")
+    connection.add_argument(
+        "--request-timeout",
+        type=_request_timeout,
+        default=argparse.SUPPRESS,
+        metavar="DURATION",
+        help="give up on a request to the API server after this long (default 30s, 0: never)",
+    )
     return flags
+
+
+def connection_options(values: dict[str, Any], default_timeout: float = 30.0) -> ConnectionOptions:
+    """kubectl's connection flags from parsed arguments (absent ones: not given)."""
+    if values.get("insecure_skip_tls_verify") and values.get("certificate_authority"):
+        raise UsageError("--insecure-skip-tls-verify and --certificate-authority contradict each other; give one")
+    if (values.get("as_groups") or values.get("as_uid")) and not values.get("as_user"):
+        raise UsageError("--as-group and --as-uid need --as (the user to impersonate)")
+    return ConnectionOptions(
+        kubeconfig=values.get("kubeconfig") or None,
+        context=values.get("context") or None,
+        cluster=values.get("cluster") or None,
+        user=values.get("user") or None,
+        server=values.get("server") or None,
+        token=values.get("token") or None,
+        certificate_authority=values.get("certificate_authority") or None,
+        client_certificate=values.get("client_certificate") or None,
+        client_key=values.get("client_key") or None,
+        tls_server_name=values.get("tls_server_name") or None,
+        insecure_skip_tls_verify=bool(values.get("insecure_skip_tls_verify")),
+        as_user=values.get("as_user") or None,
+        as_groups=tuple(values.get("as_groups") or ()),
+        as_uid=values.get("as_uid") or None,
+        request_timeout=values.get("request_timeout", default_timeout),
+    )
 
 
 def _gloo_timeout(text: str) -> float:
@@ -78,7 +134,7 @@ def _gloo_timeout(text: str) -> float:
 
 
 def _request_timeout(text: str) -> float:
-    return parse_duration(text, "--request-timeout")
+    return parse_duration(text, "--request-timeout", allow_zero=True)
 
 
 def _mutating_flags() -> _Parser:
@@ -114,6 +170,8 @@ def _mutating_flags() -> _Parser:
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser; with `only`, the other verbs are bare names (their modules are not imported)."""
     global_flags = _global_flags()
+    # `rbac --user` names the RoleBinding's subject; rbac sends nothing, so it needs no kubeconfig user.
+    without_user = _global_flags(kubeconfig_user=False)
     parser = _Parser(
         prog="kubectl canary",
         description=DESCRIPTION,
@@ -128,7 +186,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             verbs.add_parser(name, add_help=False)
             continue
         command = load(name)
-        parents = [global_flags, mutating] if command.mutating else [global_flags]
+        own = without_user if command.name == "rbac" else global_flags
+        parents = [own, mutating] if command.mutating else [own]
         sub = verbs.add_parser(
             command.name,
             help=command.short,
@@ -142,7 +201,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-_VALUE_FLAGS = ("-n", "--namespace", "--kubeconfig", "--context", "--request-timeout", "--field-manager")
+_VALUE_FLAGS = (
+    "-n", "--namespace", "--kubeconfig", "--context", "--cluster", "--user", "-s", "--server", "--token",
+    "--certificate-authority", "--client-certificate", "--client-key", "--tls-server-name", "--as", "--as-group",
+    "--as-uid", "--request-timeout", "--field-manager",
+)  # fmt: skip
 
 
 def chosen_verb(argv: Sequence[str]) -> str | None:
@@ -167,12 +230,7 @@ def run(argv: Sequence[str]) -> int:
         parser.print_help()
         return 2
     invocation = Invocation(
-        connection=ConnectionOptions(
-            kubeconfig=getattr(args, "kubeconfig", None),
-            context=getattr(args, "context", None),
-            request_timeout=getattr(args, "request_timeout", 30.0),
-            insecure_skip_tls_verify=getattr(args, "insecure_skip_tls_verify", False),
-        ),
+        connection=connection_options(vars(args) if args.command != "rbac" else {**vars(args), "user": None}),
         verbose=getattr(args, "verbose", False),
         force_conflicts=getattr(args, "force_conflicts", False),
         gloo_timeout=getattr(args, "gloo_timeout", 0.0),

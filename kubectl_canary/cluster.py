@@ -1,7 +1,8 @@
 """The one place that talks to the API server: typed resources, raw REST, errors as ApiError.
 
-The generated API classes of the `kubernetes` package are not used: they cost hundreds of
-milliseconds to load and hide the content types we need (see transports.py for the wire).
+The `kubernetes` package is not used: it costs hundreds of milliseconds to load, hides the content
+types we need, and resolves kubeconfigs its own way; kubeconfig.py decides where and as whom to
+connect, transports.py carries the requests.
 """
 
 from __future__ import annotations
@@ -10,17 +11,20 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
 from kubectl_canary.json_items import MalformedJSON, iter_items
-from kubectl_canary.kubeconfig import KubeconfigError, NeedsKubernetesClient, load_credentials
-from kubectl_canary.transports import KubernetesPackageTransport, StdlibTransport, Transport
+from kubectl_canary.kubeconfig import ConnectionOptions, KubeconfigError, resolve
+
+__all__ = ["ConnectionOptions"]  # re-exported: callers build it beside connect()
+from kubectl_canary.transports import StdlibTransport, Transport
 
 Obj = dict[str, Any]
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+LIST_CHUNK = 500  # kubectl's --chunk-size: big collections come in pages (limit/continue)
 DRY_RUN_MODES = ("none", "client", "server")
 
 
@@ -164,7 +168,7 @@ class Cluster:
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> list[Obj]:
-        """All objects in `namespace` (None: every namespace), in one request."""
+        """All objects in `namespace` (None: every namespace)."""
         return list(self.iter_list(resource, namespace, label_selector, field_selector))
 
     def iter_list(
@@ -174,17 +178,25 @@ class Cluster:
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> Iterator[Obj]:
-        """Like `list`, one request, but the objects are decoded one at a time as they are consumed."""
+        """Like `list`, but the objects are decoded one at a time as they are consumed, a page of
+        LIST_CHUNK at a time (limit/continue, as kubectl)."""
         query = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
-        text = self._send("GET", resource, namespace, None, query).decode()
-        try:
-            for item in iter_items(text):
-                # LIST items of built-in kinds carry no kind; callers may print them.
-                item.setdefault("apiVersion", resource.api_version)
-                item.setdefault("kind", resource.kind)
-                yield item
-        except MalformedJSON:
-            raise CanaryError(f"the API server at {self.server} answered with invalid JSON") from None
+        query["limit"] = str(LIST_CHUNK)
+        while True:
+            text = self._send("GET", resource, namespace, None, query).decode()
+            rest: dict[str, Any] = {}
+            try:
+                for item in iter_items(text, rest):
+                    # LIST items of built-in kinds carry no kind; callers may print them.
+                    item.setdefault("apiVersion", resource.api_version)
+                    item.setdefault("kind", resource.kind)
+                    yield item
+            except MalformedJSON:
+                raise CanaryError(f"the API server at {self.server} answered with invalid JSON") from None
+            token = (rest.get("metadata") or {}).get("continue") if isinstance(rest.get("metadata"), dict) else None
+            if not token:
+                return
+            query = {**query, "continue": str(token)}
 
     def watch(
         self,
@@ -249,30 +261,13 @@ class Cluster:
         return True
 
 
-@dataclass(frozen=True)
-class ConnectionOptions:
-    kubeconfig: str | None = None
-    context: str | None = None
-    request_timeout: float = 30.0
-    insecure_skip_tls_verify: bool = False
-
-
 def connect(
     options: ConnectionOptions, *, field_manager: str, dry_run: str, log: Callable[[str], None] | None = None
 ) -> tuple[Cluster, str]:
     """A Cluster for the kubeconfig context (or in-cluster config), and that context's namespace."""
-    transport: Transport
     try:
-        credentials = load_credentials(options.kubeconfig, options.context)
-    except NeedsKubernetesClient:
-        package = KubernetesPackageTransport(
-            options.kubeconfig, options.context, options.request_timeout, options.insecure_skip_tls_verify
-        )
-        transport, namespace = package, package.namespace
+        credentials = resolve(options)
     except KubeconfigError as error:
         raise CanaryError(f"cannot load kubeconfig: {error}") from None
-    else:
-        if options.insecure_skip_tls_verify:
-            credentials = replace(credentials, insecure=True)
-        transport, namespace = StdlibTransport(credentials, options.request_timeout), credentials.namespace
-    return Cluster(transport, field_manager=field_manager, dry_run=dry_run, log=log), namespace
+    transport = StdlibTransport(credentials, options.request_timeout)
+    return Cluster(transport, field_manager=field_manager, dry_run=dry_run, log=log), credentials.namespace

@@ -159,10 +159,11 @@ def _flag_value(line: _Line, action: argparse.Action, prefix: str, *, spelled: s
     if action.choices is not None:
         values = [(f"{spelled}{choice}", "") for choice in action.choices]
         return Completions(_matching(values, spelled + prefix))
-    if action.dest == "kubeconfig":
+    if action.dest in ("kubeconfig", "certificate_authority", "client_certificate", "client_key"):
         return Completions(directive=DIRECTIVE_DEFAULT)  # a file name
-    if action.dest == "context":
-        return Completions(_matching(((f"{spelled}{c}", "") for c in _contexts(line)), spelled + prefix))
+    if action.dest in ("context", "cluster", "user") and (line.verb != "rbac" or action.dest != "user"):
+        names = _kubeconfig_names(line, action.dest + "s")
+        return Completions(_matching(((f"{spelled}{c}", "") for c in names), spelled + prefix))
     if action.dest == "namespace":
         return Completions(_matching(((f"{spelled}{n}", "") for n in _namespaces(line)), spelled + prefix))
     return Completions()
@@ -221,15 +222,12 @@ def complete(args: Sequence[str], parser: argparse.ArgumentParser | None = None)
 
 
 def _connection(line: _Line) -> Any:
-    from kubectl_canary.cluster import ConnectionOptions
+    from kubectl_canary.cli import connection_options
 
     timeout = line.values.get("request_timeout")
-    return ConnectionOptions(
-        kubeconfig=line.values.get("kubeconfig") or None,
-        context=line.values.get("context") or None,
-        request_timeout=min(timeout, COMPLETION_TIMEOUT) if isinstance(timeout, float) else COMPLETION_TIMEOUT,
-        insecure_skip_tls_verify=bool(line.values.get("insecure_skip_tls_verify")),
-    )
+    values = {**line.values, "user": None} if line.verb == "rbac" else line.values
+    bounded = min(timeout, COMPLETION_TIMEOUT) if isinstance(timeout, float) and timeout else COMPLETION_TIMEOUT
+    return connection_options({**values, "request_timeout": bounded})
 
 
 def _connect(line: _Line) -> tuple[Any, str]:
@@ -300,22 +298,18 @@ def _namespaces(line: _Line) -> list[str]:
     return sorted(str((item.get("metadata") or {}).get("name") or "") for item in items)
 
 
-def _contexts(line: _Line) -> list[str]:
-    """Context names of the kubeconfig (files only, no cluster)."""
-    import yaml
+def _kubeconfig_names(line: _Line, kind: str) -> list[str]:
+    """Names of contexts, clusters or users in the kubeconfig files (no cluster is asked)."""
+    import os
 
-    from kubectl_canary.kubeconfig import kubeconfig_paths
+    from kubectl_canary.kubeconfig import KubeconfigError, kubeconfig_paths, read_kubeconfigs
 
-    names: list[str] = []
-    for path in kubeconfig_paths(line.values.get("kubeconfig") or None):
-        try:
-            document = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        for entry in (document.get("contexts") if isinstance(document, dict) else None) or []:
-            name = entry.get("name") if isinstance(entry, dict) else None
-            if isinstance(name, str) and name not in names:
-                names.append(name)
+    explicit = line.values.get("kubeconfig") or None
+    try:
+        merged = read_kubeconfigs(kubeconfig_paths(explicit, os.environ), explicit=bool(explicit))
+    except KubeconfigError:
+        return []
+    names: dict[str, Any] = getattr(merged, kind)
     return sorted(names)
 
 

@@ -26,8 +26,9 @@ def _expect(text: str, pos: int, char: str) -> int:
     return _skip(text, pos + 1)
 
 
-def iter_items(text: str) -> Iterator[Any]:
-    """The elements of the top-level object's "items" array, decoded one by one (other keys skipped)."""
+def iter_items(text: str, rest: dict[str, Any] | None = None) -> Iterator[Any]:
+    """The elements of the top-level object's "items" array, decoded one by one; the other keys go to
+    `rest` (a LIST's metadata, with its `continue` token), when given."""
     try:
         pos = _expect(text, _skip(text, 0), "{")
         more = not text.startswith("}", pos)
@@ -46,7 +47,9 @@ def iter_items(text: str) -> Iterator[Any]:
                         pos = _skip(text, pos + 1)
                 pos = _expect(text, pos, "]")
             else:
-                _, pos = _DECODER.raw_decode(text, pos)
+                value, pos = _DECODER.raw_decode(text, pos)
+                if rest is not None:
+                    rest[key] = value
                 pos = _skip(text, pos)
             more = text.startswith(",", pos)
             if more:

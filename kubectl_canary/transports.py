@@ -1,6 +1,10 @@
-"""How requests reach the API server: a lean stdlib HTTPS connection, or the `kubernetes` package.
+"""How requests reach the API server: stdlib HTTP(S) with kubectl's habits.
 
-Both offer `send` (one request, whole answer) and `stream` (a watch: the answer line by line).
+`send` (one request, whole answer) and `stream` (a watch: the answer line by line), over TLS with the
+kubeconfig's CA, client certificate and tls-server-name (SNI and the name verified), through an HTTP
+CONNECT proxy when kubeconfig.py chose one. Like client-go: 429 with Retry-After is retried within
+--request-timeout, a 401 is retried once when the credential could be refreshed, the server's Warning
+headers are printed once each as `Warning: ...`, and the User-Agent names the plugin and its version.
 Failures to reach the server become one `CanaryError` naming the server, never a traceback, and
 credentials never appear in any message.
 """
@@ -9,14 +13,29 @@ from __future__ import annotations
 
 import http.client
 import os
+import platform
+import re
 import socket
 import ssl
+import sys
+import time
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
+from kubectl_canary import __version__
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.kubeconfig import Credentials
+from kubectl_canary.identity import Identity
+from kubectl_canary.kubeconfig import Credentials, KubeconfigError
+
+_GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
+USER_AGENT = (
+    f"kubectl-canary/v{__version__} ({sys.platform}/{_GO_ARCH.get(platform.machine().lower(), platform.machine())}) "
+    f"python/{platform.python_version()}"
+)
+# Go's net/http retries a 429 at most this many times (client-go: maxRetries 10).
+_MAX_RETRIES = 10
+_WARNING = re.compile(r'^\s*\d{3}\s+\S+\s+"((?:[^"\\]|\\.)*)"')
 
 _RETRYABLE = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)
 
@@ -48,88 +67,183 @@ def _unreachable(server: str, error: BaseException, timeout: float) -> CanaryErr
     return CanaryError(f"cannot reach the API server at {server}: {reason}")
 
 
-def _ssl_context(credentials: Credentials) -> ssl.SSLContext:
+def _ssl_context(credentials: Credentials, client_pair: tuple[str, str] | None) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.set_alpn_protocols(["http/1.1"])
     if credentials.insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     elif credentials.ca_pem:
-        context.load_verify_locations(cadata=credentials.ca_pem)
+        try:
+            context.load_verify_locations(cadata=credentials.ca_pem)
+        except (ssl.SSLError, ValueError):
+            raise CanaryError(f"the certificate-authority of {credentials.source} is not a PEM certificate") from None
     else:
         context.load_default_certs()
-    if credentials.client_cert_pem and credentials.client_key_pem:
+    if client_pair is not None:
         # ssl only loads key pairs from files: a private file that lives for the load alone.
         import tempfile
 
         fd, path = tempfile.mkstemp(prefix="kubectl-canary-")
         try:
             with os.fdopen(fd, "w") as f:
-                f.write(credentials.client_cert_pem + "\n" + credentials.client_key_pem)
+                f.write(client_pair[0].rstrip("\n") + "\n" + client_pair[1])
             context.load_cert_chain(path)
+        except ssl.SSLError:
+            raise CanaryError(f"the client certificate or key of {credentials.source} is not valid PEM") from None
         finally:
             os.unlink(path)
     return context
 
 
+class _TlsConnection(http.client.HTTPSConnection):
+    """HTTPS whose TLS name (SNI and the name verified) may differ from the host: tls-server-name."""
+
+    def __init__(
+        self, host: str, port: int | None, *, timeout: float | None, context: ssl.SSLContext, server_name: str
+    ) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._server_name = server_name
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)  # TCP, and the CONNECT tunnel when set_tunnel was called
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_name)  # type: ignore[attr-defined]
+
+
+def _warnings(response: http.client.HTTPResponse) -> list[str]:
+    found = []
+    for value in response.headers.get_all("Warning") or []:
+        match = _WARNING.match(value)
+        found.append(match.group(1).replace('\\"', '"') if match else value.strip())
+    return found
+
+
 class StdlibTransport:
     """One keep-alive connection for the whole command (watches get their own), TLS as configured."""
 
-    def __init__(self, credentials: Credentials, timeout: float) -> None:
+    def __init__(self, credentials: Credentials, timeout: float, identity: Identity | None = None) -> None:
         self.server = credentials.server
         self._credentials = credentials
-        self._timeout = timeout
+        self._identity = identity or Identity(credentials)
+        self._timeout: float | None = timeout or None  # 0: no timeout, as kubectl
         url = urlsplit(credentials.server)
         self._host, self._port, self._https = url.hostname or "localhost", url.port, url.scheme == "https"
         self._prefix = url.path.rstrip("/")
-        self._context: ssl.SSLContext | None = None
+        self._context: tuple[int, ssl.SSLContext] | None = None
         self._connection: http.client.HTTPConnection | None = None
+        self._warned: set[str] = set()
 
-    def _connect(self, timeout: float) -> http.client.HTTPConnection:
+    def _tls(self) -> ssl.SSLContext:
+        pair = self._identity.client_pair()
+        version = self._identity.certificate_version
+        if self._context is None or self._context[0] != version:
+            self._context = (version, _ssl_context(self._credentials, pair))
+        return self._context[1]
+
+    def _connect(self, timeout: float | None) -> http.client.HTTPConnection:
+        proxy = urlsplit(self._credentials.proxy) if self._credentials.proxy else None
+        host, port = (proxy.hostname or "", proxy.port or 80) if proxy else (self._host, self._port)
         if self._https:
-            if self._context is None:
-                self._context = _ssl_context(self._credentials)
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                self._host, self._port, timeout=timeout, context=self._context
+            conn: http.client.HTTPConnection = _TlsConnection(
+                host,
+                port,
+                timeout=timeout,
+                context=self._tls(),
+                server_name=self._credentials.tls_server_name or self._host,
             )
+            if proxy:
+                conn.set_tunnel(self._host, self._port or 443)
         else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
         conn.connect()
         # Without it every keep-alive request waits ~40 ms for a delayed ACK.
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
-    def _headers(self, headers: dict[str, str]) -> dict[str, str]:
-        extra = {"User-Agent": "kubectl-canary"}
-        if self._credentials.token:
-            extra["Authorization"] = f"Bearer {self._credentials.token}"
-        return {**headers, **extra}
+    def _target(self, path: str) -> str:
+        if self._credentials.proxy and not self._https:
+            return self.server + path  # a plain-HTTP request through a proxy names the whole URL
+        return self._prefix + path
+
+    def _request(
+        self, conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> http.client.HTTPResponse:
+        conn.putrequest(method, self._target(path), skip_accept_encoding=True)
+        for name, value in [*headers.items(), ("User-Agent", USER_AGENT), *self._identity.headers()]:
+            conn.putheader(name, value)
+        if body is not None or method in ("POST", "PUT", "PATCH"):
+            conn.putheader("Content-Length", str(len(body or b"")))
+        conn.endheaders(body)
+        response = conn.getresponse()
+        for warning in _warnings(response):
+            if warning not in self._warned:
+                self._warned.add(warning)
+                print(f"Warning: {warning}", file=sys.stderr, flush=True)
+        return response
+
+    def _retry_after(self, status: int, response: http.client.HTTPResponse, deadline: float | None) -> float | None:
+        """Seconds to wait before retrying a 429 (or a 5xx with Retry-After), if it fits the deadline."""
+        if status != 429 and not (500 <= status < 600 and response.getheader("Retry-After")):
+            return None
+        try:
+            wait = max(0.0, float(response.getheader("Retry-After") or "1"))
+        except ValueError:
+            wait = 1.0
+        if deadline is not None and time.monotonic() + wait >= deadline:
+            return None
+        return wait
 
     def send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
-        for attempt in range(2):
+        deadline = time.monotonic() + self._timeout if self._timeout else None
+        reconnected = refreshed = False
+        for _ in range(_MAX_RETRIES + 3):
             reused = self._connection is not None
             try:
                 if self._connection is None:
                     self._connection = self._connect(self._timeout)
-                self._connection.request(method, self._prefix + path, body=body, headers=self._headers(headers))
-                response = self._connection.getresponse()
-                return response.status, response.read()
+                response = self._request(self._connection, method, path, body, headers)
+                data = response.read()
+                if response.will_close:
+                    self._connection = None
+            except KubeconfigError as error:
+                raise CanaryError(f"cannot load kubeconfig: {error}") from None
             except _RETRYABLE as error:
                 self._connection = None
                 # A kept-alive connection the server closed: retry reads once on a new one.
                 # Writes are never repeated behind the user's back.
-                if attempt == 0 and reused and method == "GET":
+                if not reconnected and reused and method == "GET":
+                    reconnected = True
                     continue
-                raise _unreachable(self.server, error, self._timeout) from None
+                raise _unreachable(self.server, error, self._timeout or 0) from None
             except (OSError, http.client.HTTPException) as error:
                 self._connection = None
-                raise _unreachable(self.server, error, self._timeout) from None
-        raise AssertionError("unreachable")
+                raise _unreachable(self.server, error, self._timeout or 0) from None
+            status = response.status
+            if status == 401 and not refreshed:
+                refreshed = True
+                try:
+                    if self._identity.refresh_after_unauthorized():
+                        continue  # a 401 was not processed: safe to repeat, writes included
+                except KubeconfigError as error:
+                    raise CanaryError(f"cannot load kubeconfig: {error}") from None
+            wait = self._retry_after(status, response, deadline)
+            if wait is not None:
+                time.sleep(wait)
+                continue
+            return status, data
+        return status, data
 
     def stream(self, path: str, headers: dict[str, str], timeout: float) -> tuple[int, Iterator[bytes]]:
         try:
             conn = self._connect(timeout)
-            conn.request("GET", self._prefix + path, headers=self._headers(headers))
-            response = conn.getresponse()
+            response = self._request(conn, "GET", path, None, headers)
+            if response.status == 401 and self._identity.refresh_after_unauthorized():
+                response.read()
+                conn.close()
+                conn = self._connect(timeout)
+                response = self._request(conn, "GET", path, None, headers)
+        except KubeconfigError as error:
+            raise CanaryError(f"cannot load kubeconfig: {error}") from None
         except (OSError, http.client.HTTPException) as error:
             raise _unreachable(self.server, error, timeout) from None
 
@@ -146,108 +260,4 @@ class StdlibTransport:
             body = response.read()
             conn.close()
             return response.status, iter([body])
-        return response.status, lines()
-
-
-class KubernetesPackageTransport:
-    """Through the `kubernetes` package: exec and auth-provider plugins, in-cluster config, proxies."""
-
-    def __init__(self, kubeconfig: str | None, context: str | None, timeout: float, insecure: bool = False) -> None:
-        import urllib3
-        from kubernetes import config as kube_config
-        from kubernetes.client import Configuration
-        from kubernetes.client.rest import RESTClientObject
-
-        configuration = Configuration()
-        self.namespace = "default"
-        in_cluster = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-        try:
-            if (
-                kubeconfig is None
-                and not os.environ.get("KUBECONFIG")
-                and os.path.exists(in_cluster)
-                and not os.path.exists(os.path.expanduser("~/.kube/config"))
-            ):
-                kube_config.load_incluster_config(client_configuration=configuration)
-                with open(in_cluster) as f:
-                    self.namespace = f.read().strip() or self.namespace
-            else:
-                kube_config.load_kube_config(
-                    config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False
-                )
-                contexts, active = kube_config.list_kube_config_contexts(config_file=kubeconfig)
-                chosen: Any = next((c for c in contexts if c["name"] == context), active)
-                self.namespace = (chosen.get("context") or {}).get("namespace") or self.namespace
-        except (kube_config.ConfigException, OSError) as error:
-            source = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise CanaryError(f"cannot load kubeconfig {source}: {first}") from None
-        if insecure:
-            configuration.verify_ssl = False
-        self._urllib3 = urllib3
-        self._configuration = configuration
-        self._pool = RESTClientObject(configuration).pool_manager
-        self.server = configuration.host.rstrip("/")
-        self._timeout = timeout
-
-    def _headers(self, headers: dict[str, str]) -> dict[str, str]:
-        token = self._configuration.auth_settings().get("BearerToken", {}).get("value")
-        return {**headers, "Authorization": token} if token else headers
-
-    def _unreachable(self, error: Exception, timeout: float) -> CanaryError:
-        errors = self._urllib3.exceptions
-        cause: BaseException = getattr(error, "reason", None) or error
-        if isinstance(cause, (errors.ReadTimeoutError, errors.ConnectTimeoutError)):
-            cause = TimeoutError()
-        elif "refused" in str(cause).lower():
-            cause = ConnectionRefusedError()
-        elif isinstance(cause, errors.ProtocolError):
-            cause = http.client.RemoteDisconnected("closed")
-        return _unreachable(self.server, cause, timeout)
-
-    def send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
-        retries = self._urllib3.Retry(total=1, read=1 if method == "GET" else 0, redirect=0, status=0)
-        try:
-            response = self._pool.request(
-                method,
-                self.server + path,
-                body=body,
-                headers=self._headers(headers),
-                timeout=self._urllib3.Timeout(connect=self._timeout, read=self._timeout),
-                retries=retries,
-            )
-        except self._urllib3.exceptions.HTTPError as error:
-            raise self._unreachable(error, self._timeout) from None
-        return response.status, response.data
-
-    def stream(self, path: str, headers: dict[str, str], timeout: float) -> tuple[int, Iterator[bytes]]:
-        try:
-            response = self._pool.request(
-                "GET",
-                self.server + path,
-                headers=self._headers(headers),
-                timeout=self._urllib3.Timeout(connect=self._timeout, read=timeout),
-                retries=False,
-                preload_content=False,
-            )
-        except self._urllib3.exceptions.HTTPError as error:
-            raise self._unreachable(error, timeout) from None
-        if response.status >= 400:
-            return response.status, iter([response.read()])
-
-        def lines() -> Iterator[bytes]:
-            buffer = b""
-            try:
-                for chunk in response.stream(1024, decode_content=True):
-                    buffer += chunk
-                    while b"\n" in buffer:
-                        line, buffer = buffer.split(b"\n", 1)
-                        yield line + b"\n"
-            except self._urllib3.exceptions.HTTPError as error:
-                raise self._unreachable(error, timeout) from None
-            finally:
-                response.release_conn()
-            if buffer:
-                yield buffer
-
         return response.status, lines()

@@ -8,9 +8,13 @@
         api.inject_fault(Fault.drop(), method="PATCH", path_contains="/routetables/")
 
 It speaks HTTP/1.1 (keep-alive, TCP_NODELAY, Content-Length on every non-streaming answer) on one port of
-127.0.0.1, both plain (`api.url`) and TLS (`api.https_url`, a self-signed certificate for 127.0.0.1 kept
-in tls/). Kubeconfigs point at the TLS side because client-go (kubectl) sends no credentials over plain
-HTTP. Every request needs `Authorization: Bearer <api.token>` (else 401). It serves discovery well enough
+127.0.0.1, both plain (`api.url`) and TLS (`api.https_url`, a self-signed certificate for 127.0.0.1,
+localhost, fake-a.test, fake-b.test and api.fake.test kept in tls/). Kubeconfigs point at the TLS side
+because client-go (kubectl) sends no credentials over plain HTTP. Every request needs `Authorization:
+Bearer <token>` with a token of `accept_tokens` (default: `api.token`), or a TLS client certificate signed
+by tls/client-ca.crt (tls/alice.*, tls/bob.*), else 401. Each request is recorded with the server's
+`name`, the peer port, the SNI name, the client certificate's subject, Authorization, the Impersonate-*
+headers and the User-Agent (`api.requests`), for the connection tests. It serves discovery well enough
 for a real kubectl, and namespaces, services, events, configmaps, apps/v1 deployments, gloo.solo.io/v1
 upstreams and gateway.solo.io/v1 routetables and virtualservices, and the Gateway API's
 gateway.networking.k8s.io/v1 gateways and httproutes (status subresource) and v1beta1 referencegrants.
@@ -69,11 +73,16 @@ Known differences from a real API server:
   other directives ignored;
 - field ownership treats every list as atomic (a real server keys the containers, ports, ... of built-in
   kinds by their merge key), ignores status, and ignores managedFields sent by clients;
-- no RBAC except the `forbid()` hook; one bearer token; no impersonation; the only TLS certificate is
-  the one in tls/;
-- no protobuf, no Table output (kubectl prints NAME/AGE itself), no pagination (`limit`/`continue`
-  ignored), no watch bookmarks, no /openapi (404: `kubectl get/patch` cope; `kubectl apply` needs
-  `--validate=false`);
+- no RBAC except the `forbid()` hook; impersonation headers are recorded, never checked or applied
+  (a real server needs the `impersonate` verb and answers as the impersonated user); one server
+  certificate whatever the SNI name;
+- pagination: `limit`/`continue` page a LIST, but the continue token is an offset (a real one is opaque
+  and serves the snapshot of the first page; here objects written between pages may shift them), and
+  it never expires (no 410);
+- `Retry-After` only on the throttle fault (`Fault.throttle`), `Warning` headers only as set by
+  `add_response_header`;
+- no protobuf, no Table output (kubectl prints NAME/AGE itself), no watch bookmarks, no /openapi (404:
+  `kubectl get/patch` cope; `kubectl apply` needs `--validate=false`);
 - PUT never creates; DELETE is immediate (no finalizers, no graceful deletion, propagationPolicy
   ignored).
 """

@@ -38,6 +38,7 @@ class ApiRequest:
     query: dict[str, str]
     headers: Message
     body: bytes
+    client_subject: str | None = None  # a verified TLS client certificate authenticates its holder
 
     @property
     def media_type(self) -> str:
@@ -153,7 +154,7 @@ def discovery(segments: list[str], server_address: str) -> JsonObject | None:
 class ApiEndpoints:
     registry: Registry
     store: ObjectStore
-    token: str
+    tokens: list[str]
     user: str
     stopping: threading.Event
     forbidden: list[ForbidRule] = field(default_factory=list)
@@ -161,7 +162,8 @@ class ApiEndpoints:
     def respond(self, request: ApiRequest, server_address: str) -> Reply | WatchReply:
         """The answer to a request; errors become Status replies, never exceptions."""
         try:
-            if request.headers.get("Authorization") != f"Bearer {self.token}":
+            authorization = request.headers.get("Authorization") or ""
+            if authorization not in [f"Bearer {token}" for token in self.tokens] and not request.client_subject:
                 raise unauthorized()
             segments = [segment for segment in request.path.split("/") if segment]
             if request.method in ("GET", "HEAD"):
@@ -236,12 +238,35 @@ class ApiEndpoints:
         resource_type = route.resource_type
         matchers = self._matchers(request, resource_type.plural)
         items, resource_version = self.registry.list(resource_type, route.namespace, matchers)
+        metadata: JsonObject = {"resourceVersion": resource_version}
+        items, metadata = self._page(items, metadata, request)
         if resource_type.builtin:  # typed lists leave apiVersion/kind out of their items
             for item in items:
                 item.pop("apiVersion", None)
                 item.pop("kind", None)
         return Reply(200, {"kind": resource_type.list_kind, "apiVersion": resource_type.api_version,
-                            "metadata": {"resourceVersion": resource_version}, "items": items})
+                            "metadata": metadata, "items": items})
+
+    @staticmethod
+    def _page(items: list[JsonObject], metadata: JsonObject,
+              request: ApiRequest) -> tuple[list[JsonObject], JsonObject]:
+        """limit/continue: a page of `limit` items from the offset the continue token holds (a real server's
+        token is opaque and pins the resourceVersion; this one is the offset and the list's version)."""
+        try:
+            limit = int(request.query.get("limit") or 0)
+            token = request.query.get("continue") or ""
+            offset = int(token.split("-", 1)[0]) if token else 0
+        except ValueError as error:
+            raise bad_request(f"invalid limit or continue: {error}") from error
+        if token and token.split("-", 1)[1:] != [str(metadata["resourceVersion"])]:
+            metadata = {**metadata, "resourceVersion": token.split("-", 1)[1]}  # the snapshot the pages share
+        if limit <= 0:
+            return items[offset:], metadata
+        page = items[offset:offset + limit]
+        if offset + limit < len(items):
+            metadata = {**metadata, "continue": f"{offset + limit}-{metadata['resourceVersion']}",
+                        "remainingItemCount": len(items) - offset - limit}
+        return page, metadata
 
     def _watch(self, route: Route, request: ApiRequest) -> WatchReply:
         since_text = request.query.get("resourceVersion", "")

@@ -15,11 +15,18 @@ class Fault:
     reason: str = ""
     message: str = ""
     seconds: float = 0.0
+    retry_after: int | None = None
 
     @classmethod
     def status(cls, code: int, reason: str = "InternalError", message: str = "injected") -> Fault:
         """Answer with a Kubernetes Status of this code instead of serving the request."""
         return cls("status", code=code, reason=reason, message=message)
+
+    @classmethod
+    def throttle(cls, retry_after: int = 1) -> Fault:
+        """429 TooManyRequests with a Retry-After header, as API Priority and Fairness answers."""
+        return cls("status", code=429, reason="TooManyRequests", message="Too many requests, please try again later.",
+                   retry_after=retry_after)
 
     @classmethod
     def delay(cls, seconds: float) -> Fault:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
@@ -36,13 +36,29 @@ class RequestRecord:
     status: int
     manager: str | None
     body: bytes = b""
+    # Who asked, for the connection tests: the server instance, the TCP peer port (a test proxy knows
+    # its own), the SNI name, the client certificate's subject, and the identity headers.
+    instance: str = ""
+    peer_port: int = 0
+    sni: str | None = None
+    client_subject: str | None = None
+    authorization: str | None = None
+    impersonate: tuple[tuple[str, str], ...] = ()
+    user_agent: str | None = None
+
+    @property
+    def namespace(self) -> str | None:
+        parts = self.path.split("/")
+        return parts[parts.index("namespaces") + 1] if "namespaces" in parts[:-1] else None
 
 
 class FakeApiServer:
     """A Kubernetes API server for tests: real HTTP on 127.0.0.1, an in-memory store, and the behaviour
     listed in the package docstring. Use it as a context manager (or `start()` / `stop()`)."""
 
-    def __init__(self, *, token: str = "fake-token", user: str = "fake", host: str = "127.0.0.1") -> None:
+    def __init__(self, *, token: str = "fake-token", user: str = "fake", host: str = "127.0.0.1",
+                 name: str = "fake") -> None:
+        self.name = name
         self._host = host
         self._store = ObjectStore()
         self._registry = Registry(self._store)
@@ -50,7 +66,8 @@ class FakeApiServer:
         self._log_lock = threading.Lock()
         self._requests: list[RequestRecord] = []
         self._stopping = threading.Event()
-        self._endpoints = ApiEndpoints(self._registry, self._store, token, user, self._stopping)
+        self._endpoints = ApiEndpoints(self._registry, self._store, [token], user, self._stopping)
+        self._response_headers: list[tuple[str, str]] = []
         self._http: HttpTransport | None = None
         self._thread: threading.Thread | None = None
         self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
@@ -58,7 +75,15 @@ class FakeApiServer:
     @property
     def token(self) -> str:
         """The bearer token every request must carry."""
-        return self._endpoints.token
+        return self._endpoints.tokens[0]
+
+    def accept_tokens(self, *tokens: str) -> None:
+        """Bearer tokens accepted from now on (replacing the others; `token` stays the first)."""
+        self._endpoints.tokens = list(tokens)
+
+    def add_response_header(self, name: str, value: str) -> None:
+        """Send this header (e.g. `Warning: 299 - "..."`) on every JSON answer from now on."""
+        self._response_headers.append((name, value))
 
     @property
     def user(self) -> str:
@@ -244,10 +269,18 @@ class FakeApiServer:
         request = ApiRequest(handler.command, url.path, dict(parse_qsl(url.query, keep_blank_values=True)),
                              handler.headers, handler.read_body())
         manager = field_manager(request) if request.method in WRITE_METHODS else None
+        peer = handler.peer
+        request = replace(request, client_subject=peer.client_subject)
+        handler.extra_headers = list(self._response_headers)
 
         def record(status: int) -> None:
             entry = RequestRecord(request.method, request.path, dict(request.query),
-                                  request.headers.get("Content-Type"), status, manager, request.body)
+                                  request.headers.get("Content-Type"), status, manager, request.body,
+                                  self.name, peer.port, peer.sni, peer.client_subject,
+                                  request.headers.get("Authorization"),
+                                  tuple((k, v) for k, v in request.headers.items()
+                                        if k.lower().startswith("impersonate-")),
+                                  request.headers.get("User-Agent"))
             with self._log_lock:
                 self._requests.append(entry)
 
@@ -261,6 +294,8 @@ class FakeApiServer:
                 return
             elif fault.kind == "status":
                 error = ApiError(fault.code, fault.reason, fault.message)
+                if fault.retry_after is not None:
+                    handler.extra_headers.append(("Retry-After", str(fault.retry_after)))
                 record(error.code)
                 handler.send_json(error.code, error.body())
                 return

@@ -9,19 +9,25 @@ import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from .json_values import JsonObject, encode_json
 
-# A self-signed certificate for 127.0.0.1 and localhost, valid until 2126: test data, not a secret.
+# A self-signed certificate for 127.0.0.1, localhost and the test names fake-a.test, fake-b.test (reached
+# through a test proxy) and api.fake.test (a tls-server-name), valid until 2126: test data, not a secret.
 # Made with: openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 36500
 #   -keyout server.key -out server.crt -subj /CN=fake-apiserver
-#   -addext subjectAltName=IP:127.0.0.1,DNS:localhost -addext basicConstraints=critical,CA:TRUE
+#   -addext subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:fake-a.test,DNS:fake-b.test,DNS:api.fake.test
+#   -addext basicConstraints=critical,CA:TRUE
 #   -addext keyUsage=critical,digitalSignature,keyCertSign -addext extendedKeyUsage=serverAuth
+# Client certificates (alice.crt/.key: O=team-alice, CN=alice; bob likewise) are signed by client-ca.crt
+# (its key was thrown away); a client that presents one is authenticated as its CN.
 TLS_DIRECTORY = Path(__file__).with_name("tls")
 CA_CERTIFICATE = TLS_DIRECTORY / "server.crt"
+CLIENT_CA_CERTIFICATE = TLS_DIRECTORY / "client-ca.crt"
 
 
 def close_events(events: Iterator[JsonObject]) -> None:
@@ -30,11 +36,40 @@ def close_events(events: Iterator[JsonObject]) -> None:
         close()
 
 
+def _remember_sni(ssl_socket: Any, server_name: str | None, _context: ssl.SSLContext) -> None:
+    ssl_socket.sni_name = server_name  # the name the client sent, read back in _peer
+
+
 def _tls_context() -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(CA_CERTIFICATE, TLS_DIRECTORY / "server.key")
     context.set_alpn_protocols(["http/1.1"])
+    context.verify_mode = ssl.CERT_OPTIONAL  # client certificates authenticate when given
+    context.load_verify_locations(CLIENT_CA_CERTIFICATE)
+    context.sni_callback = _remember_sni
     return context
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Who is on the other end of a connection: its port, the SNI name, its certificate's subject."""
+
+    port: int
+    sni: str | None = None
+    client_subject: str | None = None  # "O=team-alice,CN=alice"
+
+
+def _peer(connection: Any, client_address: Any) -> Peer:
+    port = int(client_address[1]) if isinstance(client_address, tuple) else 0
+    if not isinstance(connection, ssl.SSLSocket):
+        return Peer(port)
+    sni = getattr(connection, "sni_name", None)
+    certificate: dict[str, Any] = dict(connection.getpeercert() or {})
+    subject: tuple[tuple[tuple[str, str], ...], ...] = certificate.get("subject", ())
+    parts = [f"{key}={value}" for rdn in subject for key, value in rdn]
+    short = {"organizationName": "O", "commonName": "CN"}
+    named = ",".join(short.get(p.split("=", 1)[0], p.split("=", 1)[0]) + "=" + p.split("=", 1)[1] for p in parts)
+    return Peer(port, sni, named or None)
 
 
 class HttpTransport(ThreadingHTTPServer):
@@ -82,8 +117,10 @@ class HttpTransport(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.add(connection)
         try:
+            RequestHandler.peer_of[id(connection)] = _peer(connection, client_address)
             RequestHandler(connection, client_address, self)
         finally:
+            RequestHandler.peer_of.pop(id(connection), None)
             with self._connections_lock:
                 self._connections.discard(connection)
             if connection is not request:
@@ -93,6 +130,16 @@ class HttpTransport(ThreadingHTTPServer):
 
 class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    peer_of: ClassVar[dict[int, Peer]] = {}  # id(connection) -> Peer, for the connection's lifetime
+    extra_headers: list[tuple[str, str]]  # sent with the next JSON answer: e.g. Warning, Retry-After
+
+    def setup(self) -> None:
+        super().setup()
+        self.extra_headers = []
+
+    @property
+    def peer(self) -> Peer:
+        return self.peer_of.get(id(self.connection)) or Peer(0)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the request log is `FakeApiServer.requests`."""
@@ -123,6 +170,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/json")
             self.send_header("Cache-Control", "no-cache, private")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in self.extra_headers:
+                self.send_header(name, value)
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)

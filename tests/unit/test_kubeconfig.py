@@ -1,4 +1,4 @@
-"""The fast kubeconfig reader: what it reads itself, and what it leaves to the kubernetes package."""
+"""The kubeconfig resolver and the identity it gives: files, entries, flags, exec plugins, in-cluster."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from kubectl_canary import kubeconfig
-from kubectl_canary.kubeconfig import KubeconfigError, NeedsKubernetesClient, load_credentials
+from kubectl_canary.identity import Identity
+from kubectl_canary.kubeconfig import ConnectionOptions, Credentials, KubeconfigError, resolve
 
 CA = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n"
 
@@ -58,14 +59,28 @@ def clean_env(monkeypatch):
         "https_proxy",
         "HTTP_PROXY",
         "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "KUBERNETES_SERVICE_PORT",
+        "POD_NAMESPACE",
     ):
         monkeypatch.delenv(name, raising=False)
 
 
+def load(path: Path | None, context: str | None = None, **flags) -> Credentials:
+    return resolve(ConnectionOptions(kubeconfig=str(path) if path else None, context=context, **flags))
+
+
+def authorization(credentials: Credentials) -> str | None:
+    return dict(Identity(credentials).headers()).get("Authorization")
+
+
+EXEC_V1 = {"apiVersion": "client.authentication.k8s.io/v1", "interactiveMode": "Never"}
+ANSWER = 'print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": %s}))'
+
+
 def test_token_and_ca(tmp_path):
-    credentials = load_credentials(str(write(tmp_path / "k", {"token": "t0k"})), None)
+    credentials = load(write(tmp_path / "k", {"token": "t0k"}))
     assert (credentials.server, credentials.namespace, credentials.token, credentials.ca_pem) == (
         "https://k8s.example:6443",
         "team",
@@ -78,47 +93,86 @@ def test_merged_kubeconfig_list_first_file_wins(tmp_path, monkeypatch):
     first = write(tmp_path / "a", {"token": "first"})
     second = write(tmp_path / "b", {"token": "second"}, namespace="other")
     monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'missing'}{os.pathsep}{first}{os.pathsep}{second}")
-    assert load_credentials(None, None).token == "first"
+    assert load(None).token == "first"
+
+
+def test_first_file_wins_with_tls_server_name(tmp_path, monkeypatch):
+    """The bug of issue 9: with tls-server-name the last file won (through the kubernetes package)."""
+    cluster = {"server": "https://a.example:6443", "tls-server-name": "api.a", "insecure-skip-tls-verify": True}
+    first = write(tmp_path / "a", {"token": "first"}, cluster)
+    second = write(tmp_path / "b", {"token": "second"}, {"server": "https://b.example:6443"})
+    monkeypatch.setenv("KUBECONFIG", f"{first}{os.pathsep}{second}")
+    credentials = load(None)
+    assert (credentials.server, credentials.tls_server_name, credentials.token) == (
+        "https://a.example:6443",
+        "api.a",
+        "first",
+    )
 
 
 def test_relative_token_file(tmp_path):
     (tmp_path / "token").write_text("from-file\n")
-    assert load_credentials(str(write(tmp_path / "k", {"tokenFile": "token"})), None).token == "from-file"
+    assert authorization(load(write(tmp_path / "k", {"tokenFile": "token"}))) == "Bearer from-file"
+
+
+def test_token_file_is_read_again_when_it_changes(tmp_path):
+    token = tmp_path / "token"
+    token.write_text("one\n")
+    identity = Identity(load(write(tmp_path / "k", {"tokenFile": "token"})))
+    assert dict(identity.headers())["Authorization"] == "Bearer one"
+    token.write_text("rotated-two\n")
+    assert dict(identity.headers())["Authorization"] == "Bearer rotated-two"
 
 
 def test_exec_plugin_token(tmp_path):
     script = plugin(
         tmp_path,
         """
+import base64
 info = json.loads(os.environ["KUBERNETES_EXEC_INFO"])
 assert info["spec"]["interactive"] is False and info["spec"]["cluster"]["server"].startswith("https://")
+assert base64.b64decode(info["spec"]["cluster"]["certificate-authority-data"]).decode().startswith("-----BEGIN")
 print(json.dumps({"apiVersion": info["apiVersion"], "kind": "ExecCredential",
                   "status": {"token": "exec-" + os.environ["TEAM"] + "-" + sys.argv[1]}}))""",
     )
     user = {
         "exec": {
-            "apiVersion": "client.authentication.k8s.io/v1",
+            **EXEC_V1,
             "command": "bin/cred-plugin",
             "args": ["x"],
             "env": [{"name": "TEAM", "value": "blue"}],
             "provideClusterInfo": True,
-            "interactiveMode": "IfAvailable",
         }
     }
     assert str(script).startswith(str(tmp_path))
-    assert load_credentials(str(write(tmp_path / "k", user)), None).token == "exec-blue-x"
+    assert authorization(load(write(tmp_path / "k", user))) == "Bearer exec-blue-x"
 
 
 def test_exec_plugin_client_certificate(tmp_path):
-    plugin(tmp_path, 'print(json.dumps({"status": {"clientCertificateData": "CERT", "clientKeyData": "KEY"}}))')
-    credentials = load_credentials(str(write(tmp_path / "k", {"exec": {"command": "bin/cred-plugin"}})), None)
-    assert (credentials.client_cert_pem, credentials.client_key_pem, credentials.token) == ("CERT", "KEY", None)
+    plugin(tmp_path, ANSWER % '{"clientCertificateData": "CERT", "clientKeyData": "KEY"}')
+    identity = Identity(load(write(tmp_path / "k", {"exec": {**EXEC_V1, "command": "bin/cred-plugin"}})))
+    assert (identity.client_pair(), dict(identity.headers()).get("Authorization")) == (("CERT", "KEY"), None)
+
+
+def test_exec_plugin_refreshed_before_expiry(tmp_path):
+    counter = tmp_path / "count"
+    plugin(
+        tmp_path,
+        f"""
+import pathlib
+p = pathlib.Path({str(counter)!r}); n = int(p.read_text()) + 1 if p.exists() else 1; p.write_text(str(n))
+"""
+        + ANSWER % '{"token": f"t{n}", "expirationTimestamp": "2000-01-01T00:00:00Z"}',
+    )
+    identity = Identity(load(write(tmp_path / "k", {"exec": {**EXEC_V1, "command": "bin/cred-plugin"}})))
+    assert dict(identity.headers())["Authorization"] == "Bearer t1"
+    assert dict(identity.headers())["Authorization"] == "Bearer t2"  # expired: run again
 
 
 @pytest.mark.parametrize(
     ("body", "exec_extra", "message"),
     [
-        ('print("oops", file=sys.stderr); sys.exit(3)', {}, "exec plugin '.*' exited 3: oops"),
+        ('print("oops", file=sys.stderr); sys.exit(3)', {}, "exec plugin '.*cred-plugin' exited 3: oops"),
         ('print("not json")', {}, "did not print an ExecCredential"),
         (
             None,
@@ -130,44 +184,107 @@ def test_exec_plugin_client_certificate(tmp_path):
 def test_exec_plugin_failures_are_one_line(tmp_path, body, exec_extra, message):
     if body is not None:
         plugin(tmp_path, body)
-    user = {"exec": {"command": "bin/cred-plugin", **exec_extra}}
+    user = {"exec": {**EXEC_V1, "command": "bin/cred-plugin", **exec_extra}}
     with pytest.raises(KubeconfigError, match=message):
-        load_credentials(str(write(tmp_path / "k", user)), None)
+        Identity(load(write(tmp_path / "k", user))).headers()
 
 
 @pytest.mark.parametrize(
-    ("user", "cluster"),
+    ("user", "message"),
     [
-        ({"auth-provider": {"name": "oidc"}}, None),
-        ({"username": "a", "password": "b"}, None),
-        ({"exec": {"command": "x", "interactiveMode": "Always"}}, None),
-        ({"token": "t"}, {"server": "https://k", "proxy-url": "http://proxy:3128"}),
-        ({"token": "t"}, {"server": "https://k", "tls-server-name": "api"}),
+        ({"auth-provider": {"name": "oidc"}}, "uses the oidc auth-provider, which kubectl removed; use an exec plugin"),
+        ({"auth-provider": {"name": "gcp"}}, "use the gke-gcloud-auth-plugin exec plugin"),
+        ({"exec": {"command": "x"}}, "apiVersion '' is not one of"),
+        ({"exec": {"command": "x", "apiVersion": "client.authentication.k8s.io/v1"}}, "interactiveMode must be"),
+        ({"client-certificate": "cert.pem"}, "cannot read client-certificate of user 'c'"),
+        ({"token": "t", "username": "a"}, "more than one authentication method"),
     ],
 )
-def test_what_the_kubernetes_package_handles(tmp_path, user, cluster):
-    with pytest.raises(NeedsKubernetesClient):
-        load_credentials(str(write(tmp_path / "k", user, cluster)), None)
+def test_refused_users_name_the_entry(tmp_path, user, message):
+    with pytest.raises(KubeconfigError, match=message):
+        load(write(tmp_path / "k", user))
 
 
-def test_proxy_environment_goes_to_the_kubernetes_package(tmp_path, monkeypatch):
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")
-    with pytest.raises(NeedsKubernetesClient):
-        load_credentials(str(write(tmp_path / "k", {"token": "t"})), None)
+def test_basic_auth_and_impersonation(tmp_path):
+    user = {
+        "username": "a",
+        "password": "b",
+        "as": "jane",
+        "as-groups": ["g1", "g2"],
+        "as-uid": "42",
+        "as-user-extra": {"scopes": ["x", "y"]},
+    }
+    headers = Identity(load(write(tmp_path / "k", user))).headers()
+    assert headers == [
+        ("Authorization", "Basic YTpi"),
+        ("Impersonate-User", "jane"),
+        ("Impersonate-Uid", "42"),
+        ("Impersonate-Group", "g1"),
+        ("Impersonate-Group", "g2"),
+        ("Impersonate-Extra-Scopes", "x"),
+        ("Impersonate-Extra-Scopes", "y"),
+    ]
+
+
+def test_flags_override_the_kubeconfig(tmp_path):
+    (tmp_path / "ca.pem").write_text(CA)
+    credentials = load(
+        write(tmp_path / "k", {"token": "t", "as": "file-user"}, {"server": "https://a:1", "tls-server-name": "n"}),
+        server="https://b:2",
+        token="flag",
+        as_user="flag-user",
+        as_groups=("g",),
+        insecure_skip_tls_verify=True,
+    )
+    assert (credentials.server, credentials.token, credentials.tls_server_name, credentials.insecure) == (
+        "https://b:2",
+        "flag",
+        None,
+        True,
+    )
+    assert credentials.impersonation is not None and credentials.impersonation.groups == ("g",)
+
+
+@pytest.mark.parametrize(
+    ("server", "env", "proxy"),
+    [
+        ("https://k8s.example:6443", {"HTTPS_PROXY": "proxy:3128"}, "http://proxy:3128"),
+        ("https://k8s.example:6443", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "example"}, None),
+        ("https://k8s.example:6443", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": ".k8s.example"}, "http://p:1"),
+        ("https://a.k8s.example:6443", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": ".k8s.example"}, None),
+        ("https://k8s.example:6443", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "k8s.example:443"}, "http://p:1"),
+        ("https://10.0.0.5:6443", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "10.0.0.0/8"}, None),
+        ("https://10.0.0.5:6443", {"HTTP_PROXY": "http://p:1"}, None),
+        ("https://127.0.0.1:6443", {"HTTPS_PROXY": "http://p:1"}, None),
+        ("https://localhost:6443", {"HTTPS_PROXY": "http://p:1"}, None),
+        ("https://k8s.example:6443", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*"}, None),
+    ],
+)
+def test_proxy_from_the_environment_as_go_reads_it(tmp_path, server, env, proxy):
+    path = write(tmp_path / "k", {"token": "t"}, {"server": server, "insecure-skip-tls-verify": True})
+    assert resolve(ConnectionOptions(kubeconfig=str(path)), env).proxy == proxy
+
+
+def test_proxy_url_wins_and_socks_is_refused(tmp_path):
+    path = write(tmp_path / "k", {"token": "t"}, {"server": "https://127.0.0.1:1", "proxy-url": "http://p:3128"})
+    assert resolve(ConnectionOptions(kubeconfig=str(path)), {}).proxy == "http://p:3128"
+    socks = write(tmp_path / "s", {"token": "t"}, {"server": "https://a:1", "proxy-url": "socks5://p:1080"})
+    with pytest.raises(KubeconfigError, match="only http:// proxies are supported"):
+        resolve(ConnectionOptions(kubeconfig=str(socks)), {})
 
 
 def test_in_cluster(tmp_path, monkeypatch):
     (tmp_path / "token").write_text("sa-token\n")
     (tmp_path / "ca.crt").write_text(CA)
     (tmp_path / "namespace").write_text("ci\n")
-    monkeypatch.setattr(kubeconfig, "_SERVICE_ACCOUNT", tmp_path)
+    monkeypatch.setattr(kubeconfig, "SERVICE_ACCOUNT", tmp_path)
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "fd00::1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
     monkeypatch.setenv("HOME", str(tmp_path))
-    credentials = load_credentials(None, None)
-    assert (credentials.server, credentials.token, credentials.namespace, credentials.ca_pem) == (
+    credentials = load(None)
+    assert (credentials.server, authorization(credentials), credentials.namespace, credentials.ca_pem) == (
         "https://[fd00::1]:443",
-        "sa-token",
+        "Bearer sa-token",
         "ci",
         CA,
     )
@@ -176,8 +293,10 @@ def test_in_cluster(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d.update({"current-context": ""}), "no current-context is set; pass --context"),
-        (lambda d: d["contexts"][0]["context"].update(cluster="gone"), "cluster 'gone' of context 'c' not found"),
+        (lambda d: d.update({"current-context": ""}), "no current-context in .* and no --server"),
+        (lambda d: d["contexts"][0]["context"].update(cluster="gone"), "cluster 'gone' of context 'c' not found in "),
+        (lambda d: d.update({"current-context": "gone"}), "context 'gone' not found in "),
+        (lambda d: d.update({"users": "x"}), "users is not a list"),
     ],
 )
 def test_broken_kubeconfigs(tmp_path, edit, message):
@@ -186,21 +305,26 @@ def test_broken_kubeconfigs(tmp_path, edit, message):
     edit(document)
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(KubeconfigError, match=message):
-        load_credentials(str(path), None)
+        load(path)
 
 
-def test_unknown_context(tmp_path):
+def test_unknown_context_cluster_user(tmp_path):
+    path = write(tmp_path / "k", {"token": "t"})
     with pytest.raises(KubeconfigError, match="context 'nope' not found"):
-        load_credentials(str(write(tmp_path / "k", {"token": "t"})), "nope")
+        load(path, "nope")
+    with pytest.raises(KubeconfigError, match=r"cluster 'nope' \(--cluster\) not found"):
+        load(path, cluster="nope")
+    with pytest.raises(KubeconfigError, match=r"user 'nope' \(--user\) not found"):
+        load(path, user="nope")
+    with pytest.raises(KubeconfigError, match="does not exist"):
+        load(tmp_path / "missing")
 
 
 def test_exec_kubeconfig_end_to_end_without_the_kubernetes_package(api, kubeconfig, tmp_path):
     """Against the fake server, a kubeconfig whose token comes from an exec plugin: kubernetes is not imported."""
-    plugin(tmp_path, f'print(json.dumps({{"status": {{"token": "{api.token}"}}}}))')
+    plugin(tmp_path, ANSWER % f'{{"token": "{api.token}"}}')
     document = yaml.safe_load(kubeconfig.read_text())
-    document["users"][0]["user"] = {
-        "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(tmp_path / "bin" / "cred-plugin")}
-    }
+    document["users"][0]["user"] = {"exec": {**EXEC_V1, "command": str(tmp_path / "bin" / "cred-plugin")}}
     exec_config = tmp_path / "exec-kubeconfig"
     exec_config.write_text(yaml.safe_dump(document))
     code = (
