@@ -758,7 +758,8 @@ def test_concurrent_writers_get_conflicts_not_lost_updates(fake: FakeApiServer, 
 def test_discovery_documents(fake: FakeApiServer, client: kubernetes.client.ApiClient) -> None:
     status, groups = call(client, "GET", "/apis")
     assert status == 200 and groups["kind"] == "APIGroupList"
-    assert {group["name"] for group in groups["groups"]} == {"apps", "gloo.solo.io", "gateway.solo.io"}
+    assert {group["name"] for group in groups["groups"]} == {"apps", "gloo.solo.io", "gateway.solo.io",
+                                                                  "gateway.networking.k8s.io"}
     status, gateway = call(client, "GET", "/apis/gateway.solo.io/v1")
     by_name = {resource["name"]: resource for resource in gateway["resources"]}
     assert by_name["routetables"]["kind"] == "RouteTable" and by_name["routetables"]["namespaced"] is True
