@@ -63,7 +63,9 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]
         app = validate_name(args.app, "app name")
         namespace = invocation.namespace
         route_table, _ = read_rollout(cluster, namespace, app)  # a clear error if it is not an app
-        readiness = readiness_index(cluster.list(DEPLOYMENTS, namespace, f"app={app}"))
+        # Every Deployment of the namespace, found by name (APP-VERSION) as for many apps: a label
+        # selector would miss Deployments without an `app` label (the seed's Helm chart writes none).
+        readiness = readiness_index(cluster.list(DEPLOYMENTS, namespace))
         status = app_status(route_table, readiness)
         if status is None:
             raise CanaryError(f"RouteTable {route_table_name(app)} has no routes of {app}")
@@ -121,7 +123,7 @@ def watch(args: argparse.Namespace, invocation: Invocation) -> int:
     app = validate_name(args.app, "app name") if args.app else None
     for resource, name, selector in (
         (ROUTE_TABLES, route_table_name(app) if app else None, None),
-        (DEPLOYMENTS, None, f"app={app}" if app else None),
+        (DEPLOYMENTS, None, None),
     ):
         threading.Thread(target=follow, args=(resource, name, selector), daemon=True).start()
     terminal = invocation.out.isatty()
