@@ -15,7 +15,7 @@ from kubectl_canary.gloo import ParsedRoutes, parse_routes
 from kubectl_canary.history import who
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.rollout import RolloutState, format_percent, rollback, shift_weight
-from kubectl_canary.route_updates import RouteChange, read_rollout, remove_shadow_upstream, require_ready
+from kubectl_canary.route_updates import RouteChange, read_rollout, remove_shadow_upstream
 
 
 class Interrupted(CanaryError):
@@ -40,15 +40,11 @@ class SteppedRollout:
         first_read: tuple[Obj, ParsedRoutes] | None = None,
         transition_name: str = "weight",
     ) -> RouteChange:
-        cluster = self.invocation.cluster()
-
-        def plan(live: RolloutState) -> RolloutState:
-            desired = transition(live)
-            if desired.canary_receives_traffic and desired.canary is not None:
-                require_ready(cluster, self.namespace, self.app, desired.canary, force=self.force)
-            return desired
-
-        return self.invocation.change_routes(self.app, plan, transition=transition_name, first_read=first_read)
+        # The guards by direction run on every change: up toward a canary that is not ready is refused
+        # (unless --force), back toward an available primary always goes.
+        return self.invocation.change_routes(
+            self.app, transition, transition=transition_name, first_read=first_read, force=self.force
+        )
 
     def _where(self) -> str:
         """Where the routes were left, read back from the server when it answers: an interrupt can land

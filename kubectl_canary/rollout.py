@@ -219,6 +219,14 @@ def header_versions(state: RolloutState) -> set[str]:
     return set(traffic_shares(state))
 
 
+def versions_gaining(before: RolloutState, after: RolloutState) -> list[str]:
+    """The versions that receive traffic after a transition that they did not receive before: a larger
+    share of the requests without the header, or the header requests. Only these need checking."""
+    old = traffic_shares(before)
+    gaining = [v for v, share in traffic_shares(after).items() if share > old.get(v, 0)]
+    return gaining + [v for v in sorted(header_versions(after) - header_versions(before)) if v not in gaining]
+
+
 def check_moves(
     before: RolloutState,
     after: RolloutState,
@@ -237,12 +245,10 @@ def check_moves(
     """
     detail = detail or {}
     old = traffic_shares(before)
-    gaining = [v for v, share in traffic_shares(after).items() if share > old.get(v, 0)]
-    gaining_header = [v for v in sorted(header_versions(after) - header_versions(before)) if v not in gaining]
-    for version in [*gaining, *gaining_header]:
+    for version in versions_gaining(before, after):
         if availability.get(version) is Availability.MISSING:
             raise CanaryError(_missing_message(before, after, version))
-    for version in gaining:
+    for version in [v for v, share in traffic_shares(after).items() if share > old.get(v, 0)]:
         if availability.get(version) is Availability.UNAVAILABLE and not force:
             name = f"{after.app}-{version}"
             raise CanaryError(

@@ -111,7 +111,13 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
             invocation.end_progress()
 
     invocation.change_routes(
-        app, lambda live: start_canary(live, version, headers), transition="header", first_read=first_read
+        app,
+        lambda live: start_canary(live, version, headers),
+        transition="header",
+        first_read=first_read,
+        # The header route may point at a canary still starting, never at a missing one: this command
+        # has just made sure the canary's Deployment exists.
+        starting=frozenset({version}),
     )
     invocation.say(f"requests to {app} with header {' and '.join(map(str, headers))} go to {version}")
     invocation.print_written()
