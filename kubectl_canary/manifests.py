@@ -17,6 +17,16 @@ SERVICE_PORT = 80
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kubectl-canary"}
 # The Deployment annotations that describe one Deployment's own history, not its template.
 _PER_DEPLOYMENT_ANNOTATIONS = ("deployment.kubernetes.io/revision", "kubectl.kubernetes.io/last-applied-configuration")
+# Ownership marks of Helm, Argo CD and Flux: copied onto the canary, they would make the tool prune it
+# (not in its source) or adopt it. Exact keys, and prefixes ending in "/" or ".".
+_OWNERSHIP_KEYS = ("app.kubernetes.io/instance",)
+_OWNERSHIP_PREFIXES = ("helm.sh/", "meta.helm.sh/", "argocd.argoproj.io/", "kustomize.toolkit.fluxcd.io/")
+# How the primary rolls out; the canary rolls out the same way.
+_ROLLOUT_SETTINGS = ("strategy", "minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit")
+
+
+def _owned_by_a_tool(key: str) -> bool:
+    return key in _OWNERSHIP_KEYS or key.startswith(_OWNERSHIP_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -119,7 +129,8 @@ def init_manifests(spec: AppSpec) -> list[Manifest]:
 
 
 def canary_deployment(primary: Manifest, app: str, version: str, image: str | None) -> Manifest:
-    """A Deployment for `version` cloned from the primary's: same pod template, new `version` label."""
+    """A Deployment for `version` cloned from the primary's: same pod template, new `version` label, the
+    same rollout settings; without the ownership marks of Helm, Argo CD or Flux (the canary is ours)."""
     template = copy.deepcopy(primary["spec"]["template"])
     template.setdefault("metadata", {}).setdefault("labels", {})[SUBSET_KEY] = version
     if image:
@@ -128,18 +139,20 @@ def canary_deployment(primary: Manifest, app: str, version: str, image: str | No
         target["image"] = image
     source_meta = primary.get("metadata", {})
     annotations = {
-        k: v for k, v in (source_meta.get("annotations") or {}).items() if k not in _PER_DEPLOYMENT_ANNOTATIONS
+        k: v
+        for k, v in (source_meta.get("annotations") or {}).items()
+        if k not in _PER_DEPLOYMENT_ANNOTATIONS and not _owned_by_a_tool(k)
     }
+    labels = {k: v for k, v in (source_meta.get("labels") or {}).items() if not _owned_by_a_tool(k)}
     metadata = _metadata(
-        deployment_name(app, version),
-        source_meta["namespace"],
-        {**(source_meta.get("labels") or {}), SUBSET_KEY: version, **MANAGED_BY},
+        deployment_name(app, version), source_meta["namespace"], {**labels, SUBSET_KEY: version, **MANAGED_BY}
     )
     if annotations:
         metadata["annotations"] = annotations
     selector = copy.deepcopy(primary["spec"].get("selector") or {"matchLabels": {"app": app}})
     selector.setdefault("matchLabels", {})[SUBSET_KEY] = version
     spec = {"replicas": primary["spec"].get("replicas", 1), "selector": selector, "template": template}
+    spec.update({k: copy.deepcopy(primary["spec"][k]) for k in _ROLLOUT_SETTINGS if k in primary["spec"]})
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
 
 

@@ -21,7 +21,7 @@ from kubectl_canary.gloo import (
     shadow_upstream_name,
 )
 from kubectl_canary.gloo_delegation import Delegation, delegations_to
-from kubectl_canary.managed_fields import apply_body, owners_of
+from kubectl_canary.managed_fields import apply_body, is_one_off_edit, owners_of
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.readiness import availability_of, readiness_of
 from kubectl_canary.rollout import Availability, RolloutState, check_moves, versions_gaining
@@ -207,9 +207,14 @@ def check_route_owners(route_table: Obj, manager: str, *, force_conflicts: bool)
 
 def _owned_elsewhere(name: str, managers: list[str]) -> CanaryError:
     who = ", ".join(f'"{m}"' for m in managers)
+    if all(is_one_off_edit(m) for m in managers):
+        return CanaryError(
+            f"the routes of RouteTable {name} were last changed by {who}, a one-off edit (no tool will revert "
+            f"it); take them over once with --force-conflicts"
+        )
     return CanaryError(
         f"the routes of RouteTable {name} are managed by {who}, which will undo changes made here "
-        f"(GitOps tools revert them); change them there, or take them over with --force-conflicts"
+        f"(GitOps tools and Helm revert them); change them there, or take them over with --force-conflicts"
     )
 
 
