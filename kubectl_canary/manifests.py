@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,3 +192,28 @@ def shadow_upstream(main_upstream: Manifest, app: str, version: str) -> Manifest
         "metadata": _metadata(shadow_upstream_name(app, version), meta["namespace"], {"app": app, **MANAGED_BY}),
         "spec": {"kube": kube},
     }
+
+
+def service_port_problem(upstream_obj: Manifest, service_obj: Manifest | None) -> str | None:
+    """Why Gloo finds no endpoints for a kube Upstream's Service port, with the fix; None when it does.
+
+    Gloo's EDS matches `spec.kube.servicePort` against the Service's `ports[].port` (not targetPort) and
+    has no endpoints when none matches: every route to the Upstream then fails.
+    """
+    kube = (upstream_obj.get("spec") or {}).get("kube") or {}
+    if not kube:
+        return None  # not a kube Upstream
+    name = upstream_obj["metadata"]["name"]
+    namespace = upstream_obj["metadata"].get("namespace", "")
+    service = kube.get("serviceName", "")
+    if service_obj is None:
+        return f"upstream {name} points at Service {service}, which does not exist, so Gloo routes it to no endpoints"
+    ports = [p.get("port") for p in (service_obj.get("spec") or {}).get("ports") or []]
+    if kube.get("servicePort") in ports:
+        return None
+    fix = json.dumps({"spec": {"kube": {"servicePort": ports[0] if ports else 80}}}, separators=(",", ":"))
+    return (
+        f"upstream {name} has servicePort {kube.get('servicePort')}, but Service {service} listens on "
+        f"{', '.join(map(str, ports)) or 'no port'}, so Gloo routes it to no endpoints; fix it with: "
+        f"kubectl patch upstream {name} -n {namespace} --type merge -p '{fix}'"
+    )

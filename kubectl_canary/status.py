@@ -32,6 +32,8 @@ class AppStatus:
     # None when not looked up (status -A, or no permission to list VirtualServices).
     delegations: list[Delegation] | None = None
     notes: tuple[str, ...] = ()
+    # Found outside the routes (one app only): e.g. an Upstream port the Service does not have.
+    upstream_problems: tuple[str, ...] = ()
 
     @property
     def phase(self) -> str:
@@ -43,6 +45,7 @@ class AppStatus:
         found = []
         if self.error:
             found.append(self.error)
+        found.extend(self.upstream_problems)
         if self.gloo_state == "Rejected":
             found.append(f"Gloo rejected RouteTable {self.route_table}: {self.gloo_reason or 'no reason given'}")
         if self.state:

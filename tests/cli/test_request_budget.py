@@ -22,6 +22,7 @@ EVENT_POSTS = 1
 RT = f"/apis/gateway.solo.io/v1/namespaces/{NS}/routetables/echo-routes"
 EVENTS = f"/api/v1/namespaces/{NS}/events"
 UPSTREAM = f"/apis/gloo.solo.io/v1/namespaces/{NS}/upstreams/echo"
+SERVICE = f"/api/v1/namespaces/{NS}/services/echo"
 DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NS}/deployments"
 ALL_ROUTE_TABLES = "/apis/gateway.solo.io/v1/routetables"
 ALL_DEPLOYMENTS = "/apis/apps/v1/deployments"
@@ -78,10 +79,11 @@ def test_weight_already_there_writes_nothing(api, canary, rollout):
 def test_header(api, platform, canary):
     assert canary("init", "echo").code == 0
     requests = requests_of(api, canary, "header", "echo", "v2")
-    assert within_budget(requests, 6) == [
+    assert within_budget(requests, 7) == [
         ("GET", RT),
         ("GET", deployment("echo-v1")),  # the primary, cloned
         ("GET", UPSTREAM),  # subsets keyed by version?
+        ("GET", SERVICE),  # is the Upstream's servicePort a port of the Service?
         ("GET", deployment("echo-v2")),  # the canary, kept if it exists
         ("PATCH", deployment("echo-v2")),
         ("PATCH", RT),
@@ -93,8 +95,14 @@ def test_status_of_one_app(api, canary, rollout):
     result = canary("status", "echo")
     assert result.code == 0, result.err
     requests = [(r.method, r.path) for r in api.requests]
-    assert len(requests) <= 3, requests
-    assert requests == [("GET", RT), ("GET", DEPLOYMENTS), ("GET", VIRTUAL_SERVICES)]
+    assert len(requests) <= 5, requests
+    assert requests == [
+        ("GET", RT),
+        ("GET", DEPLOYMENTS),
+        ("GET", UPSTREAM),
+        ("GET", SERVICE),
+        ("GET", VIRTUAL_SERVICES),
+    ]
     # One LIST, not a GET per version, and no label selector: Deployments are found by name (APP-VERSION),
     # as the seed's Helm chart writes them without an `app` label.
     assert api.requests[1].query.get("labelSelector") is None
