@@ -814,3 +814,4 @@ def test_server_stops_cleanly_with_an_open_watch() -> None:
     while sock.recv(4096):  # the stream is cut, not left hanging
         pass
     sock.close()
+

@@ -108,3 +108,24 @@ def test_usage_error_sends_no_request(api, canary):
     api.clear_requests()
     assert canary("weight", "echo", "500").code == 2
     assert api.requests == []
+
+
+def test_init_without_gloo_crds_refuses_before_any_write(api, canary):
+    """A cluster without Gloo answers 404 for the whole API, without naming an object (as a real API server
+    does for a group it does not serve): that is no Gloo, not "no RouteTable yet"."""
+    from tests.fake_apiserver import Fault
+
+    api.ensure_namespace(NS)
+    api.inject_fault(
+        Fault.status(404, reason="NotFound", message="the server could not find the requested resource"),
+        path_contains="/apis/gateway.solo.io/",
+        times=10,
+    )
+    api.clear_requests()
+    result = canary("init", "echo")
+    assert result.code == 1
+    assert result.err == (
+        "error: the API server does not serve routetables.gateway.solo.io (gateway.solo.io/v1); install Gloo "
+        "Edge and its CRDs (e.g. helm install gloo gloo/gloo -n gloo-system --create-namespace)\n"
+    )
+    assert [r for r in api.requests if r.method in WRITES] == []
