@@ -155,9 +155,10 @@ def _mutating_flags() -> _Parser:
     group.add_argument(
         "--gloo-timeout",
         type=_gloo_timeout,
-        default=2.0,
+        default=0.0,
         metavar="DURATION",
-        help="after changing routes Gloo already reports on, wait this long for its verdict (default 2s, 0: no wait)",
+        help="after changing routes Gloo already reports on, wait up to this long for a new verdict "
+        "(default 0: no wait; Gloo writes a status only when its verdict changes)",
     )
     group.add_argument(
         "--force-conflicts",

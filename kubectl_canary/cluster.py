@@ -69,6 +69,18 @@ EVENTS = Resource("", "v1", "events", "Event")
 RESOURCES = (NAMESPACES, SERVICES, DEPLOYMENTS, UPSTREAMS, ROUTE_TABLES, VIRTUAL_SERVICES, EVENTS)
 
 
+# What to install when a group's resources are not served.
+_INSTALL = {
+    "gateway.solo.io": "Gloo Edge and its CRDs (e.g. helm install gloo gloo/gloo -n gloo-system --create-namespace)",
+    "gloo.solo.io": "Gloo Edge and its CRDs (e.g. helm install gloo gloo/gloo -n gloo-system --create-namespace)",
+}
+
+
+def _not_served(resource: Resource) -> str:
+    what = _INSTALL.get(resource.group, f"the CRD of {resource.qualified}")
+    return f"the API server does not serve {resource.qualified} ({resource.api_version}); install {what}"
+
+
 def resource_of(obj: Obj) -> Resource:
     for resource in RESOURCES:
         if resource.kind == obj.get("kind") and resource.api_version == obj.get("apiVersion"):
@@ -131,13 +143,16 @@ class Cluster:
             raise CanaryError(f"the API server at {self.server} answered with invalid JSON") from None
 
     @staticmethod
-    def _error(status: int, payload: bytes, verb: str, resource: Resource, namespace: str | None) -> ApiError:
+    def _error(status: int, payload: bytes, verb: str, resource: Resource, namespace: str | None) -> CanaryError:
         try:
             decoded = json.loads(payload) if payload else {}
         except ValueError:
             decoded = {"message": payload[:200].decode(errors="replace")}
         if status == 403:
             return ForbiddenError(verb, resource, namespace, decoded)
+        if status == 404 and not (decoded.get("details") or {}).get("name"):
+            # Not "object not found" (that Status names the object) but "no such API": a missing CRD.
+            return CanaryError(_not_served(resource))
         return ApiError(
             code=status,
             reason=str(decoded.get("reason") or "Unknown"),

@@ -258,6 +258,7 @@ def _apps(line: _Line) -> list[tuple[str, str]]:
 
 def _summary(app: str, table: dict[str, Any]) -> str:
     from kubectl_canary.gloo import parse_routes
+    from kubectl_canary.rollout import format_percent
 
     try:
         state = parse_routes(app, list((table.get("spec") or {}).get("routes") or [])).state
@@ -267,7 +268,7 @@ def _summary(app: str, table: dict[str, Any]) -> str:
         return f"stable on {state.primary}"
     if state.weight is None:
         return f"header: {state.canary} (primary {state.primary})"
-    return f"weighted: {state.weight}% to {state.canary} (primary {state.primary})"
+    return f"weighted: {format_percent(state.weight)}% to {state.canary} (primary {state.primary})"
 
 
 def _next_versions(line: _Line, app: str) -> list[str]:

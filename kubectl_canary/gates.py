@@ -9,10 +9,12 @@ import json
 import math
 import os
 from dataclasses import dataclass
+from fractions import Fraction
 from string import Template
 from typing import Protocol
 
 from kubectl_canary.errors import UsageError
+from kubectl_canary.rollout import format_percent
 
 # Envoy reports per cluster; Gloo names the cluster of Upstream <name> in <namespace> "<name>_<namespace>".
 # Subsets of one Upstream share that cluster, so these defaults see primary and canary together:
@@ -35,7 +37,7 @@ class GateContext:
     namespace: str
     primary: str
     canary: str
-    weight: int
+    weight: Fraction
     upstream: str
     upstream_namespace: str
     window: str
@@ -47,7 +49,7 @@ class GateContext:
             "primary": self.primary,
             "canary": self.canary,
             "version": self.canary,
-            "weight": str(self.weight),
+            "weight": format_percent(self.weight).lstrip("~"),
             "upstream": self.upstream,
             "upstream_namespace": self.upstream_namespace,
             "cluster": f"{self.upstream}_{self.upstream_namespace}",

@@ -5,12 +5,21 @@ for tables written by the seed's Helm chart) and reads them into a `RolloutState
 `render_routes` writes a state back, touching only those two routes. Every other route is kept
 as it is and where it is: `spec.routes` is an atomic list under server-side apply, so whoever
 writes it writes all of it.
+
+Two rules keep a render from sending anyone where they did not go before:
+- only narrow: the header route matches exactly what the primary route matches (every matcher,
+  every field: path, methods, query parameters, its own headers) plus the canary headers;
+- only the version changes: every destination written is the primary's live destination with
+  another `version` in its subset (other subset keys, other fields and per-destination options
+  are kept), and weights that already give the desired share are left as they are.
 """
 
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import Any
 
 from kubectl_canary.errors import CanaryError
@@ -124,6 +133,18 @@ def _headers_of(route: Route) -> tuple[HeaderMatch, ...]:
     )
 
 
+def _canary_headers(header_route: Route, primary: Route) -> tuple[HeaderMatch, ...]:
+    """The header route's conditions beyond the primary's own: those the plugin added."""
+    own = Counter(_headers_of(primary))
+    added = []
+    for header in _headers_of(header_route):
+        if own[header] > 0:
+            own[header] -= 1
+        else:
+            added.append(header)
+    return tuple(added)
+
+
 def _targets_app(route: Route, app: str) -> bool:
     targets = _weighted_targets(route)
     return targets is not None and all(upstream.name == app for upstream, _, _ in targets)
@@ -136,12 +157,14 @@ def _find_routes(app: str, routes: list[Route]) -> tuple[int, int | None]:
         primary = names.index(primary_route_name(app))
         header = names.index(header_route_name(app)) if header_route_name(app) in names else None
         return primary, header
-    # Seed Helm chart: unnamed routes to upstream <app>; the header route is the one with headers.
+    # Seed Helm chart: unnamed routes to upstream <app>; the header route is the one with more
+    # header conditions (the primary may have its own, the header route has those and more).
     candidates = [i for i, r in enumerate(routes) if not r.get("name") and _targets_app(r, app)]
-    with_headers = [i for i in candidates if _headers_of(routes[i])]
-    without = [i for i in candidates if i not in with_headers]
-    if not without:
+    if not candidates:
         raise _fail(app, f"no route sends traffic to upstream {app}")
+    fewest = min(len(_headers_of(routes[i])) for i in candidates)
+    without = [i for i in candidates if len(_headers_of(routes[i])) == fewest]
+    with_headers = [i for i in candidates if i not in without]
     if len(without) > 1 or len(with_headers) > 1:
         raise _fail(
             app,
@@ -189,11 +212,10 @@ def parse_routes(app: str, routes: list[Route]) -> ParsedRoutes:
     if header_index is not None:
         header = routes[header_index]
         header_targets = _weighted_targets(header)
-        action = header.get("routeAction") or {}
-        if header_targets is None or "single" not in action:
+        if header_targets is None or len(header_targets) != 1:
             raise _fail(app, "the header route is not a single route to a version subset")
         header_version = header_targets[0][1]
-        headers = _headers_of(header)
+        headers = _canary_headers(header, routes[primary_index])
         if not headers:
             raise _fail(app, "the header route has no header matcher")
 
@@ -215,7 +237,7 @@ def parse_routes(app: str, routes: list[Route]) -> ParsedRoutes:
             primary, canary, canary_weight = second, first, first_weight
         else:
             primary, canary, canary_weight = first, second, second_weight
-        weight = round(100 * canary_weight / (first_weight + second_weight))
+        weight = Fraction(100 * canary_weight, first_weight + second_weight)
         state = RolloutState(app=app, primary=primary, canary=canary, weight=weight, headers=headers)
     shadow = _shadow_of(app, routes[primary_index])
     if shadow is not None:
@@ -246,13 +268,18 @@ def _header_route(app: str, live: Route | None, primary: Route, parsed: ParsedRo
         if options:
             route["options"] = options
     route["name"] = header_route_name(app)
-    if live is None or _headers_of(live) != desired.headers:
-        header_dicts = [_header_dict(h) for h in desired.headers]
-        base = live.get("matchers") if live is not None else primary.get("matchers")
-        route["matchers"] = [{**m, "headers": header_dicts} for m in copy.deepcopy(base or [{}])]
+    # Only narrow: every matcher of the primary, each with the canary headers added to its own.
+    header_dicts = [_header_dict(h) for h in desired.headers]
+    route["matchers"] = [
+        {**m, "headers": [*(m.get("headers") or []), *copy.deepcopy(header_dicts)]}
+        for m in copy.deepcopy(primary.get("matchers") or [{}])
+    ]
+    item = _version_item(primary, parsed, desired.canary)
+    if item.get("options"):
+        # The primary's per-destination options exist only on weighted destinations: one, weighted.
+        route["routeAction"] = {"multi": {"destinations": [{**item, "weight": 1}]}}
     else:
-        route["matchers"] = copy.deepcopy(live["matchers"])
-    route["routeAction"] = {"single": _destination(parsed.upstream, desired.canary)}
+        route["routeAction"] = {"single": item["destination"]}
     return {"name": route.pop("name"), "matchers": route.pop("matchers"), **route}
 
 
@@ -267,18 +294,80 @@ def _header_dict(header: HeaderMatch) -> dict[str, Any]:
     return result
 
 
-def _primary_action(live_action: dict[str, Any], upstream: UpstreamRef, desired: RolloutState) -> dict[str, Any]:
+def _version_of(destination: Any) -> str | None:
+    target = _target(destination)
+    return None if target is None else target[1]
+
+
+def _live_items(primary: Route) -> list[dict[str, Any]]:
+    """The primary route's destinations as weighted items (a `single` is one item without weight)."""
+    action = primary.get("routeAction") or {}
+    if "single" in action:
+        return [{"destination": action["single"]}]
+    return list((action.get("multi") or {}).get("destinations") or [])
+
+
+def _version_item(primary: Route, parsed: ParsedRoutes, version: str) -> dict[str, Any]:
+    """The live weighted item of `version` on the primary route, else the primary version's item with only
+    the subset's version changed (other subset keys, destination fields and item options kept)."""
+    items = _live_items(primary)
+    for item in items:
+        if _version_of(item.get("destination")) == version:
+            return copy.deepcopy(item)
+    template = next((i for i in items if _version_of(i.get("destination")) == parsed.state.primary), None)
+    if template is None:  # cannot happen for a parsed route; a plain destination is the safe answer
+        return {"destination": _destination(parsed.upstream, version)}
+    item = copy.deepcopy(template)
+    item["destination"]["subset"]["values"][SUBSET_KEY] = version
+    return item
+
+
+# The smallest total of weights that states a share of three decimals of a percent exactly.
+_WEIGHT_TOTALS = (100, 1_000, 10_000, 100_000)
+
+
+def integer_weights(percent: Fraction) -> tuple[int, int]:
+    """(primary, canary) integer weights giving the canary exactly `percent`; never both zero."""
+    for total in _WEIGHT_TOTALS:
+        canary = percent * total / 100
+        if canary.denominator == 1:
+            return total - int(canary), int(canary)
+    raise ValueError(f"{percent}% has more than three decimals")
+
+
+def _share(items: list[dict[str, Any]], version: str) -> Fraction | None:
+    total = sum(int(i.get("weight") or 0) for i in items)
+    mine = sum(int(i.get("weight") or 0) for i in items if _version_of(i.get("destination")) == version)
+    return Fraction(100 * mine, total) if total else None
+
+
+def _primary_action(primary: Route, parsed: ParsedRoutes, desired: RolloutState) -> dict[str, Any]:
+    live_action = primary.get("routeAction") or {}
     action = {k: v for k, v in live_action.items() if k not in ("single", "multi")}
     if desired.canary is None or desired.weight is None:
-        action["single"] = _destination(upstream, desired.primary)
-    else:
-        # Weights sum to 100, so they can never be all zero.
-        action["multi"] = {
-            "destinations": [
-                {"destination": _destination(upstream, desired.primary), "weight": 100 - desired.weight},
-                {"destination": _destination(upstream, desired.canary), "weight": desired.weight},
-            ]
-        }
+        item = _version_item(primary, parsed, desired.primary)
+        if "multi" in live_action and item.get("options"):
+            # Per-destination options exist only on weighted destinations: one destination, kept weighted.
+            item["weight"] = item.get("weight") or 1
+            action["multi"] = {**live_action["multi"], "destinations": [item]}
+        else:
+            action["single"] = item["destination"]
+        return action
+    items = _live_items(primary)
+    live_versions = [_version_of(i.get("destination")) for i in items]
+    same_pair = "multi" in live_action and sorted(map(str, live_versions)) == sorted([desired.primary, desired.canary])
+    if same_pair and _share(items, desired.canary) == desired.weight:
+        # The split does not change: the live weights stay as written (999/1 stays 999/1).
+        action["multi"] = copy.deepcopy(live_action["multi"])
+        return action
+    weights = dict(zip((desired.primary, desired.canary), integer_weights(desired.weight)))
+    order = [str(v) for v in live_versions] if same_pair else [desired.primary, desired.canary]
+    destinations = []
+    for version in order:
+        item = _version_item(primary, parsed, version)
+        item["weight"] = weights[version]
+        destinations.append(item)
+    action["multi"] = {**(live_action.get("multi") or {}), "destinations": destinations}
     return action
 
 
@@ -309,7 +398,7 @@ def render_routes(routes: list[Route], parsed: ParsedRoutes, desired: RolloutSta
     live_primary = routes[parsed.primary_index]
     primary = copy.deepcopy(live_primary)
     primary["name"] = primary_route_name(app)
-    primary["routeAction"] = _primary_action(live_primary.get("routeAction") or {}, parsed.upstream, desired)
+    primary["routeAction"] = _primary_action(live_primary, parsed, desired)
     _set_shadowing(primary, app, parsed, desired)
     primary = {"name": primary.pop("name"), **primary}
 

@@ -7,7 +7,7 @@ import socket
 from datetime import datetime, timezone
 from typing import Any
 
-from kubectl_canary.rollout import Phase, RolloutState
+from kubectl_canary.rollout import Phase, RolloutState, format_percent
 
 Obj = dict[str, Any]
 COMPONENT = "kubectl-canary"
@@ -31,7 +31,8 @@ def describe(state: RolloutState) -> str:
         text = f"{state.primary}, header {header or '(none)'} to {state.canary}"
     else:
         weight = state.weight or 0
-        text = f"{state.primary} {100 - weight}% / {state.canary} {weight}%" + (f", header {header}" if header else "")
+        text = f"{state.primary} {format_percent(100 - weight)}% / {state.canary} {format_percent(weight)}%"
+        text += f", header {header}" if header else ""
     if state.shadow:
         text += f", shadow {state.shadow.percent:g}% to {state.shadow.version}"
     return text

@@ -113,6 +113,13 @@ class Invocation:
 
     def report_routes(self, change: RouteChange) -> None:
         self.report(change.route_table, "configured" if change.changed else "unchanged")
+        name = change.route_table["metadata"]["name"]
+        if change.earlier_gloo_state == "Rejected":
+            self.warn(
+                f"Gloo had rejected RouteTable {name} before this command: "
+                f"{change.earlier_gloo_reason or 'no reason given'}; Gloo reports again only when its verdict "
+                f"changes: check with kubectl canary status {change.after.app}"
+            )
         if change.gloo_state == "Warning":
             self.warn(
                 f"Gloo accepted RouteTable {change.route_table['metadata']['name']} with a warning: "
@@ -135,6 +142,8 @@ class Invocation:
         *,
         transition: str,
         first_read: tuple[Obj, ParsedRoutes] | None = None,
+        force: bool = False,
+        starting: frozenset[str] = frozenset(),
     ) -> RouteChange:
         """Move the app's routes to `plan(live state)`, say so, and record the Event Canary<Transition>."""
         change = update_routes(
@@ -146,6 +155,8 @@ class Invocation:
             first_read=first_read,
             gloo_timeout=self.gloo_timeout,
             transition=transition,
+            force=force,
+            starting=starting,
         )
         self.report_routes(change)
         if change.changed:

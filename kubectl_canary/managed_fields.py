@@ -56,6 +56,26 @@ def apply_body(live: Obj, manager: str, changes: Obj) -> Obj:
     return _merge(_merge(owned, identity), changes)
 
 
+# Field managers of one-off edits by hand (kubectl edit/patch/label/replace/scale...): nothing reconciles
+# them back, unlike a GitOps controller or Helm, so taking the fields over once is safe.
+_ONE_OFF_MANAGERS = (
+    "kubectl-edit",
+    "kubectl-patch",
+    "kubectl-label",
+    "kubectl-annotate",
+    "kubectl-replace",
+    "kubectl-scale",
+    "kubectl-set",
+    "kubectl-client-side-apply",
+    "kubectl",
+)
+
+
+def is_one_off_edit(manager: str) -> bool:
+    """Whether a field manager is a person's one-off kubectl edit rather than a tool that reconciles."""
+    return manager in _ONE_OFF_MANAGERS
+
+
 def owners_of(live: Obj, path: tuple[str, ...]) -> list[str]:
     """The managers that own `path` (e.g. ("spec", "routes")) or a field inside it."""
     owners = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,16 @@ SERVICE_PORT = 80
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kubectl-canary"}
 # The Deployment annotations that describe one Deployment's own history, not its template.
 _PER_DEPLOYMENT_ANNOTATIONS = ("deployment.kubernetes.io/revision", "kubectl.kubernetes.io/last-applied-configuration")
+# Ownership marks of Helm, Argo CD and Flux: copied onto the canary, they would make the tool prune it
+# (not in its source) or adopt it. Exact keys, and prefixes ending in "/" or ".".
+_OWNERSHIP_KEYS = ("app.kubernetes.io/instance",)
+_OWNERSHIP_PREFIXES = ("helm.sh/", "meta.helm.sh/", "argocd.argoproj.io/", "kustomize.toolkit.fluxcd.io/")
+# How the primary rolls out; the canary rolls out the same way.
+_ROLLOUT_SETTINGS = ("strategy", "minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit")
+
+
+def _owned_by_a_tool(key: str) -> bool:
+    return key in _OWNERSHIP_KEYS or key.startswith(_OWNERSHIP_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -119,7 +130,8 @@ def init_manifests(spec: AppSpec) -> list[Manifest]:
 
 
 def canary_deployment(primary: Manifest, app: str, version: str, image: str | None) -> Manifest:
-    """A Deployment for `version` cloned from the primary's: same pod template, new `version` label."""
+    """A Deployment for `version` cloned from the primary's: same pod template, new `version` label, the
+    same rollout settings; without the ownership marks of Helm, Argo CD or Flux (the canary is ours)."""
     template = copy.deepcopy(primary["spec"]["template"])
     template.setdefault("metadata", {}).setdefault("labels", {})[SUBSET_KEY] = version
     if image:
@@ -128,18 +140,20 @@ def canary_deployment(primary: Manifest, app: str, version: str, image: str | No
         target["image"] = image
     source_meta = primary.get("metadata", {})
     annotations = {
-        k: v for k, v in (source_meta.get("annotations") or {}).items() if k not in _PER_DEPLOYMENT_ANNOTATIONS
+        k: v
+        for k, v in (source_meta.get("annotations") or {}).items()
+        if k not in _PER_DEPLOYMENT_ANNOTATIONS and not _owned_by_a_tool(k)
     }
+    labels = {k: v for k, v in (source_meta.get("labels") or {}).items() if not _owned_by_a_tool(k)}
     metadata = _metadata(
-        deployment_name(app, version),
-        source_meta["namespace"],
-        {**(source_meta.get("labels") or {}), SUBSET_KEY: version, **MANAGED_BY},
+        deployment_name(app, version), source_meta["namespace"], {**labels, SUBSET_KEY: version, **MANAGED_BY}
     )
     if annotations:
         metadata["annotations"] = annotations
     selector = copy.deepcopy(primary["spec"].get("selector") or {"matchLabels": {"app": app}})
     selector.setdefault("matchLabels", {})[SUBSET_KEY] = version
     spec = {"replicas": primary["spec"].get("replicas", 1), "selector": selector, "template": template}
+    spec.update({k: copy.deepcopy(primary["spec"][k]) for k in _ROLLOUT_SETTINGS if k in primary["spec"]})
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
 
 
@@ -178,3 +192,28 @@ def shadow_upstream(main_upstream: Manifest, app: str, version: str) -> Manifest
         "metadata": _metadata(shadow_upstream_name(app, version), meta["namespace"], {"app": app, **MANAGED_BY}),
         "spec": {"kube": kube},
     }
+
+
+def service_port_problem(upstream_obj: Manifest, service_obj: Manifest | None) -> str | None:
+    """Why Gloo finds no endpoints for a kube Upstream's Service port, with the fix; None when it does.
+
+    Gloo's EDS matches `spec.kube.servicePort` against the Service's `ports[].port` (not targetPort) and
+    has no endpoints when none matches: every route to the Upstream then fails.
+    """
+    kube = (upstream_obj.get("spec") or {}).get("kube") or {}
+    if not kube:
+        return None  # not a kube Upstream
+    name = upstream_obj["metadata"]["name"]
+    namespace = upstream_obj["metadata"].get("namespace", "")
+    service = kube.get("serviceName", "")
+    if service_obj is None:
+        return f"upstream {name} points at Service {service}, which does not exist, so Gloo routes it to no endpoints"
+    ports = [p.get("port") for p in (service_obj.get("spec") or {}).get("ports") or []]
+    if kube.get("servicePort") in ports:
+        return None
+    fix = json.dumps({"spec": {"kube": {"servicePort": ports[0] if ports else 80}}}, separators=(",", ":"))
+    return (
+        f"upstream {name} has servicePort {kube.get('servicePort')}, but Service {service} listens on "
+        f"{', '.join(map(str, ports)) or 'no port'}, so Gloo routes it to no endpoints; fix it with: "
+        f"kubectl patch upstream {name} -n {namespace} --type merge -p '{fix}'"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from kubectl_canary.cluster import UPSTREAMS, Obj
 from kubectl_canary.durations import format_duration
@@ -13,8 +14,8 @@ from kubectl_canary.gates import Gate, GateContext
 from kubectl_canary.gloo import ParsedRoutes, parse_routes
 from kubectl_canary.history import who
 from kubectl_canary.invocation import Invocation
-from kubectl_canary.rollout import RolloutState, rollback, shift_weight
-from kubectl_canary.route_updates import RouteChange, read_rollout, remove_shadow_upstream, require_ready
+from kubectl_canary.rollout import RolloutState, format_percent, rollback, shift_weight
+from kubectl_canary.route_updates import RouteChange, read_rollout, remove_shadow_upstream
 
 
 class Interrupted(CanaryError):
@@ -30,8 +31,8 @@ class SteppedRollout:
     interval: float
     on_failure: str = "abort"
     force: bool = False
-    applied: list[int] = field(default_factory=list)
-    start: int = 0
+    applied: list[Fraction] = field(default_factory=list)
+    start: Fraction = Fraction(0)
 
     def _apply(
         self,
@@ -39,38 +40,36 @@ class SteppedRollout:
         first_read: tuple[Obj, ParsedRoutes] | None = None,
         transition_name: str = "weight",
     ) -> RouteChange:
-        cluster = self.invocation.cluster()
-
-        def plan(live: RolloutState) -> RolloutState:
-            desired = transition(live)
-            if desired.canary_receives_traffic and desired.canary is not None:
-                require_ready(cluster, self.namespace, self.app, desired.canary, force=self.force)
-            return desired
-
-        return self.invocation.change_routes(self.app, plan, transition=transition_name, first_read=first_read)
+        # The guards by direction run on every change: up toward a canary that is not ready is refused
+        # (unless --force), back toward an available primary always goes.
+        return self.invocation.change_routes(
+            self.app, transition, transition=transition_name, first_read=first_read, force=self.force
+        )
 
     def _where(self) -> str:
         """Where the routes were left, read back from the server when it answers: an interrupt can land
         between a write and the bookkeeping of it."""
         try:
             live = read_rollout(self.invocation.cluster(), self.namespace, self.app)[1].state
-            weight: int | None = live.weight or 0
+            weight: Fraction | None = live.weight or Fraction(0)
         except (CanaryError, KeyboardInterrupt):
             weight = self.applied[-1] if self.applied else None
         if weight is None or (not self.applied and weight == self.start):
             return f"{self.app} was not changed"
-        return f"{self.app} is at {weight}% (the last applied step)"
+        return f"{self.app} is at {format_percent(weight)}% (the last applied step)"
 
-    def run(self, weights: list[int], first_read: tuple[Obj, ParsedRoutes]) -> RouteChange:
+    def run(self, weights: list[Fraction], first_read: tuple[Obj, ParsedRoutes]) -> RouteChange:
         """Apply `weights` in order (at least one); return the last change, or raise after falling back."""
-        last_good = self.start = first_read[1].state.weight or 0
+        last_good = self.start = first_read[1].state.weight or Fraction(0)
         change: RouteChange | None = None
         try:
             for number, weight in enumerate(weights, 1):
                 change = self._apply(_to_weight(weight), first_read if number == 1 else None)
                 self.applied.append(weight)
                 if len(weights) > 1:
-                    self.invocation.say(f"step {number}/{len(weights)}: {weight}% to {change.after.canary}")
+                    self.invocation.say(
+                        f"step {number}/{len(weights)}: {format_percent(weight)}% to {change.after.canary}"
+                    )
                 # Between steps: wait, then the gates decide (a dry run only shows the steps).
                 if number < len(weights) and self.invocation.dry_run == "none":
                     self._wait(change.after, weight)
@@ -87,16 +86,16 @@ class SteppedRollout:
         assert change is not None
         return change
 
-    def _wait(self, state: RolloutState, weight: int) -> None:
+    def _wait(self, state: RolloutState, weight: Fraction) -> None:
         deadline = time.monotonic() + self.interval
-        what = f"at {weight}% to {state.canary}: waiting {format_duration(self.interval)}"
+        what = f"at {format_percent(weight)}% to {state.canary}: waiting {format_duration(self.interval)}"
         what += " before checking the gates" if self.gates else " before the next step"
         while (remaining := deadline - time.monotonic()) > 0:
             self.invocation.progress(what, f"{format_duration(remaining)} left")
             time.sleep(min(1.0, remaining))
         self.invocation.end_progress()
 
-    def _check(self, change: RouteChange, weight: int) -> list[str]:
+    def _check(self, change: RouteChange, weight: Fraction) -> list[str]:
         state = change.after
         upstream = parse_routes(self.app, change.route_table["spec"]["routes"]).upstream
         context = GateContext(
@@ -117,16 +116,16 @@ class SteppedRollout:
                 failures.append(detail)
         return failures
 
-    def _fall_back(self, change: RouteChange, weight: int, last_good: int, reason: str) -> None:
+    def _fall_back(self, change: RouteChange, weight: Fraction, last_good: Fraction, reason: str) -> None:
         canary = change.after.canary
-        message = f"gate failed at {weight}%: {reason}"
+        message = f"gate failed at {format_percent(weight)}%: {reason}"
         self.invocation.record(change.route_table, "CanaryGateFailed", f"{message} by {who()}", warning=True)
         if self.on_failure == "pause":
             self._apply(_to_weight(last_good))
             self.applied.append(last_good)
             raise GateFailed(
-                f"{message}; paused at {last_good}% (the last good step): fix the cause and run the command "
-                f"again, or send everything back with: kubectl canary abort {self.app}"
+                f"{message}; paused at {format_percent(last_good)}% (the last good step): fix the cause and run "
+                f"the command again, or send everything back with: kubectl canary abort {self.app}"
             )
         back = self._apply(rollback, transition_name="abort")
         upstream_namespace = parse_routes(self.app, change.route_table["spec"]["routes"]).upstream.namespace
@@ -138,7 +137,7 @@ class SteppedRollout:
         )
 
 
-def _to_weight(weight: int) -> Callable[[RolloutState], RolloutState]:
+def _to_weight(weight: Fraction) -> Callable[[RolloutState], RolloutState]:
     return lambda live: shift_weight(live, weight)
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from enum import Enum
+from fractions import Fraction
 
 from kubectl_canary.errors import CanaryError, UsageError
 
@@ -53,15 +55,15 @@ class Shadow:
 class RolloutState:
     """Where one app's traffic goes.
 
-    `weight` is the canary's share of the non-header traffic in percent, or None while no
-    weighted route exists (the header phase). `headers` are the conditions of the header route;
-    empty when there is none.
+    `weight` is the canary's share of the non-header traffic in percent, exact (a Fraction: a
+    router's integer weights 999/1 are 0.1%, not 0%), or None while no weighted route exists (the
+    header phase). `headers` are the conditions of the header route; empty when there is none.
     """
 
     app: str
     primary: str
     canary: str | None = None
-    weight: int | None = None
+    weight: Fraction | None = None
     headers: tuple[HeaderMatch, ...] = ()
     shadow: Shadow | None = None
 
@@ -93,10 +95,29 @@ def validate_version(app: str, version: str) -> str:
     return version
 
 
-def parse_percent(text: str) -> int:
-    if not re.fullmatch(r"[0-9]{1,3}", text.strip()) or int(text) > 100:
-        raise UsageError(f"invalid weight {text!r}: give a whole number of percent from 0 to 100")
-    return int(text)
+# Three decimals: 0.001% is one request in 100,000, finer than any canary needs, and the weights
+# stay well inside what routers take (Gateway API: at most 1,000,000 in total).
+PERCENT_DECIMALS = 3
+
+
+def parse_percent(text: str) -> Fraction:
+    """A percentage from 0 to 100 with at most three decimals (`0.1`, `12.5`, `50`), exact."""
+    cleaned = text.strip().removesuffix("%")
+    if not re.fullmatch(rf"[0-9]{{1,3}}(\.[0-9]{{1,{PERCENT_DECIMALS}}})?", cleaned) or Decimal(cleaned) > 100:
+        raise UsageError(
+            f"invalid weight {text!r}: give a percentage from 0 to 100, with at most {PERCENT_DECIMALS} decimals"
+        )
+    return Fraction(Decimal(cleaned))
+
+
+def format_percent(percent: Fraction | int) -> str:
+    """`12.5`, `0.1`, `50`: exact when it has at most three decimals, else rounded and marked `~`."""
+    value = Fraction(percent)
+    scaled = value * 10**PERCENT_DECIMALS
+    text = f"{Decimal(round(scaled)) / 10**PERCENT_DECIMALS:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text if scaled.denominator == 1 else f"~{text}"
 
 
 def parse_header(text: str) -> HeaderMatch:
@@ -129,11 +150,11 @@ def start_canary(state: RolloutState, version: str, headers: tuple[HeaderMatch, 
     return replace(state, canary=version, headers=headers)
 
 
-def shift_weight(state: RolloutState, percent: int) -> RolloutState:
+def shift_weight(state: RolloutState, percent: Fraction | int) -> RolloutState:
     """Phase 2: `percent` of the traffic without the header goes to the canary."""
     if state.canary is None:
         raise _no_canary(state, "shift traffic to")
-    return replace(state, weight=percent)
+    return replace(state, weight=Fraction(percent))
 
 
 def promote(state: RolloutState) -> RolloutState:
@@ -170,3 +191,81 @@ def stop_shadow(state: RolloutState) -> RolloutState:
     if state.shadow is None:
         raise CanaryError(f"{state.app} has no shadowing to turn off")
     return replace(state, shadow=None)
+
+
+# --- guards by direction -----------------------------------------------------------------------------------
+
+
+class Availability(str, Enum):
+    """A version's Deployment as `kubectl rollout status` judges it."""
+
+    MISSING = "missing"
+    UNAVAILABLE = "unavailable"
+    AVAILABLE = "available"
+
+
+def traffic_shares(state: RolloutState) -> dict[str, Fraction]:
+    """Percent of the requests without the canary header that each version receives (zero shares left out)."""
+    if state.canary is None or state.weight is None:
+        return {state.primary: Fraction(100)}
+    shares = {state.primary: 100 - state.weight, state.canary: state.weight}
+    return {version: share for version, share in shares.items() if share > 0}
+
+
+def header_versions(state: RolloutState) -> set[str]:
+    """The versions that requests carrying the canary header reach."""
+    if state.canary is not None and state.headers:
+        return {state.canary}
+    return set(traffic_shares(state))
+
+
+def versions_gaining(before: RolloutState, after: RolloutState) -> list[str]:
+    """The versions that receive traffic after a transition that they did not receive before: a larger
+    share of the requests without the header, or the header requests. Only these need checking."""
+    old = traffic_shares(before)
+    gaining = [v for v, share in traffic_shares(after).items() if share > old.get(v, 0)]
+    return gaining + [v for v in sorted(header_versions(after) - header_versions(before)) if v not in gaining]
+
+
+def check_moves(
+    before: RolloutState,
+    after: RolloutState,
+    availability: dict[str, Availability],
+    *,
+    force: bool,
+    detail: dict[str, str] | None = None,
+) -> None:
+    """Refuse a transition that moves traffic toward a version that cannot take it.
+
+    Traffic without the header may move *to* a version only when its Deployment is available
+    (`force` overrides that, never existence); moving it *away* from a version is judged only by
+    where it goes. Header requests are opt-in: they may reach a version still starting, never a
+    missing one. `availability` holds every version of `after`; `detail` says, per version, what
+    the user sees (e.g. "0/1 ready replicas").
+    """
+    detail = detail or {}
+    old = traffic_shares(before)
+    for version in versions_gaining(before, after):
+        if availability.get(version) is Availability.MISSING:
+            raise CanaryError(_missing_message(before, after, version))
+    for version in [v for v, share in traffic_shares(after).items() if share > old.get(v, 0)]:
+        if availability.get(version) is Availability.UNAVAILABLE and not force:
+            name = f"{after.app}-{version}"
+            raise CanaryError(
+                f"deployment {name} has {detail.get(version, 'not all its')} ready replicas, so {version} cannot "
+                f"serve traffic yet; wait (kubectl rollout status deployment/{name}) or pass --force"
+            )
+
+
+def _missing_message(before: RolloutState, after: RolloutState, version: str) -> str:
+    name = f"{after.app}-{version}"
+    where = ", ".join(f"{format_percent(s)}% to {v}" for v, s in traffic_shares(before).items())
+    text = f"deployment {name} not found, so {version} has no pods to serve traffic; the routes stay as they are"
+    text += f" ({where})"
+    others = [v for v in (before.primary, before.canary) if v is not None and v != version]
+    if version == before.primary and others:
+        return (
+            f"{text}; recreate deployment {name} (e.g. from your manifests), or make {others[0]} the only "
+            f"version with: kubectl canary finish {after.app}"
+        )
+    return f"{text}; recreate it with: kubectl canary header {after.app} {version}"

@@ -21,10 +21,10 @@ from kubectl_canary.gloo import (
     shadow_upstream_name,
 )
 from kubectl_canary.gloo_delegation import Delegation, delegations_to
-from kubectl_canary.managed_fields import apply_body, owners_of
+from kubectl_canary.managed_fields import apply_body, is_one_off_edit, owners_of
 from kubectl_canary.manifests import deployment_name
-from kubectl_canary.readiness import readiness_of
-from kubectl_canary.rollout import RolloutState
+from kubectl_canary.readiness import availability_of, readiness_of
+from kubectl_canary.rollout import Availability, RolloutState, check_moves, versions_gaining
 
 ATTEMPTS = 5
 # Written with every route change: which command made it. A finish or abort whose deletion step
@@ -38,9 +38,12 @@ class RouteChange:
     after: RolloutState
     route_table: Obj
     changed: bool
-    # Gloo's verdict on the written routes, when Gloo reported one in time.
+    # Gloo's verdict on the written routes, when waited for (--gloo-timeout) and reported in time.
     gloo_state: str | None = None
     gloo_reason: str = ""
+    # Gloo's verdict as it stood before the command: on the routes someone wrote earlier.
+    earlier_gloo_state: str | None = None
+    earlier_gloo_reason: str = ""
 
 
 def read_rollout(cluster: Cluster, namespace: str, app: str) -> tuple[Obj, ParsedRoutes]:
@@ -75,18 +78,16 @@ def delegations_or_none(cluster: Cluster, route_table: Obj) -> list[Delegation] 
 
 
 def require_ready(cluster: Cluster, namespace: str, app: str, version: str, *, force: bool) -> None:
-    """Refuse to send users to a version whose Deployment is missing or not fully ready."""
-    if force:
-        return
+    """Refuse to send users to a version whose Deployment is missing (whatever --force says) or not ready."""
     name = deployment_name(app, version)
     deployment = cluster.get(DEPLOYMENTS, namespace, name)
     if deployment is None:
         raise CanaryError(
             f"deployment {name} not found in namespace {namespace}, so {version} has no pods to serve traffic; "
-            f"recreate it (kubectl canary header {app} {version}) or pass --force"
+            f"recreate it with: kubectl canary header {app} {version}"
         )
     readiness = readiness_of(deployment)
-    if not readiness.is_ready:
+    if not readiness.is_ready and not force:
         raise CanaryError(
             f"deployment {name} has {readiness} ready replicas, so {version} cannot serve traffic yet; "
             f"wait (kubectl rollout status deployment/{name} -n {namespace}) or pass --force"
@@ -103,13 +104,23 @@ def update_routes(
     first_read: tuple[Obj, ParsedRoutes] | None = None,
     gloo_timeout: float = 0,
     transition: str = "",
+    force: bool = False,
+    starting: frozenset[str] = frozenset(),
 ) -> RouteChange:
     """Move the app's routes to `plan(live state)`; no write when they are already there.
 
-    `plan` runs again after every conflict, so its checks (readiness included) see the object
-    that is actually written over. `first_read` saves the first GET when the caller has just read.
-    When Gloo watches the table, its verdict on the new routes is awaited up to `gloo_timeout`
-    seconds; a rejection is an error.
+    `plan` runs again after every conflict, so its checks see the object that is actually written
+    over. Every change passes the guards by direction (`check_moves`): traffic moves only toward
+    Deployments that exist and (unless `force`) are available. `starting` names versions the
+    command itself has just created (or, in a dry run, would have): they count as existing but not
+    yet available, without another GET. `first_read` saves the first
+    GET when the caller has just read.
+
+    Gloo's verdict is awaited only when asked (`gloo_timeout` > 0): Gloo rewrites its status only
+    when the verdict changes and the status has no observedGeneration, so after a write that stays
+    Accepted nothing ever arrives and a wait would last its whole timeout. Without a wait, a
+    rejection is still seen: by the next command (the verdict it reads before writing) and by
+    `status`, which exits 1.
     """
     for _ in range(ATTEMPTS):
         route_table, parsed = first_read or read_rollout(cluster, namespace, app)
@@ -117,9 +128,11 @@ def update_routes(
         desired = plan(parsed.state)
         live_routes = route_table["spec"]["routes"]
         routes = render_routes(live_routes, parsed, desired)
+        earlier = gloo_state(route_table)
         if routes == live_routes:
-            return RouteChange(parsed.state, desired, route_table, changed=False)
+            return RouteChange(parsed.state, desired, route_table, False, None, "", *earlier)
         check_route_owners(route_table, cluster.field_manager, force_conflicts=force_conflicts)
+        guard_moves(cluster, namespace, parsed.state, desired, force=force, starting=starting)
         changes: Obj = {"spec": {"routes": routes}}
         if transition:
             changes["metadata"] = {"annotations": {LAST_TRANSITION: transition}}
@@ -138,22 +151,46 @@ def update_routes(
                 f"Gloo rejected RouteTable {route_table_name(app)}: {reason or 'no reason given'}; the routes were "
                 f"written, so fix the cause or return to the stable routes with: kubectl canary abort {app}"
             )
-        return RouteChange(parsed.state, desired, written, True, state, reason)
+        return RouteChange(parsed.state, desired, written, True, state, reason, *earlier)
     raise CanaryError(
         f"RouteTable {route_table_name(app)} changed {ATTEMPTS} times while it was being updated; "
         f"find out who else writes it, then run the command again"
     )
 
 
+def guard_moves(
+    cluster: Cluster,
+    namespace: str,
+    before: RolloutState,
+    after: RolloutState,
+    *,
+    force: bool,
+    starting: frozenset[str] = frozenset(),
+) -> None:
+    """Read the Deployments of the versions that would gain traffic (only those), then `check_moves`."""
+    availability: dict[str, Availability] = {}
+    detail: dict[str, str] = {}
+    for version in versions_gaining(before, after):
+        if version in starting:
+            availability[version] = Availability.UNAVAILABLE
+            continue
+        deployment = cluster.get(DEPLOYMENTS, namespace, deployment_name(after.app, version))
+        availability[version] = availability_of(deployment)
+        if deployment is not None:
+            detail[version] = str(readiness_of(deployment))
+    check_moves(before, after, availability, force=force, detail=detail)
+
+
 def await_gloo_verdict(cluster: Cluster, before: Obj, written: Obj, timeout: float) -> tuple[str | None, str]:
     """Gloo's state of the RouteTable once it has reported on `written`.
 
-    Only when Gloo reported on the table before (so it watches it). Gloo rewrites the status only
-    when the verdict changes, so no news within `timeout` means the previous verdict stands.
+    Only when asked and when Gloo reported on the table before (so it watches it). Gloo rewrites
+    the status only when the verdict changes, so no news within `timeout` means the previous
+    verdict stands.
     """
     verdict = gloo_state(before)
     if verdict[0] is None or timeout <= 0 or cluster.dry_run != "none":
-        return verdict
+        return None, ""
     meta = written["metadata"]
     for _, obj in cluster.watch(ROUTE_TABLES, meta["namespace"], meta["name"], meta["resourceVersion"], timeout):
         if (obj.get("status") or {}) != (before.get("status") or {}):
@@ -170,9 +207,14 @@ def check_route_owners(route_table: Obj, manager: str, *, force_conflicts: bool)
 
 def _owned_elsewhere(name: str, managers: list[str]) -> CanaryError:
     who = ", ".join(f'"{m}"' for m in managers)
+    if all(is_one_off_edit(m) for m in managers):
+        return CanaryError(
+            f"the routes of RouteTable {name} were last changed by {who}, a one-off edit (no tool will revert "
+            f"it); take them over once with --force-conflicts"
+        )
     return CanaryError(
         f"the routes of RouteTable {name} are managed by {who}, which will undo changes made here "
-        f"(GitOps tools revert them); change them there, or take them over with --force-conflicts"
+        f"(GitOps tools and Helm revert them); change them there, or take them over with --force-conflicts"
     )
 
 

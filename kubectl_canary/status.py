@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from kubectl_canary.errors import CanaryError
@@ -11,7 +12,7 @@ from kubectl_canary.gloo import gloo_state, is_rollout_table, parse_routes
 from kubectl_canary.gloo_delegation import Delegation
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.readiness import Readiness, readiness_of
-from kubectl_canary.rollout import HeaderMatch, RolloutState
+from kubectl_canary.rollout import HeaderMatch, RolloutState, format_percent, traffic_shares
 from kubectl_canary.style import Style, format_columns
 
 ROUTE_TABLE_SUFFIX = "-routes"
@@ -31,6 +32,8 @@ class AppStatus:
     # None when not looked up (status -A, or no permission to list VirtualServices).
     delegations: list[Delegation] | None = None
     notes: tuple[str, ...] = ()
+    # Found outside the routes (one app only): e.g. an Upstream port the Service does not have.
+    upstream_problems: tuple[str, ...] = ()
 
     @property
     def phase(self) -> str:
@@ -42,12 +45,18 @@ class AppStatus:
         found = []
         if self.error:
             found.append(self.error)
+        found.extend(self.upstream_problems)
         if self.gloo_state == "Rejected":
             found.append(f"Gloo rejected RouteTable {self.route_table}: {self.gloo_reason or 'no reason given'}")
-        if self.state and self.state.canary_receives_traffic and not (self.canary and self.canary.is_ready):
-            found.append(f"canary {self.state.canary} receives {self.state.weight}% of the traffic but is not ready")
-        if self.state and not (self.primary and self.primary.is_ready) and self.state.weight != 100:
-            found.append(f"primary {self.state.primary} receives traffic but is not ready")
+        if self.state:
+            # Any share, however small (0.1% is 1 request in 1000), to a version that is not available.
+            readiness = {self.state.primary: self.primary, self.state.canary: self.canary}
+            for version, share in traffic_shares(self.state).items():
+                role = "primary" if version == self.state.primary else "canary"
+                ready = readiness.get(version)
+                if ready is None or not ready.is_ready:
+                    what = "missing" if ready is None else "not ready"
+                    found.append(f"{role} {version} receives {format_percent(share)}% of the traffic but is {what}")
         return found
 
 
@@ -90,13 +99,19 @@ def _version(version: str, readiness: Readiness | None) -> dict[str, Any]:
     }
 
 
+def _number(percent: Fraction | int) -> int | float:
+    """A share as JSON: an integer when whole, else the nearest float (0.1, 12.5)."""
+    value = Fraction(percent)
+    return int(value) if value.denominator == 1 else float(value)
+
+
 def as_dict(status: AppStatus) -> dict[str, Any]:
     state = status.state
     canary = None
     if state and state.canary:
         canary = {
             **_version(state.canary, status.canary),
-            "weight": state.weight or 0,
+            "weight": _number(state.weight or 0),
             "header": _header(state.headers),
         }
     result: dict[str, Any] = {
@@ -146,7 +161,7 @@ def render_table(statuses: list[AppStatus], *, all_namespaces: bool, style: Styl
             style.paint(status.phase, _PHASE_COLOURS.get(status.phase, "yellow")),
             _cell(state.primary if state else None, status.primary, style),
             _cell(state.canary if state else None, status.canary, style),
-            f"{state.weight}%" if state and state.weight is not None else "-",
+            f"{format_percent(state.weight)}%" if state and state.weight is not None else "-",
             " & ".join(map(str, state.headers)) if state and state.headers else "-",
             style.paint(status.gloo_state or "-", _STATE_COLOURS.get(status.gloo_state or "", "dim")),
         ]

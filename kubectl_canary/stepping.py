@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from kubectl_canary.errors import UsageError
+from kubectl_canary.rollout import parse_percent
 
 
-def parse_steps(text: str) -> list[int]:
+def parse_steps(text: str) -> list[Fraction]:
     try:
-        steps = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
+        steps = [parse_percent(part) for part in text.split(",") if part.strip()]
+    except UsageError:
         steps = []
-    if not steps or any(not 0 <= s <= 100 for s in steps):
+    if not steps:
         raise UsageError(f"invalid --steps {text!r}: give percentages from 0 to 100, e.g. 1,5,25,50,100")
     return steps
 
 
-def plan_steps(current: int, target: int, *, step: int | None = None, steps: list[int] | None = None) -> list[int]:
+def plan_steps(
+    current: Fraction, target: Fraction, *, step: int | None = None, steps: list[Fraction] | None = None
+) -> list[Fraction]:
     """The weights to apply after `current`, ending exactly on `target`.
 
     `step` moves by a fixed amount; `steps` lists the weights to stop at (those between current
@@ -30,7 +35,11 @@ def plan_steps(current: int, target: int, *, step: int | None = None, steps: lis
         between = [s for s in steps if direction * current < direction * s < direction * target]
         chosen = sorted(set(between), reverse=direction < 0)
     elif step is not None:
-        chosen = list(range(current + direction * step, target, direction * step))
+        chosen = []
+        weight = current + direction * step
+        while direction * weight < direction * target:
+            chosen.append(weight)
+            weight += direction * step
     else:
         chosen = []
     return [*chosen, target]

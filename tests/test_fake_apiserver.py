@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -836,3 +836,98 @@ def test_server_stops_cleanly_with_an_open_watch() -> None:
     while sock.recv(4096):  # the stream is cut, not left hanging
         pass
     sock.close()
+
+
+
+# --- stand-ins for cluster controllers ---------------------------------------------------------------------
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> float:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, "condition not reached in time"
+        time.sleep(0.01)
+    return time.monotonic() - started
+
+
+def _live(api: FakeApiServer, resource: str, name: str) -> dict[str, Any]:
+    obj = api.get(resource, "echo", name)
+    assert obj is not None
+    return obj
+
+
+def _deployment(name: str, image: str) -> dict[str, Any]:
+    labels = {"app": "echo", "version": name.rsplit("-", 1)[-1]}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "echo"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "echo", "image": image}]}},
+        },
+    }
+
+
+def test_kubelet_makes_deployments_available_after_a_delay_never_for_a_broken_image() -> None:
+    from kubectl_canary.readiness import readiness_of
+    from tests.fake_apiserver.kubelet import Kubelet
+
+    with FakeApiServer() as api, Kubelet(api, delay=0.3, broken_images={"echo:broken"}):
+        api.ensure_namespace("echo")
+        api.create(_deployment("echo-v1", "echo:1"))
+        api.create(_deployment("echo-v2", "echo:broken"))
+
+        def ready(name: str) -> bool:
+            return readiness_of(_live(api, "deployments", name)).is_ready
+
+        waited = _wait_for(lambda: ready("echo-v1"))
+        assert waited >= 0.2
+        v2 = _live(api, "deployments", "echo-v2")
+        assert v2["status"]["observedGeneration"] == v2["metadata"]["generation"]  # observed, never available
+        time.sleep(0.5)
+        assert not ready("echo-v2")
+        # A new spec starts over: observed at once, available after the delay again.
+        live = _live(api, "deployments", "echo-v1")
+        live["spec"]["template"]["spec"]["containers"][0]["image"] = "echo:1.1"
+        api.replace(live)
+        _wait_for(lambda: not ready("echo-v1"), timeout=2)
+        _wait_for(lambda: ready("echo-v1"))
+
+
+def test_gloo_reporter_writes_a_verdict_only_when_it_changes() -> None:
+    from tests.fake_apiserver.gloo_reporter import GlooReporter
+
+    destination = {"upstream": {"name": "echo", "namespace": "echo"}, "subset": {"values": {"version": "v1"}}}
+
+    def table(weights: tuple[int, int]) -> list[dict[str, Any]]:
+        items = [{"destination": destination, "weight": w} for w in weights]
+        action = {"multi": {"destinations": items}}
+        return [{"name": "echo-primary", "matchers": [{"prefix": "/echo"}], "routeAction": action}]
+
+    def state() -> str | None:
+        statuses = (_live(api, "routetables", "echo-routes").get("status") or {}).get("statuses") or {}
+        found = (statuses.get("gloo-system") or {}).get("state")
+        return None if found is None else str(found)
+
+    def set_routes(weights: tuple[int, int]) -> None:
+        live = _live(api, "routetables", "echo-routes")
+        live["spec"]["routes"] = table(weights)
+        api.replace(live, manager="kubectl-canary")
+
+    with FakeApiServer() as api:
+        api.ensure_namespace("echo")
+        api.create({"apiVersion": "gateway.solo.io/v1", "kind": "RouteTable",
+                    "metadata": {"name": "echo-routes", "namespace": "echo"}, "spec": {"routes": table((1, 1))}})
+        with GlooReporter(api, delay=0.1) as reporter:
+            _wait_for(lambda: state() == "Accepted")
+            assert reporter.writes == 1
+            set_routes((9, 1))  # still Accepted: no new report, however long one waits
+            time.sleep(0.4)
+            assert state() == "Accepted" and reporter.writes == 1
+            set_routes((0, 0))  # all-zero weights: Rejected, with a reason
+            _wait_for(lambda: state() == "Rejected")
+            assert reporter.writes == 2
+            reason = _live(api, "routetables", "echo-routes")["status"]["statuses"]["gloo-system"]["reason"]
+            assert "all weights are zero" in reason

@@ -15,7 +15,10 @@ from kubectl_canary.route_updates import complete_earlier_run, read_rollout, rem
 LONG = """\
 Returns the app to its stable route: one route, everything to the primary, no header route.
 Then deletes the canary's Deployment (kept with --keep-canary, for inspection). The route
-changes before anything is deleted; running abort again completes the deletion."""
+changes before anything is deleted; running abort again completes the deletion.
+Moving traffic back needs no --force while the primary is available; toward a primary that
+is not ready it needs --force, and toward a primary whose Deployment is missing it is refused
+(recreate the primary, or make the canary the only version with `kubectl canary finish`)."""
 
 EXAMPLES = """\
   # Send all of echo's traffic back to the primary and delete the canary
@@ -28,6 +31,9 @@ EXAMPLES = """\
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("app", metavar="APP")
     parser.add_argument("--keep-canary", action="store_true", help="keep the canary's Deployment")
+    parser.add_argument(
+        "--force", action="store_true", help="send the traffic back even if the primary is not ready (never if missing)"
+    )
 
 
 def run(args: argparse.Namespace, invocation: Invocation) -> int:
@@ -43,7 +49,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         invocation.say(f"{app} is already aborted: all traffic goes to {first_read[1].state.primary}")
         return 0
 
-    change = invocation.change_routes(app, rollback, transition="abort", first_read=first_read)
+    change = invocation.change_routes(app, rollback, transition="abort", first_read=first_read, force=args.force)
     invocation.report_deleted(
         UPSTREAMS, remove_shadow_upstream(cluster, change, first_read[1].upstream.namespace or namespace)
     )
@@ -66,7 +72,7 @@ COMMAND = Command(
     permissions=(
         needs(EVENTS, "create"),
         needs(ROUTE_TABLES, "get", "patch", "watch"),
-        needs(DEPLOYMENTS, "list", "delete"),
+        needs(DEPLOYMENTS, "get", "list", "delete"),
         needs(UPSTREAMS, "delete"),
         needs(NAMESPACES, "get", cluster_wide=True),
     ),

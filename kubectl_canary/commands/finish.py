@@ -9,13 +9,8 @@ from kubectl_canary.commands import Command
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.permissions import needs
-from kubectl_canary.rollout import RolloutState, promote, validate_name
-from kubectl_canary.route_updates import (
-    complete_earlier_run,
-    read_rollout,
-    remove_shadow_upstream,
-    require_ready,
-)
+from kubectl_canary.rollout import promote, validate_name
+from kubectl_canary.route_updates import complete_earlier_run, read_rollout, remove_shadow_upstream
 
 LONG = """\
 Routes all traffic to the canary (one route, subset kept for the next rollout), removes the
@@ -51,12 +46,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         invocation.say(f"{app} is already finished: all traffic goes to {first_read[1].state.primary}")
         return 0
 
-    def plan(live: RolloutState) -> RolloutState:
-        desired = promote(live)
-        require_ready(cluster, namespace, app, desired.primary, force=args.force)
-        return desired
-
-    change = invocation.change_routes(app, plan, transition="finish", first_read=first_read)
+    change = invocation.change_routes(app, promote, transition="finish", first_read=first_read, force=args.force)
     invocation.report_deleted(
         UPSTREAMS, remove_shadow_upstream(cluster, change, first_read[1].upstream.namespace or namespace)
     )

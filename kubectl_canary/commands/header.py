@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS, Cluster, Obj
+from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES, SERVICES, UPSTREAMS, Cluster, Obj
 from kubectl_canary.commands import Command
 from kubectl_canary.durations import format_duration, parse_duration
 from kubectl_canary.errors import CanaryError
@@ -15,6 +15,7 @@ from kubectl_canary.manifests import (
     canary_deployment,
     deployment_name,
     fallback_policy,
+    service_port_problem,
     upstream_selects_versions,
     upstream_version_subsets,
 )
@@ -80,6 +81,11 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
             f"not found in namespace {namespace}; the canary is cloned from it"
         )
     upstream = _upstream(cluster, namespace, first_read[1])
+    kube = upstream["spec"].get("kube") or {}
+    if kube:
+        service = cluster.get(SERVICES, kube.get("serviceNamespace") or namespace, kube.get("serviceName", ""))
+        if (problem := service_port_problem(upstream, service)) is not None:
+            invocation.warn(problem)
     if fallback_policy(upstream) != "NO_FALLBACK":
         invocation.warn(
             f"upstream {upstream['metadata']['name']} has fallbackPolicy {fallback_policy(upstream)}: while {version} "
@@ -111,7 +117,13 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
             invocation.end_progress()
 
     invocation.change_routes(
-        app, lambda live: start_canary(live, version, headers), transition="header", first_read=first_read
+        app,
+        lambda live: start_canary(live, version, headers),
+        transition="header",
+        first_read=first_read,
+        # The header route may point at a canary still starting, never at a missing one: this command
+        # has just made sure the canary's Deployment exists.
+        starting=frozenset({version}),
     )
     invocation.say(f"requests to {app} with header {' and '.join(map(str, headers))} go to {version}")
     invocation.print_written()
@@ -160,6 +172,7 @@ COMMAND = Command(
         needs(ROUTE_TABLES, "get", "patch", "watch"),
         needs(DEPLOYMENTS, "get", "create", "patch", "watch"),
         needs(UPSTREAMS, "get", "patch"),
+        needs(SERVICES, "get"),
         needs(NAMESPACES, "get", cluster_wide=True),
     ),
 )

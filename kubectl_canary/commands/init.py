@@ -22,7 +22,7 @@ from kubectl_canary.gloo import route_table_name
 from kubectl_canary.gloo_delegation import delegation_notes
 from kubectl_canary.history import transition_message
 from kubectl_canary.invocation import Invocation
-from kubectl_canary.manifests import DEFAULT_IMAGE, AppSpec, init_manifests
+from kubectl_canary.manifests import DEFAULT_IMAGE, AppSpec, init_manifests, service_port_problem
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import RolloutState, validate_name, validate_version
 from kubectl_canary.route_updates import delegations_or_none, namespace_exists
@@ -91,6 +91,10 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     for manifest in init_manifests(spec):
         _create(cluster, manifest, invocation)
     route_table = invocation.written[-1]
+    # Objects kept from an earlier run may not agree: Gloo finds no endpoints for a port the Service lacks.
+    by_kind = {obj["kind"]: obj for obj in invocation.written}
+    if "Upstream" in by_kind and (problem := service_port_problem(by_kind["Upstream"], by_kind.get("Service"))):
+        invocation.warn(problem)
     invocation.record(route_table, "CanaryInit", transition_message(None, RolloutState(spec.app, spec.version)))
     delegations = delegations_or_none(cluster, route_table) if invocation.dry_run == "none" else None
     for note in delegation_notes(route_table, delegations) if delegations is not None else []:

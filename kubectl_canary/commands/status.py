@@ -11,13 +11,23 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, VIRTUAL_SERVICES, Resource
+from kubectl_canary.cluster import (
+    DEPLOYMENTS,
+    NAMESPACES,
+    ROUTE_TABLES,
+    SERVICES,
+    UPSTREAMS,
+    VIRTUAL_SERVICES,
+    Cluster,
+    Resource,
+)
 from kubectl_canary.commands import Command
 from kubectl_canary.durations import parse_duration
 from kubectl_canary.errors import CanaryError, UsageError
-from kubectl_canary.gloo import route_table_name
+from kubectl_canary.gloo import ParsedRoutes, route_table_name
 from kubectl_canary.gloo_delegation import delegation_notes
 from kubectl_canary.invocation import Invocation
+from kubectl_canary.manifests import service_port_problem
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import validate_name
 from kubectl_canary.route_updates import delegations_or_none, read_rollout
@@ -62,11 +72,14 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]
     if args.app:
         app = validate_name(args.app, "app name")
         namespace = invocation.namespace
-        route_table, _ = read_rollout(cluster, namespace, app)  # a clear error if it is not an app
-        readiness = readiness_index(cluster.list(DEPLOYMENTS, namespace, f"app={app}"))
+        route_table, parsed = read_rollout(cluster, namespace, app)  # a clear error if it is not an app
+        # Every Deployment of the namespace, found by name (APP-VERSION) as for many apps: a label
+        # selector would miss Deployments without an `app` label (the seed's Helm chart writes none).
+        readiness = readiness_index(cluster.list(DEPLOYMENTS, namespace))
         status = app_status(route_table, readiness)
         if status is None:
             raise CanaryError(f"RouteTable {route_table_name(app)} has no routes of {app}")
+        status = replace(status, upstream_problems=_upstream_problems(cluster, namespace, parsed))
         delegations = delegations_or_none(cluster, route_table)
         if delegations is not None:
             notes = tuple(delegation_notes(route_table, delegations))
@@ -78,6 +91,20 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]
     readiness = readiness_index(cluster.iter_list(DEPLOYMENTS, scope))
     found = [app_status(rt, readiness) for rt in cluster.iter_list(ROUTE_TABLES, scope)]
     return sorted((s for s in found if s is not None), key=lambda s: (s.namespace, s.app))
+
+
+def _upstream_problems(cluster: Cluster, namespace: str, parsed: ParsedRoutes) -> tuple[str, ...]:
+    """The app's Upstream against its Service: Gloo finds no endpoints for a port the Service lacks."""
+    upstream_namespace = parsed.upstream.namespace or namespace
+    upstream = cluster.get(UPSTREAMS, upstream_namespace, parsed.upstream.name)
+    if upstream is None:
+        return (f"upstream {parsed.upstream.name} not found in namespace {upstream_namespace}",)
+    kube = (upstream.get("spec") or {}).get("kube") or {}
+    if not kube:
+        return ()
+    service = cluster.get(SERVICES, kube.get("serviceNamespace") or upstream_namespace, kube.get("serviceName", ""))
+    problem = service_port_problem(upstream, service)
+    return () if problem is None else (problem,)
 
 
 def render(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus]) -> str:
@@ -121,7 +148,7 @@ def watch(args: argparse.Namespace, invocation: Invocation) -> int:
     app = validate_name(args.app, "app name") if args.app else None
     for resource, name, selector in (
         (ROUTE_TABLES, route_table_name(app) if app else None, None),
-        (DEPLOYMENTS, None, f"app={app}" if app else None),
+        (DEPLOYMENTS, None, None),
     ):
         threading.Thread(target=follow, args=(resource, name, selector), daemon=True).start()
     terminal = invocation.out.isatty()
@@ -180,6 +207,8 @@ COMMAND = Command(
     permissions=(
         needs(ROUTE_TABLES, "get", "list", "watch"),
         needs(DEPLOYMENTS, "list", "watch"),
+        needs(UPSTREAMS, "get"),
+        needs(SERVICES, "get"),
         needs(NAMESPACES, "get", cluster_wide=True),
         needs(VIRTUAL_SERVICES, "list", cluster_wide=True),
     ),

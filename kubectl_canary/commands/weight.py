@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from fractions import Fraction
 
 from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS
 from kubectl_canary.commands import Command
@@ -19,7 +20,7 @@ from kubectl_canary.gates import (
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.permissions import needs
 from kubectl_canary.progressive import SteppedRollout
-from kubectl_canary.rollout import parse_percent, shift_weight, validate_name
+from kubectl_canary.rollout import format_percent, parse_percent, shift_weight, validate_name
 from kubectl_canary.route_updates import read_rollout
 from kubectl_canary.stepping import parse_steps, plan_steps
 
@@ -64,7 +65,9 @@ EXAMPLES = """\
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("app", metavar="APP")
-    parser.add_argument("percent", metavar="PERCENT", help="the canary's share, a whole number from 0 to 100")
+    parser.add_argument(
+        "percent", metavar="PERCENT", help="the canary's share in percent, 0 to 100, at most 3 decimals (e.g. 0.5)"
+    )
     parser.add_argument("--force", action="store_true", help="route to the canary even if it is not ready")
     stepping = parser.add_argument_group("stepping and gates")
     how = stepping.add_mutually_exclusive_group()
@@ -126,7 +129,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     namespace = invocation.namespace
     first_read = read_rollout(invocation.cluster(), namespace, app)
     shift_weight(first_read[1].state, percent)  # no canary: refuse before anything else
-    current = first_read[1].state.weight or 0
+    current = first_read[1].state.weight or Fraction(0)
     weights = (plan_steps(current, percent, step=args.step, steps=steps) if stepped else []) or [percent]
 
     rollout = SteppedRollout(
@@ -139,7 +142,9 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         force=args.force,
     )
     after = rollout.run(weights, first_read).after
-    invocation.say(f"{app}: {100 - percent}% to {after.primary}, {percent}% to {after.canary}")
+    invocation.say(
+        f"{app}: {format_percent(100 - percent)}% to {after.primary}, {format_percent(percent)}% to {after.canary}"
+    )
     invocation.print_written()
     return 0
 

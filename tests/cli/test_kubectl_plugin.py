@@ -48,7 +48,7 @@ def test_walkthrough_through_kubectl(api, kubectl):
 def test_usage_errors_exit_2_through_kubectl(api, kubectl):
     result = kubectl("canary", "weight", "echo", "500")
     assert result.code == 2
-    assert result.err.strip() == "error: invalid weight '500': give a whole number of percent from 0 to 100"
+    assert result.err.strip() == "error: invalid weight '500': give a percentage from 0 to 100, with at most 3 decimals"
     assert api.requests == []
 
 

@@ -49,10 +49,10 @@ CASES = [
         "header",
         ["weight", "echo", "101"],
         2,
-        "error: invalid weight '101': give a whole number of percent from 0 to 100",
+        "error: invalid weight '101': give a percentage from 0 to 100, with at most 3 decimals",
     ),
     ("header", ["weight", "echo", "abc"], 2, "error: invalid weight 'abc'"),
-    ("header", ["weight", "echo", "2.5"], 2, "error: invalid weight '2.5'"),
+    ("header", ["weight", "echo", "2.5555"], 2, "error: invalid weight '2.5555'"),
     ("header", ["weight", "echo", "-5"], 2, "error: invalid weight '-5'"),
     ("stable", ["header", "echo", "V2"], 2, "error: invalid version 'V2'"),
     ("stable", ["header", "echo", "v2", "--header", "stage="], 2, "error: invalid header 'stage='"),
@@ -108,3 +108,24 @@ def test_usage_error_sends_no_request(api, canary):
     api.clear_requests()
     assert canary("weight", "echo", "500").code == 2
     assert api.requests == []
+
+
+def test_init_without_gloo_crds_refuses_before_any_write(api, canary):
+    """A cluster without Gloo answers 404 for the whole API, without naming an object (as a real API server
+    does for a group it does not serve): that is no Gloo, not "no RouteTable yet"."""
+    from tests.fake_apiserver import Fault
+
+    api.ensure_namespace(NS)
+    api.inject_fault(
+        Fault.status(404, reason="NotFound", message="the server could not find the requested resource"),
+        path_contains="/apis/gateway.solo.io/",
+        times=10,
+    )
+    api.clear_requests()
+    result = canary("init", "echo")
+    assert result.code == 1
+    assert result.err == (
+        "error: the API server does not serve routetables.gateway.solo.io (gateway.solo.io/v1); install Gloo "
+        "Edge and its CRDs (e.g. helm install gloo gloo/gloo -n gloo-system --create-namespace)\n"
+    )
+    assert [r for r in api.requests if r.method in WRITES] == []

@@ -76,6 +76,7 @@ def test_foreign_routes_survive_every_phase_in_place(api, canary):
     api.apply(route_table, manager="kubectl-canary")
     canary("header", "echo", "v2")
     assert routes(api) == [ADMIN, *named(PHASE1), HEALTH]
+    api.set_deployment_ready(NS, "echo-v1")  # the primary is available, as on a cluster
     api.set_deployment_ready(NS, "echo-v2")
     canary("weight", "echo", "40")
     assert routes(api) == [ADMIN, *named(phase2(40)), HEALTH]
@@ -95,6 +96,11 @@ def test_our_labels_survive_our_applies(api, canary):
 
 def test_seed_helm_table_is_read_and_owner_named(api, canary):
     seed_helm_app(api, phase2(30))
+    # The chart deploys every version its routes name (deployment: {v1: {}, v2: {}}), without an app label.
+    v2 = api.get("deployments", NS, "echo-v1")
+    v2 = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "echo-v2", "namespace": NS},
+          "spec": v2["spec"]}
+    api.create(v2, manager="helm")
     status = canary("status", "echo", "-o", "json")
     body = json.loads(status.out)
     assert (body["phase"], body["primary"]["version"], body["canary"]["version"], body["canary"]["weight"]) == (
@@ -158,6 +164,7 @@ def test_a_concurrent_foreign_edit_is_not_lost(api, canary):
     new object, and the other route is kept."""
     canary("init", "echo")
     canary("header", "echo", "v2")
+    api.set_deployment_ready(NS, "echo-v1")  # the primary is available, as on a cluster
     api.set_deployment_ready(NS, "echo-v2")
     api.clear_requests()
     # Our apply is held for a second; meanwhile, right after our reads, another writer edits the table.

@@ -115,7 +115,10 @@ def test_weight_steps_and_force(api, canary):
     result = canary("weight", "echo", "10", "--force")
     assert result.code == 0, result.err
     assert routes(api) == named(phase2(10))
-    # Zero sends no traffic to the canary, so it needs no readiness.
+    # Back toward the primary: allowed without --force once the primary is available (it gains traffic).
+    refused = canary("weight", "echo", "0")
+    assert refused.code == 1 and refused.err.startswith("error: deployment echo-v1 has 0/1 ready replicas")
+    api.set_deployment_ready(NS, "echo-v1")
     assert canary("weight", "echo", "0").code == 0
     assert routes(api) == named(phase2(0))
 
@@ -124,6 +127,7 @@ def test_abort_restores_the_stable_route_and_removes_the_canary(api, canary):
     canary("init", "echo")
     canary("header", "echo", "v2")
     canary("weight", "echo", "30", "--force")
+    api.set_deployment_ready(NS, "echo-v1")
     result = canary("abort", "echo")
     assert result.code == 0, result.err
     assert routes(api) == named(STABLE)

@@ -35,6 +35,7 @@ def test_shadow_on_alongside_header_and_weight_then_off(api, canary):
     # The header route is untouched; the rest of the primary route too.
     assert routes(api)[0] == named(PHASE1)[0]
 
+    api.set_deployment_ready(NS, "echo-v1")  # the primary is available, as on a cluster
     api.set_deployment_ready(NS, "echo-v2")
     assert canary("weight", "echo", "40").code == 0
     assert shadowing(api)["percentage"] == 10
@@ -56,6 +57,7 @@ def test_shadow_on_alongside_header_and_weight_then_off(api, canary):
 def test_finish_ends_shadowing_and_removes_its_upstream(api, canary):
     canary("init", "echo")
     canary("header", "echo", "v2")
+    api.set_deployment_ready(NS, "echo-v1")  # the primary is available, as on a cluster
     api.set_deployment_ready(NS, "echo-v2")
     canary("shadow", "echo", "v2", "--percent", "50")
     result = canary("finish", "echo")
@@ -81,6 +83,7 @@ def test_shadow_arguments(api, canary):
 def test_a_failed_gate_ends_shadowing_and_removes_its_upstream(api, canary):
     canary("init", "echo")
     canary("header", "echo", "v2")
+    api.set_deployment_ready(NS, "echo-v1")  # the primary is available, as on a cluster
     api.set_deployment_ready(NS, "echo-v2")
     canary("shadow", "echo", "v2", "--percent", "20")
     result = canary("weight", "echo", "50", "--step", "25", "--interval", "0", "--check", "false")

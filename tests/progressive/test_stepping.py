@@ -35,6 +35,7 @@ def rollout(api, canary):
     """echo in the header phase with v2 ready."""
     canary("init", "echo")
     canary("header", "echo", "v2")
+    api.set_deployment_ready(NS, "echo-v1")  # the primary is available, as on a cluster
     api.set_deployment_ready(NS, "echo-v2")
     return api
 

@@ -38,6 +38,7 @@ def finish(processes: list[subprocess.Popen[str]]) -> list[tuple[int, str]]:
 def test_racing_weights_end_in_exactly_one_of_them(api, kubeconfig, canary):
     canary("init", "echo")
     canary("header", "echo", "v2")
+    api.set_deployment_ready(NS, "echo-v1")  # the primary is available, as on a cluster
     api.set_deployment_ready(NS, "echo-v2")
     weights = [5, 15, 25, 35, 45, 55]
     results = finish([start(kubeconfig, "weight", "echo", str(w)) for w in weights])
@@ -54,6 +55,7 @@ def test_racing_weights_end_in_exactly_one_of_them(api, kubeconfig, canary):
 def test_racing_header_weight_and_abort_never_mix(api, kubeconfig, canary):
     canary("init", "echo")
     canary("header", "echo", "v2")
+    api.set_deployment_ready(NS, "echo-v1")  # the primary is available, as on a cluster
     api.set_deployment_ready(NS, "echo-v2")
     commands = [
         ["weight", "echo", "30"],
@@ -79,6 +81,7 @@ def test_foreign_routes_added_during_a_race_survive(api, kubeconfig, canary):
     commands run with --force-conflicts: every foreign route is still there at the end."""
     canary("init", "echo")
     canary("header", "echo", "v2")
+    api.set_deployment_ready(NS, "echo-v1")  # the primary is available, as on a cluster
     api.set_deployment_ready(NS, "echo-v2")
     added = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from fractions import Fraction
 
 import pytest
 
@@ -41,13 +42,13 @@ class TestParse:
 
     def test_weighted_without_header_route_takes_second_destination_as_canary(self):
         state = parse_routes("echo", phase2(30)[1:]).state
-        assert (state.primary, state.canary, state.weight, state.headers) == ("v1", "v2", 30, ())
+        assert (state.primary, state.canary, state.weight, state.headers) == ("v1", "v2", Fraction(30), ())
 
     def test_canary_is_the_header_version_whatever_the_destination_order(self):
         routes = phase2(30)
         routes[1]["routeAction"]["multi"]["destinations"].reverse()
         state = parse_routes("echo", routes).state
-        assert (state.primary, state.canary, state.weight) == ("v1", "v2", 30)
+        assert (state.primary, state.canary, state.weight) == ("v1", "v2", Fraction(30))
 
     def test_weights_not_summing_to_100_are_read_as_a_share(self):
         routes = phase2(50)

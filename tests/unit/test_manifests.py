@@ -58,3 +58,48 @@ def test_upstream_subsets():
     upstream["spec"]["kube"]["subsetSpec"] = {"selectors": [{"keys": ["color"]}]}
     assert not upstream_selects_versions(upstream)
     assert upstream_version_subsets(upstream) == {"selectors": [{"keys": ["color"]}, {"keys": ["version"]}]}
+
+
+def test_the_canary_copies_rollout_settings_but_not_ownership_of_helm_argo_or_flux():
+    primary = {
+        "metadata": {
+            "name": "echo-v1",
+            "namespace": "echo",
+            "labels": {
+                "app": "echo",
+                "version": "v1",
+                "app.kubernetes.io/instance": "echo",
+                "helm.sh/chart": "echo-0.1.0",
+                "kustomize.toolkit.fluxcd.io/name": "apps",
+                "team": "a",
+            },
+            "annotations": {
+                "meta.helm.sh/release-name": "echo",
+                "argocd.argoproj.io/tracking-id": "echo:apps/Deployment:echo/echo-v1",
+                "deployment.kubernetes.io/revision": "3",
+                "owner": "team-a",
+            },
+        },
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "echo", "version": "v1"}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+            "minReadySeconds": 10,
+            "progressDeadlineSeconds": 120,
+            "revisionHistoryLimit": 2,
+            "template": {
+                "metadata": {"labels": {"app": "echo", "version": "v1"}},
+                "spec": {"containers": [{"name": "echo", "image": "e:1"}]},
+            },
+        },
+    }
+    canary = canary_deployment(primary, "echo", "v2", None)
+    assert canary["metadata"]["labels"] == {
+        "app": "echo",
+        "version": "v2",
+        "team": "a",
+        "app.kubernetes.io/managed-by": "kubectl-canary",
+    }
+    assert canary["metadata"]["annotations"] == {"owner": "team-a"}
+    for key in ("strategy", "minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit", "replicas"):
+        assert canary["spec"][key] == primary["spec"][key]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from kubectl_canary.errors import CanaryError, UsageError
@@ -10,6 +12,7 @@ from kubectl_canary.rollout import (
     HeaderMatch,
     Phase,
     RolloutState,
+    format_percent,
     parse_header,
     parse_percent,
     promote,
@@ -23,15 +26,25 @@ STABLE = RolloutState("echo", "v1")
 HEADER = RolloutState("echo", "v1", "v2", None, (DEFAULT_HEADER,))
 
 
-@pytest.mark.parametrize("text", ["0", "7", "100", " 50 "])
-def test_percent_accepts_0_to_100(text):
-    assert parse_percent(text) == int(text)
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("0", 0), ("7", 7), ("100", 100), (" 50 ", 50), ("50%", 50), ("0.1", Fraction(1, 10)), ("12.125", 12.125)],
+)
+def test_percent_accepts_0_to_100_with_up_to_three_decimals(text, expected):
+    assert parse_percent(text) == expected
 
 
-@pytest.mark.parametrize("text", ["-1", "101", "1.5", "50%", "", "abc", "1000"])
+@pytest.mark.parametrize("text", ["-1", "101", "100.001", "0.0001", "1e2", "", "abc", "1000", ".5"])
 def test_percent_refuses_the_rest(text):
-    with pytest.raises(UsageError, match="whole number of percent from 0 to 100"):
+    with pytest.raises(UsageError, match="give a percentage from 0 to 100, with at most 3 decimals"):
         parse_percent(text)
+
+
+@pytest.mark.parametrize(
+    ("percent", "text"), [(Fraction(1, 10), "0.1"), (50, "50"), (Fraction(100, 3), "~33.333"), (0, "0")]
+)
+def test_format_percent_is_exact_or_says_it_rounded(percent, text):
+    assert format_percent(percent) == text
 
 
 @pytest.mark.parametrize("version", ["V2", "v_2", "-v2", "v2-", "", "a" * 64])
@@ -82,7 +95,7 @@ def test_second_canary_is_refused():
 def test_same_canary_updates_the_header_and_keeps_the_weight():
     weighted = shift_weight(HEADER, 30)
     again = start_canary(weighted, "v2", (HeaderMatch("x", "y"),))
-    assert (again.weight, again.headers) == (30, (HeaderMatch("x", "y"),))
+    assert (again.weight, again.headers) == (Fraction(30), (HeaderMatch("x", "y"),))
 
 
 @pytest.mark.parametrize("transition", [lambda s: shift_weight(s, 10), promote, rollback])
