@@ -615,6 +615,27 @@ def test_schema_rejects_unknown_fields_and_wrong_types(fake: FakeApiServer,
     assert fake.list("routetables", NAMESPACE) == []
 
 
+def test_schema_defaults_are_filled_on_every_write(fake: FakeApiServer,
+                                                   client: kubernetes.client.ApiClient) -> None:
+    # Gloo's CRDs default `status: {statuses: {}}`; a real server fills it on create and keeps it on apply.
+    status, body = apply(client, route_table(STABLE))
+    assert status == 201 and body["status"] == {"statuses": {}}
+    version = body["metadata"]["resourceVersion"]
+    status, body = apply(client, route_table(STABLE))
+    assert status == 200 and body["status"] == {"statuses": {}}
+    assert body["metadata"]["resourceVersion"] == version  # a default is no change on the next write
+
+
+def test_the_schemas_come_from_the_repository() -> None:
+    # A plain clone validates with what it carries: no path outside tests/fake_apiserver/schemas/.
+    from tests.fake_apiserver import schema
+
+    assert str(schema.SCHEMAS) == str(Path(__file__).resolve().parent / "fake_apiserver" / "schemas")
+    for key in [("gateway.solo.io", "v1", "routetables"), ("gloo.solo.io", "v1", "upstreams"),
+                ("gateway.solo.io", "v1", "virtualservices")]:
+        assert schema.crd_schema(*key)["type"] == "object"
+
+
 # --- auth, forbid ------------------------------------------------------------------------------------------------
 
 

@@ -1,9 +1,10 @@
 """The whole workflow against a real cluster, through the real kubectl and the installed plugin.
 
-Runs when KUBECTL_CANARY_E2E_KUBECONFIG names a kubeconfig; skipped otherwise. It installs the
-Gloo CRDs from ../shared/crds if they are missing, works in a namespace of its own and deletes
-it afterwards. Pods may never become ready (a control-plane-only cluster): the readiness guard is
-asserted to refuse, then --force is used.
+Runs when KUBECTL_CANARY_E2E_KUBECONFIG names a kubeconfig; skipped otherwise. The Gloo CRDs must be
+installed already (they are wherever Gloo runs), or KUBECTL_CANARY_E2E_CRDS names a directory of CRDs to
+install first (server-side apply; e.g. a checkout of Gloo's install/helm/gloo/crds). It works in a
+namespace of its own and deletes it afterwards. Pods may never become ready (a control-plane-only
+cluster): the readiness guard is asserted to refuse, then --force is used.
 
 What it checks that the fake API server cannot: real schema validation of our objects, real
 server-side apply field ownership (an apply keeps the labels it applied before; a foreign manager's
@@ -27,7 +28,9 @@ from tests.design_routes import FINISHED, PHASE1, STABLE, named, phase2
 
 KUBECONFIG = os.environ.get("KUBECTL_CANARY_E2E_KUBECONFIG")
 pytestmark = pytest.mark.skipif(not KUBECONFIG, reason="KUBECTL_CANARY_E2E_KUBECONFIG is not set")
-CRDS = Path(os.environ.get("KUBECTL_CANARY_CRDS", Path(__file__).resolve().parents[3] / "shared" / "crds"))
+# Installed only from a directory the user names: the project never reaches outside its own tree.
+CRDS = os.environ.get("KUBECTL_CANARY_E2E_CRDS")
+GLOO_CRDS = ("routetables.gateway.solo.io", "upstreams.gloo.solo.io")
 
 
 def kubectl(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -42,9 +45,14 @@ def kubectl(*args: str, check: bool = True, stdin: str | None = None) -> subproc
 
 @pytest.fixture(scope="module")
 def namespace():
-    for crd in sorted(CRDS.glob("*.yaml")):
-        kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd))
-    for name in ("routetables.gateway.solo.io", "upstreams.gloo.solo.io"):
+    if CRDS:
+        for crd in sorted(Path(CRDS).rglob("*.yaml")):
+            kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd))
+    missing = [name for name in GLOO_CRDS if kubectl("get", "crd", name, check=False).returncode != 0]
+    if missing:
+        pytest.fail(f"CRDs {', '.join(missing)} are not installed: install Gloo, or set KUBECTL_CANARY_E2E_CRDS "
+                    "to a directory of its CRDs")
+    for name in GLOO_CRDS:
         kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
     name = f"kubectl-canary-e2e-{uuid.uuid4().hex[:6]}"
     yield name

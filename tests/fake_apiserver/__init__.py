@@ -12,7 +12,10 @@ It speaks HTTP/1.1 (keep-alive, TCP_NODELAY, Content-Length on every non-streami
 in tls/). Kubeconfigs point at the TLS side because client-go (kubectl) sends no credentials over plain
 HTTP. Every request needs `Authorization: Bearer <api.token>` (else 401). It serves discovery well enough
 for a real kubectl, and namespaces, services, events, configmaps, apps/v1 deployments, gloo.solo.io/v1
-upstreams and gateway.solo.io/v1 routetables and virtualservices.
+upstreams and gateway.solo.io/v1 routetables and virtualservices, and the Gateway API's
+gateway.networking.k8s.io/v1 gateways and httproutes (status subresource) and v1beta1 referencegrants.
+`GatewayController` (gateway_controller.py) stands in for a Gateway API implementation: it writes each
+HTTPRoute's `status.parents` (Accepted, ResolvedRefs, with observedGeneration) after a delay.
 
 Faithful, because the plugin's correctness depends on it:
 - metadata: uid, creationTimestamp, generation (1; +1 when anything outside metadata changes, and outside
@@ -38,8 +41,11 @@ Faithful, because the plugin's correctness depends on it:
 - watches: ADDED for the current state (no resourceVersion, or "0") or the recorded history after a
   resourceVersion, MODIFIED/DELETED, ADDED/DELETED when an object starts/stops matching the selectors,
   timeoutSeconds, an ERROR 410 Expired event for a resourceVersion older than the history;
-- validation of upstreams, routetables and virtualservices against the openAPIV3Schema of the real Gloo
-  CRDs ($KUBECTL_CANARY_CRDS, else <repo>/../shared/crds), and of names and labels for every kind;
+- validation of upstreams, routetables and virtualservices against compact schemas the repository carries
+  (schemas/: the real CRDs' openAPIV3Schema cut down to the fields the plugin and its tests use, with the
+  real types, enums, bounds, required fields, nullability and defaults; tests/test_schema_drift.py checks
+  them against the upstream CRDs), and of names and labels for every kind; CRD `default`s are filled on
+  every write (Gloo's `status: {statuses: {}}`), as the real server does;
 - kinds with a status subresource (Deployment, Service, Namespace) keep their status on writes to the
   main resource and take it through `/status`; the Gloo kinds have none, so their status is an ordinary
   field there (changing it bumps generation, as on a real server);
@@ -48,9 +54,13 @@ Faithful, because the plugin's correctness depends on it:
 Known differences from a real API server:
 - stricter: unknown fields in a custom resource get 422 Invalid naming the field (a real server prunes
   them with a warning; with fieldValidation=Strict both answer 400 "strict decoding error"), so typos in
-  our renderers fail loudly;
+  our renderers fail loudly; "unknown" means not in the compact schema, so a real field that no test used
+  before is rejected until it is added to schemas/fields.txt;
+- CEL rules (`x-kubernetes-validations`) are carried in the schemas; only those in validation_rules.py
+  (HTTPRoute: 128 matches in all, Service refs need a port, mirror percent xor fraction, filter fields,
+  absolute paths) are evaluated;
 - stricter: an apply whose body carries a resourceVersion for an object that does not exist gets 409;
-- no defaulting (not spec.replicas, not CRD `default`s, not a Service's clusterIP), no admission, no
+- no defaulting of built-in kinds (not spec.replicas, not a Service's clusterIP), no admission, no
   controllers: Deployment status changes only through `set_deployment_ready` / `auto_ready`, Gloo status
   only through `replace`/`/status` writes; deleting a namespace deletes its objects at once;
 - no validation of built-in kinds beyond metadata;

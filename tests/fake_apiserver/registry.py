@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from . import fields, patches, schema
+from . import fields, patches, schema, validation_rules
 from .json_values import JsonObject, decode_json, decode_yaml_or_json, deep_copy, same_json
 from .resources import DEPLOYMENTS, NAMESPACES, RESOURCE_TYPES, ResourceType
 from .selectors import Matcher
@@ -101,7 +101,7 @@ class Registry:
             if not metadata.get("name") and metadata.get("generateName"):
                 metadata["name"] = self._generated_name(resource_type, namespace, metadata["generateName"])
             name = metadata.get("name") or ""
-            self._validate(resource_type, obj, name, options)
+            self._admit(resource_type, obj, name, options)
             if self.store.get(resource_type, namespace, name) is not None:
                 raise already_exists(resource_type, name)
             metadata.pop("managedFields", None)
@@ -288,7 +288,7 @@ class Registry:
             else:
                 metadata.pop(key, None)
         metadata["resourceVersion"] = live["metadata"]["resourceVersion"]
-        self._validate(resource_type, new, name, options)
+        self._admit(resource_type, new, name, options)
         if entries is None:
             entries = fields.read_entries(live)
             if options.subresource is None:
@@ -367,13 +367,16 @@ class Registry:
         metadata["namespace"] = namespace
         return namespace
 
-    def _validate(self, resource_type: ResourceType, obj: JsonObject, name: str, options: WriteOptions) -> None:
+    def _admit(self, resource_type: ResourceType, obj: JsonObject, name: str, options: WriteOptions) -> None:
+        """Default (custom resources: the CRD's `default`s, in place) and validate, as the server's decoding
+        does on every write."""
         causes = _metadata_errors(resource_type, obj["metadata"])
         if not resource_type.builtin:
             try:
                 crd_schema = schema.crd_schema(resource_type.group, resource_type.version, resource_type.plural)
             except (LookupError, OSError) as error:
                 raise internal_error(f"fake apiserver: cannot load the CRD schema: {error}") from error
+            schema.apply_defaults(crd_schema, obj)
             result = schema.validate_custom_resource(crd_schema, obj)
             if result.unknown_fields and options.field_validation == "Strict":
                 raise bad_request("strict decoding error: " + ", ".join(
@@ -382,6 +385,9 @@ class Registry:
                               f"CRD schema; the fake apiserver rejects what a real one would prune)")
                        for path in result.unknown_fields]
             causes += result.errors
+            rules = validation_rules.RULES.get(resource_type.plural)
+            if rules is not None:
+                causes += rules(obj)
         if causes:
             raise invalid(resource_type, name, causes)
 

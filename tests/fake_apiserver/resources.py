@@ -23,8 +23,8 @@ class ResourceType:
     # Built-in kinds accept strategic-merge patches; custom resources answer 415.
     builtin: bool = True
     # A status subresource: writes to the main resource keep the stored status, and the
-    # generation ignores status changes (Deployment, Service, Namespace). Custom resources
-    # without one (the Gloo CRDs) store status like any other field.
+    # generation ignores status changes (Deployment, Service, Namespace, Gateway, HTTPRoute). Custom
+    # resources without one (the Gloo CRDs) store status like any other field.
     status_subresource: bool = False
 
     @property
@@ -81,6 +81,14 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         ("gloo-gateway",),
         False,
     ),
+)
+
+GATEWAY_API = "gateway.networking.k8s.io"
+RESOURCE_TYPES += (
+    ResourceType(GATEWAY_API, "v1", "gateways", "gateway", "Gateway", True, ("gtw",), ("gateway-api",), False, True),
+    ResourceType(GATEWAY_API, "v1", "httproutes", "httproute", "HTTPRoute", True, (), ("gateway-api",), False, True),
+    ResourceType(GATEWAY_API, "v1beta1", "referencegrants", "referencegrant", "ReferenceGrant", True, ("refgrant",),
+                 ("gateway-api",), False),
 )
 
 NAMESPACES = RESOURCE_TYPES[0]

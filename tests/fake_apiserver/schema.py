@@ -1,19 +1,22 @@
-"""Validation of custom resources against the `openAPIV3Schema` of the real Gloo CRDs.
+"""Validation and defaulting of custom resources against the compact CRD schemas in schemas/.
 
-The CRDs are read from `$KUBECTL_CANARY_CRDS`, else from `<repo>/../shared/crds` (never copied into the
-repository). Checked: types (`integer` is not `number`, booleans are not integers), `nullable`,
-`x-kubernetes-int-or-string`, `x-kubernetes-preserve-unknown-fields`, `additionalProperties`,
-`properties`, `items`, `enum`, `required`, `minimum`/`maximum`, `format` (int32, int64, byte),
-`pattern`, `minLength`/`maxLength`, `minItems`/`maxItems`, `maxProperties`/`minProperties`.
-Unknown fields are reported separately, so the caller can reject them (the real server prunes them).
+The schemas are the upstream CRDs' `openAPIV3Schema` cut down to the fields the plugin and its tests use
+(scripts/compact_schemas.py writes them from schemas/fields.txt; tests/test_schema_drift.py checks them
+against the upstream CRDs when `$KUBECTL_CANARY_CRDS` names them). Checked: types (`integer` is not
+`number`, booleans are not integers), `nullable`, `x-kubernetes-int-or-string`,
+`x-kubernetes-preserve-unknown-fields`, `additionalProperties`, `properties`, `items`, `enum`, `required`,
+`minimum`/`maximum`, `format` (int32, int64, byte), `pattern`, `minLength`/`maxLength`,
+`minItems`/`maxItems`, `maxProperties`/`minProperties`. `default`s are applied as the real server applies
+them. Unknown fields are reported separately, so the caller can reject them (the real server prunes them).
+CEL rules (`x-kubernetes-validations`) are carried as data and not evaluated.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
-import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -24,43 +27,48 @@ import yaml
 
 Schema = dict[str, Any]
 
-CRDS_ENV = "KUBECTL_CANARY_CRDS"
-_DEFAULT_CRDS = Path(__file__).resolve().parents[2].parent / "shared" / "crds"
-_cache: dict[Path, dict[tuple[str, str, str], Schema]] = {}
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+_cache: dict[tuple[str, str, str], Schema] = {}
 _cache_lock = threading.Lock()
 
 
-def crds_directory() -> Path:
-    return Path(os.environ.get(CRDS_ENV) or _DEFAULT_CRDS)
-
-
-def _load_crd_schemas(directory: Path) -> dict[tuple[str, str, str], Schema]:
+def _load_schemas() -> dict[tuple[str, str, str], Schema]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     schemas: dict[tuple[str, str, str], Schema] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted(SCHEMAS.glob("*.yaml")):
         with path.open(encoding="utf-8") as stream:
-            for document in yaml.load_all(stream, Loader=loader):
-                if not isinstance(document, dict) or document.get("kind") != "CustomResourceDefinition":
-                    continue
-                spec = document["spec"]
-                for version in spec.get("versions", []):
-                    schema = (version.get("schema") or {}).get("openAPIV3Schema")
-                    if schema is not None:
-                        schemas[(spec["group"], version["name"], spec["names"]["plural"])] = schema
+            document = yaml.load(stream, Loader=loader)
+        schemas[(document["group"], document["version"], document["plural"])] = document["openAPIV3Schema"]
     return schemas
 
 
 def crd_schema(group: str, version: str, plural: str) -> Schema:
-    """The openAPIV3Schema of a custom resource; raises LookupError when its CRD is not found."""
-    directory = crds_directory()
+    """The compact openAPIV3Schema of a custom resource; raises LookupError when the fake carries none."""
     with _cache_lock:
-        if directory not in _cache:
-            _cache[directory] = _load_crd_schemas(directory)
-        schemas = _cache[directory]
+        if not _cache:
+            _cache.update(_load_schemas())
     key = (group, version, plural)
-    if key not in schemas:
-        raise LookupError(f"no CRD for {plural}.{group}/{version} under {directory} (set {CRDS_ENV})")
-    return schemas[key]
+    if key not in _cache:
+        raise LookupError(f"no compact schema for {plural}.{group}/{version} under {SCHEMAS}")
+    return _cache[key]
+
+
+def apply_defaults(schema: Schema, value: Any) -> None:
+    """Fill `default`s in place, as the API server does on every write: a missing property with a
+    default is set, and defaulting goes on inside objects and list items that are present."""
+    if isinstance(value, dict):
+        for name, child in (schema.get("properties") or {}).items():
+            if name not in value and "default" in child:
+                value[name] = copy.deepcopy(child["default"])
+            if name in value:
+                apply_defaults(child, value[name])
+        additional = schema.get("additionalProperties")
+        if isinstance(additional, dict):
+            for item in value.values():
+                apply_defaults(additional, item)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for item in value:
+            apply_defaults(schema["items"], item)
 
 
 @dataclass
@@ -220,3 +228,4 @@ def validate_custom_resource(schema: Schema, obj: dict[str, Any]) -> ValidationR
     body = {key: value for key, value in obj.items() if key not in ("apiVersion", "kind", "metadata")}
     _validate(schema, body, "", result)
     return result
+
