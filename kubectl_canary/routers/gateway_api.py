@@ -20,12 +20,13 @@ Service); rules rendered here carry them explicitly, so a re-run reads back exac
 from __future__ import annotations
 
 import copy
+import re
 from collections import Counter
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
-from kubectl_canary.errors import CanaryError
+from kubectl_canary.errors import CanaryError, UsageError
 from kubectl_canary.gloo import integer_weights
 from kubectl_canary.rollout import HeaderMatch, RolloutState, Shadow
 
@@ -472,3 +473,77 @@ def route_verdict(route: dict[str, Any]) -> Verdict:
     if worst[0] == "Accepted" and not processed:
         return Verdict("Pending", "the gateway has not processed the latest change yet", False)
     return Verdict(worst[0], worst[1], processed)
+
+
+# --- the objects of an app on the Gateway API ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GatewayRef:
+    """`--gateway NS/NAME[:SECTION]`: the Gateway (and listener) the app's HTTPRoute attaches to."""
+
+    namespace: str
+    name: str
+    section: str | None = None
+
+    def as_parent_ref(self) -> dict[str, Any]:
+        ref: dict[str, Any] = {"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": self.namespace,
+                               "name": self.name}
+        if self.section:
+            ref["sectionName"] = self.section
+        return ref
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}" + (f":{self.section}" if self.section else "")
+
+
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def parse_gateway(text: str, default_namespace: str) -> GatewayRef:
+    """`NS/NAME[:SECTION]` or `NAME[:SECTION]` (the app's namespace)."""
+    ref, _, section = text.partition(":")
+    namespace, _, name = ref.rpartition("/")
+    namespace = namespace or default_namespace
+    if not _DNS_LABEL.match(namespace) or not _DNS_SUBDOMAIN.match(name) or (section and not _DNS_LABEL.match(section)):
+        raise UsageError(f"invalid --gateway {text!r}: give NAMESPACE/NAME or NAMESPACE/NAME:LISTENER")
+    return GatewayRef(namespace, name, section or None)
+
+
+def version_service(app: str, version: str, namespace: str, target_port: int | str,
+                    labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """The Service of one version: the Gateway API routes to Services, not to subsets."""
+    selector = {"app": app, "version": version}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": service_name(app, version), "namespace": namespace,
+                     "labels": {**selector, **(labels or {})}},
+        "spec": {"selector": selector, "ports": [{"name": "http", "port": 80, "targetPort": target_port}]},
+    }
+
+
+def canary_service(primary_service: dict[str, Any], app: str, version: str) -> dict[str, Any]:
+    """The canary's Service, cloned from the primary version's: only the version changes."""
+    source = primary_service.get("metadata") or {}
+    spec = primary_service.get("spec") or {}
+    labels = {**(source.get("labels") or {}), "version": version}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": service_name(app, version), "namespace": source.get("namespace"), "labels": labels},
+        "spec": {"selector": {**(spec.get("selector") or {"app": app}), "version": version},
+                 "ports": copy.deepcopy(spec.get("ports") or [])},
+    }
+
+
+def httproute(app: str, namespace: str, gateway: GatewayRef, rules: list[Rule],
+              labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GATEWAY_GROUP}/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": route_name(app), "namespace": namespace, "labels": {"app": app, **(labels or {})}},
+        "spec": {"parentRefs": [gateway.as_parent_ref()], "rules": rules},
+    }
