@@ -45,6 +45,13 @@ def _global_flags(*, kubeconfig_user: bool = True) -> _Parser:
         help="field manager name for server-side apply (default kubectl-canary)",
     )
     group.add_argument(
+        "--router",
+        choices=("gloo", "gateway-api"),
+        default=argparse.SUPPRESS,
+        help="the gateway whose routes to drive: gloo (Gloo Edge RouteTable) or gateway-api (HTTPRoute); "
+        "init defaults to gloo, other commands find the app's routes wherever they are",
+    )
+    group.add_argument(
         "-v",
         "--verbose",
         action="store_true",
@@ -157,8 +164,8 @@ def _mutating_flags() -> _Parser:
         type=_gloo_timeout,
         default=0.0,
         metavar="DURATION",
-        help="after changing routes Gloo already reports on, wait up to this long for a new verdict "
-        "(default 0: no wait; Gloo writes a status only when its verdict changes)",
+        help="after changing routes, wait up to this long for the gateway's verdict (default 0: no wait; "
+        "Gloo writes a status only when its verdict changes, the Gateway API says which generation it judged)",
     )
     group.add_argument(
         "--force-conflicts",
@@ -235,6 +242,7 @@ def run(argv: Sequence[str]) -> int:
         verbose=getattr(args, "verbose", False),
         force_conflicts=getattr(args, "force_conflicts", False),
         gloo_timeout=getattr(args, "gloo_timeout", 0.0),
+        router=getattr(args, "router", None),
         namespace_flag=getattr(args, "namespace", None),
         field_manager=getattr(args, "field_manager", "kubectl-canary"),
         dry_run=getattr(args, "dry_run", "none"),

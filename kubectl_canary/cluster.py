@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
+from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError, NotServedError
 from kubectl_canary.json_items import MalformedJSON, iter_items
 from kubectl_canary.kubeconfig import ConnectionOptions, KubeconfigError, resolve
 
@@ -66,13 +66,18 @@ UPSTREAMS = Resource("gloo.solo.io", "v1", "upstreams", "Upstream")
 ROUTE_TABLES = Resource("gateway.solo.io", "v1", "routetables", "RouteTable")
 VIRTUAL_SERVICES = Resource("gateway.solo.io", "v1", "virtualservices", "VirtualService")
 EVENTS = Resource("", "v1", "events", "Event")
-RESOURCES = (NAMESPACES, SERVICES, DEPLOYMENTS, UPSTREAMS, ROUTE_TABLES, VIRTUAL_SERVICES, EVENTS)
+HTTP_ROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
+GATEWAYS = Resource("gateway.networking.k8s.io", "v1", "gateways", "Gateway")
+RESOURCES = (
+    NAMESPACES, SERVICES, DEPLOYMENTS, UPSTREAMS, ROUTE_TABLES, VIRTUAL_SERVICES, EVENTS, HTTP_ROUTES, GATEWAYS,
+)
 
 
 # What to install when a group's resources are not served.
 _INSTALL = {
     "gateway.solo.io": "Gloo Edge and its CRDs (e.g. helm install gloo gloo/gloo -n gloo-system --create-namespace)",
     "gloo.solo.io": "Gloo Edge and its CRDs (e.g. helm install gloo gloo/gloo -n gloo-system --create-namespace)",
+    "gateway.networking.k8s.io": "the Gateway API CRDs (standard channel) and a Gateway API implementation",
 }
 
 
@@ -152,7 +157,7 @@ class Cluster:
             return ForbiddenError(verb, resource, namespace, decoded)
         if status == 404 and not (decoded.get("details") or {}).get("name"):
             # Not "object not found" (that Status names the object) but "no such API": a missing CRD.
-            return CanaryError(_not_served(resource))
+            return NotServedError(_not_served(resource))
         return ApiError(
             code=status,
             reason=str(decoded.get("reason") or "Unknown"),

@@ -257,8 +257,8 @@ def _apps(line: _Line) -> list[tuple[str, str]]:
 
 
 def _summary(app: str, table: dict[str, Any]) -> str:
-    from kubectl_canary.gloo import parse_routes
     from kubectl_canary.rollout import format_percent
+    from kubectl_canary.routers.gloo import parse_routes
 
     try:
         state = parse_routes(app, list((table.get("spec") or {}).get("routes") or [])).state
@@ -274,7 +274,7 @@ def _summary(app: str, table: dict[str, Any]) -> str:
 def _next_versions(line: _Line, app: str) -> list[str]:
     """The canary of a running rollout, else the version after the primary (v1 -> v2)."""
     from kubectl_canary.cluster import ROUTE_TABLES
-    from kubectl_canary.gloo import parse_routes, route_table_name
+    from kubectl_canary.routers.gloo import parse_routes, route_table_name
 
     try:
         cluster, namespace = _connect(line)

@@ -18,6 +18,10 @@ class UsageError(CanaryError):
     exit_code = 2
 
 
+class NotServedError(CanaryError):
+    """The API server does not serve a resource at all (its CRD is not installed): 404 naming no object."""
+
+
 @dataclass
 class ApiError(CanaryError):
     """A Kubernetes API `Status` failure, typed so callers branch on `reason`, not on text."""

@@ -51,16 +51,17 @@ def transition_message(before: RolloutState | None, after: RolloutState) -> str:
     return f"{start} -> {describe(after)} by {who()}"
 
 
-def event(route_table: Obj, reason: str, message: str, *, warning: bool = False) -> Obj:
-    meta = route_table["metadata"]
+def event(route_object: Obj, reason: str, message: str, *, warning: bool = False) -> Obj:
+    """An Event on the app's route object (RouteTable or HTTPRoute)."""
+    meta = route_object["metadata"]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "apiVersion": "v1",
         "kind": "Event",
         "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
         "involvedObject": {
-            "apiVersion": route_table.get("apiVersion", "gateway.solo.io/v1"),
-            "kind": "RouteTable",
+            "apiVersion": route_object.get("apiVersion", "gateway.solo.io/v1"),
+            "kind": route_object.get("kind", "RouteTable"),
             "name": meta["name"],
             "namespace": meta["namespace"],
             **({"uid": meta["uid"]} if meta.get("uid") else {}),

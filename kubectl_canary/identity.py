@@ -118,6 +118,9 @@ class Identity:
         self._file_token: tuple[tuple[int, int], str] | None = None  # ((mtime_ns, size), token)
         self._exec: ExecCredential | None = None
         self.certificate_version = 0
+        # One exec run at a time, as client-go does: `status --watch` reads from several threads, and an
+        # interactive plugin must not prompt twice.
+        self._exec_lock = threading.RLock()
 
     def _token_from_file(self, path: Path) -> str | None:
         try:
@@ -138,6 +141,10 @@ class Identity:
         plugin = self._credentials.exec_plugin
         if plugin is None:
             return None
+        with self._exec_lock:
+            return self._fresh_exec_credential(plugin)
+
+    def _fresh_exec_credential(self, plugin: ExecPlugin) -> ExecCredential:
         if self._exec is None or (self._exec.expires is not None and time.time() > self._exec.expires - _EXPIRY_MARGIN):
             previous = self._exec
             self._exec = run_exec_plugin(plugin)
@@ -181,8 +188,9 @@ class Identity:
         """After a 401: fetch a new credential where one can change. True when a retry may help."""
         credentials = self._credentials
         if credentials.exec_plugin is not None and self._exec is not None:
-            self._exec = None
-            self._exec_credential()
+            with self._exec_lock:
+                self._exec = None
+                self._exec_credential()
             return True
         if credentials.token_file is not None and self._file_token is not None:
             before = self._file_token[1]

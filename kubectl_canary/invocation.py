@@ -12,10 +12,9 @@ import yaml
 
 from kubectl_canary.cluster import Cluster, ConnectionOptions, Obj, Resource, connect, resource_of
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.gloo import ParsedRoutes
 from kubectl_canary.history import event, transition_message
 from kubectl_canary.rollout import RolloutState, validate_name
-from kubectl_canary.route_updates import RouteChange, update_routes
+from kubectl_canary.route_updates import LiveRollout, RouteChange, read_rollout, update_routes
 
 
 @dataclass
@@ -29,6 +28,8 @@ class Invocation:
     # Write flags (commands that change routes): take over fields, and wait for Gloo's verdict.
     force_conflicts: bool = False
     gloo_timeout: float = 0.0
+    # --router: which gateway's routes to read and write; None finds the one the app's routes are on.
+    router: str | None = None
     out: TextIO = field(default_factory=lambda: sys.stdout)
     written: list[Obj] = field(default_factory=list)
     _progress_shown: str = ""
@@ -112,26 +113,29 @@ class Invocation:
             self.say(f"{resource.display}/{name} deleted{self.dry_run_suffix}")
 
     def report_routes(self, change: RouteChange) -> None:
-        self.report(change.route_table, "configured" if change.changed else "unchanged")
-        name = change.route_table["metadata"]["name"]
-        if change.earlier_gloo_state == "Rejected":
+        self.report(change.route_object, "configured" if change.changed else "unchanged")
+        what = f"{change.router.resource.kind} {change.route_object['metadata']['name']}"
+        if change.earlier.state == "Rejected":
             self.warn(
-                f"Gloo had rejected RouteTable {name} before this command: "
-                f"{change.earlier_gloo_reason or 'no reason given'}; Gloo reports again only when its verdict "
-                f"changes: check with kubectl canary status {change.after.app}"
+                f"{change.router.gateway} had rejected {what} before this command: "
+                f"{change.earlier.reason or 'no reason given'}; check with kubectl canary status {change.after.app}"
             )
-        if change.gloo_state == "Warning":
-            self.warn(
-                f"Gloo accepted RouteTable {change.route_table['metadata']['name']} with a warning: "
-                f"{change.gloo_reason or 'no reason given'}"
-            )
+        reason = change.verdict.reason or "no reason given"
+        if change.verdict.state == "Warning":
+            self.warn(f"{change.router.gateway} accepted {what} with a warning: {reason}")
+        elif change.verdict.state in ("Degraded", "Pending"):
+            self.warn(f"{change.router.gateway} reports {what} {change.verdict.state}: {reason}")
 
-    def record(self, route_table: Obj, reason: str, message: str, *, warning: bool = False) -> None:
-        """Record a transition as an Event on the RouteTable. Never fails the command: it warns."""
+    def read_rollout(self, app: str) -> LiveRollout:
+        """The app's live routes, on the gateway --router names or wherever they are."""
+        return read_rollout(self.cluster(), self.namespace, app, self.router)
+
+    def record(self, route_object: Obj, reason: str, message: str, *, warning: bool = False) -> None:
+        """Record a transition as an Event on the route object. Never fails the command: it warns."""
         if self.dry_run != "none" or self._cluster is None:
             return
         try:
-            self._cluster.create(event(route_table, reason, message, warning=warning))
+            self._cluster.create(event(route_object, reason, message, warning=warning))
         except CanaryError as error:
             self.warn(f"could not record the {reason} event: {error}")
 
@@ -141,7 +145,7 @@ class Invocation:
         plan: Callable[[RolloutState], RolloutState],
         *,
         transition: str,
-        first_read: tuple[Obj, ParsedRoutes] | None = None,
+        first_read: LiveRollout | None = None,
         force: bool = False,
         starting: frozenset[str] = frozenset(),
     ) -> RouteChange:
@@ -153,6 +157,7 @@ class Invocation:
             plan,
             force_conflicts=self.force_conflicts,
             first_read=first_read,
+            router=self.router,
             gloo_timeout=self.gloo_timeout,
             transition=transition,
             force=force,
@@ -161,7 +166,7 @@ class Invocation:
         self.report_routes(change)
         if change.changed:
             reason = f"Canary{transition.capitalize()}"
-            self.record(change.route_table, reason, transition_message(change.before, change.after))
+            self.record(change.route_object, reason, transition_message(change.before, change.after))
         return change
 
     def print_written(self) -> None:

@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_canary.gloo import SUBSET_KEY, UpstreamRef, route_table_name, shadow_upstream_name, stable_routes
+from kubectl_canary.routers.gateway_api import GatewayRef
+from kubectl_canary.routers.gloo import SUBSET_KEY, UpstreamRef, route_table_name, shadow_upstream_name, stable_routes
 
 Manifest = dict[str, Any]
 
@@ -42,6 +43,7 @@ class AppSpec:
     replicas: int = 1
     api_group: str = "example"
     prefix: str = ""
+    gateway: GatewayRef | None = None  # the Gateway API router's parent Gateway
 
     @property
     def route_prefix(self) -> str:

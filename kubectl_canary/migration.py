@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.gloo import parse_routes
 from kubectl_canary.routers import gateway_api
 from kubectl_canary.routers.gateway_api import GatewayRef
+from kubectl_canary.routers.gloo import parse_routes
 
 Manifest = dict[str, Any]
 

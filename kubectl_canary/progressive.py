@@ -7,15 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from kubectl_canary.cluster import UPSTREAMS, Obj
 from kubectl_canary.durations import format_duration
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.gates import Gate, GateContext
-from kubectl_canary.gloo import ParsedRoutes, parse_routes
 from kubectl_canary.history import who
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.rollout import RolloutState, format_percent, rollback, shift_weight
-from kubectl_canary.route_updates import RouteChange, read_rollout, remove_shadow_upstream
+from kubectl_canary.route_updates import LiveRollout, RouteChange, read_rollout
+from kubectl_canary.routers import backends_of
 
 
 class Interrupted(CanaryError):
@@ -37,7 +36,7 @@ class SteppedRollout:
     def _apply(
         self,
         transition: Callable[[RolloutState], RolloutState],
-        first_read: tuple[Obj, ParsedRoutes] | None = None,
+        first_read: LiveRollout | None = None,
         transition_name: str = "weight",
     ) -> RouteChange:
         # The guards by direction run on every change: up toward a canary that is not ready is refused
@@ -50,7 +49,7 @@ class SteppedRollout:
         """Where the routes were left, read back from the server when it answers: an interrupt can land
         between a write and the bookkeeping of it."""
         try:
-            live = read_rollout(self.invocation.cluster(), self.namespace, self.app)[1].state
+            live = read_rollout(self.invocation.cluster(), self.namespace, self.app, self.invocation.router).state
             weight: Fraction | None = live.weight or Fraction(0)
         except (CanaryError, KeyboardInterrupt):
             weight = self.applied[-1] if self.applied else None
@@ -58,9 +57,10 @@ class SteppedRollout:
             return f"{self.app} was not changed"
         return f"{self.app} is at {format_percent(weight)}% (the last applied step)"
 
-    def run(self, weights: list[Fraction], first_read: tuple[Obj, ParsedRoutes]) -> RouteChange:
+    def run(self, weights: list[Fraction], first_read: LiveRollout) -> RouteChange:
         """Apply `weights` in order (at least one); return the last change, or raise after falling back."""
-        last_good = self.start = first_read[1].state.weight or Fraction(0)
+        last_good = self.start = first_read.state.weight or Fraction(0)
+        self.first_read = first_read
         change: RouteChange | None = None
         try:
             for number, weight in enumerate(weights, 1):
@@ -97,15 +97,19 @@ class SteppedRollout:
 
     def _check(self, change: RouteChange, weight: Fraction) -> list[str]:
         state = change.after
-        upstream = parse_routes(self.app, change.route_table["spec"]["routes"]).upstream
+        # Gloo: the Upstream, whose Envoy cluster the metrics name; the Gateway API: the canary's Service.
+        parsed = change.router.read(self.app, change.route_object)
+        upstream = getattr(parsed, "upstream", None)
+        name = upstream.name if upstream is not None else f"{self.app}-{state.canary}"
+        upstream_namespace = (upstream.namespace if upstream is not None else "") or self.namespace
         context = GateContext(
             app=self.app,
             namespace=self.namespace,
             primary=state.primary,
             canary=state.canary or "",
             weight=weight,
-            upstream=upstream.name,
-            upstream_namespace=upstream.namespace or self.namespace,
+            upstream=name,
+            upstream_namespace=upstream_namespace,
             window=f"{max(60, int(self.interval))}s",
         )
         failures = []
@@ -119,7 +123,7 @@ class SteppedRollout:
     def _fall_back(self, change: RouteChange, weight: Fraction, last_good: Fraction, reason: str) -> None:
         canary = change.after.canary
         message = f"gate failed at {format_percent(weight)}%: {reason}"
-        self.invocation.record(change.route_table, "CanaryGateFailed", f"{message} by {who()}", warning=True)
+        self.invocation.record(change.route_object, "CanaryGateFailed", f"{message} by {who()}", warning=True)
         if self.on_failure == "pause":
             self._apply(_to_weight(last_good))
             self.applied.append(last_good)
@@ -128,9 +132,9 @@ class SteppedRollout:
                 f"the command again, or send everything back with: kubectl canary abort {self.app}"
             )
         back = self._apply(rollback, transition_name="abort")
-        upstream_namespace = parse_routes(self.app, change.route_table["spec"]["routes"]).upstream.namespace
-        removed = remove_shadow_upstream(self.invocation.cluster(), back, upstream_namespace or self.namespace)
-        self.invocation.report_deleted(UPSTREAMS, removed)
+        # The canary's Deployment is kept for inspection, and so is what the gateway needs to reach it.
+        keep = frozenset({canary}) if canary else frozenset()
+        backends_of(back.router).retire(self.invocation.cluster(), self.invocation, self.first_read, back, keep)
         raise GateFailed(
             f"{message}; all traffic is back on {back.after.primary}; deployment {self.app}-{canary} is kept "
             f"for inspection (delete it with: kubectl canary abort {self.app})"

@@ -110,6 +110,20 @@ def parse_percent(text: str) -> Fraction:
     return Fraction(Decimal(cleaned))
 
 
+# The smallest total of integer weights that states a share of three decimals of a percent exactly
+# (at most 100,000: Gloo takes any uint32, the Gateway API at most 1,000,000 per backend).
+_WEIGHT_TOTALS = (100, 1_000, 10_000, 100_000)
+
+
+def integer_weights(percent: Fraction) -> tuple[int, int]:
+    """(primary, canary) integer weights giving the canary exactly `percent`; never both zero."""
+    for total in _WEIGHT_TOTALS:
+        canary = percent * total / 100
+        if canary.denominator == 1:
+            return total - int(canary), int(canary)
+    raise ValueError(f"{percent}% has more than three decimals")
+
+
 def format_percent(percent: Fraction | int) -> str:
     """`12.5`, `0.1`, `50`: exact when it has at most three decimals, else rounded and marked `~`."""
     value = Fraction(percent)
@@ -210,6 +224,11 @@ def traffic_shares(state: RolloutState) -> dict[str, Fraction]:
         return {state.primary: Fraction(100)}
     shares = {state.primary: 100 - state.weight, state.canary: state.weight}
     return {version: share for version, share in shares.items() if share > 0}
+
+
+def routed_versions(state: RolloutState) -> set[str]:
+    """Every version the routes name: primary, canary, shadow."""
+    return {v for v in (state.primary, state.canary, state.shadow.version if state.shadow else None) if v}
 
 
 def header_versions(state: RolloutState) -> set[str]:

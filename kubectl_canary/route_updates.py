@@ -1,30 +1,24 @@
-"""Read the live rollout, compute the next one, write the RouteTable: the loop every verb shares.
+"""Read the live rollout, compute the next one, write the route object: the loop every verb shares.
 
-Live objects -> RolloutState -> desired routes -> conditional apply. The apply carries the
-resourceVersion the routes were computed from; when someone else wrote in between (409), the
-whole computation runs again on the new object, a bounded number of times.
+Live objects -> RolloutState -> desired routes -> conditional apply, through the app's router (a Gloo
+RouteTable or a Gateway API HTTPRoute). The apply carries the resourceVersion the routes were computed
+from; when someone else wrote in between (409), the whole computation runs again on the new object, a
+bounded number of times.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS, VIRTUAL_SERVICES, Cluster, Obj
+from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, Cluster, Obj
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
-from kubectl_canary.gloo import (
-    ParsedRoutes,
-    gloo_state,
-    parse_routes,
-    render_routes,
-    route_table_name,
-    shadow_upstream_name,
-)
-from kubectl_canary.gloo_delegation import Delegation, delegations_to
 from kubectl_canary.managed_fields import apply_body, is_one_off_edit, owners_of
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.readiness import availability_of, readiness_of
 from kubectl_canary.rollout import Availability, RolloutState, check_moves, versions_gaining
+from kubectl_canary.routers import NO_VERDICT, ROUTERS, Router, Verdict, find_app, router_named
 
 ATTEMPTS = 5
 # Written with every route change: which command made it. A finish or abort whose deletion step
@@ -32,32 +26,50 @@ ATTEMPTS = 5
 LAST_TRANSITION = "kubectl-canary.io/last-transition"
 
 
+class LiveRollout(NamedTuple):
+    """The app's route object as read, the rollout read from it, and the router that reads it."""
+
+    obj: Obj
+    parsed: Any  # the router's Parsed: `.state` and where the app's routes sit
+    router: Router
+
+    @property
+    def state(self) -> RolloutState:
+        state: RolloutState = self.parsed.state
+        return state
+
+    def render(self, desired: RolloutState) -> list[Any]:
+        """The whole route list with the app's routes at `desired` (raises what the router refuses)."""
+        return self.router.render(self.router.routes_of(self.obj), self.parsed, desired)
+
+
 @dataclass(frozen=True)
 class RouteChange:
     before: RolloutState
     after: RolloutState
-    route_table: Obj
+    route_object: Obj
     changed: bool
-    # Gloo's verdict on the written routes, when waited for (--gloo-timeout) and reported in time.
-    gloo_state: str | None = None
-    gloo_reason: str = ""
-    # Gloo's verdict as it stood before the command: on the routes someone wrote earlier.
-    earlier_gloo_state: str | None = None
-    earlier_gloo_reason: str = ""
+    router: Router
+    # The gateway's verdict on the written routes, when waited for (--gloo-timeout) and reported in time.
+    verdict: Verdict = NO_VERDICT
+    # The gateway's verdict as it stood before the command: on the routes someone wrote earlier.
+    earlier: Verdict = NO_VERDICT
 
 
-def read_rollout(cluster: Cluster, namespace: str, app: str) -> tuple[Obj, ParsedRoutes]:
-    """The live RouteTable of `app` and the rollout read from it."""
-    name = route_table_name(app)
-    route_table = cluster.get(ROUTE_TABLES, namespace, name)
-    if route_table is None:
+def read_rollout(cluster: Cluster, namespace: str, app: str, router: str | None = None) -> LiveRollout:
+    """The live route object of `app` (on the router `--router` names, else wherever it is) and its rollout."""
+    found = find_app(cluster, namespace, app, router)
+    if found is None:
         if not namespace_exists(cluster, namespace):
             raise CanaryError(f"namespace {namespace} not found; pick one with -n NAMESPACE")
+        routers = [router_named(router)] if router else list(ROUTERS.values())
+        where = " or ".join(f"{r.resource.kind} {r.object_name(app)}" for r in routers)
         raise CanaryError(
-            f"app {app} not found in namespace {namespace} (no RouteTable {name}); "
+            f"app {app} not found in namespace {namespace} (no {where}); "
             f"create it with: kubectl canary init {app} -n {namespace}"
         )
-    return route_table, parse_routes(app, (route_table.get("spec") or {}).get("routes") or [])
+    found_router, obj = found
+    return LiveRollout(obj, found_router.read(app, obj), found_router)
 
 
 def namespace_exists(cluster: Cluster, namespace: str) -> bool:
@@ -66,15 +78,6 @@ def namespace_exists(cluster: Cluster, namespace: str) -> bool:
         return cluster.get(NAMESPACES, None, namespace) is not None
     except ForbiddenError:
         return True
-
-
-def delegations_or_none(cluster: Cluster, route_table: Obj) -> list[Delegation] | None:
-    """The VirtualServices that route to `route_table`; None when we may not list them (403)."""
-    try:
-        virtual_services = cluster.list(VIRTUAL_SERVICES, None)
-    except ForbiddenError:
-        return None
-    return delegations_to(route_table, virtual_services)
 
 
 def require_ready(cluster: Cluster, namespace: str, app: str, version: str, *, force: bool) -> None:
@@ -101,7 +104,8 @@ def update_routes(
     plan: Callable[[RolloutState], RolloutState],
     *,
     force_conflicts: bool = False,
-    first_read: tuple[Obj, ParsedRoutes] | None = None,
+    first_read: LiveRollout | None = None,
+    router: str | None = None,
     gloo_timeout: float = 0,
     transition: str = "",
     force: bool = False,
@@ -122,39 +126,43 @@ def update_routes(
     rejection is still seen: by the next command (the verdict it reads before writing) and by
     `status`, which exits 1.
     """
+    live: LiveRollout | None = None
     for _ in range(ATTEMPTS):
-        route_table, parsed = first_read or read_rollout(cluster, namespace, app)
+        live = first_read or read_rollout(cluster, namespace, app, router)
+        router = live.router.name  # a re-read after a conflict stays on the same gateway
         first_read = None
-        desired = plan(parsed.state)
-        live_routes = route_table["spec"]["routes"]
-        routes = render_routes(live_routes, parsed, desired)
-        earlier = gloo_state(route_table)
+        desired = plan(live.state)
+        live_routes = live.router.routes_of(live.obj)
+        routes = live.render(desired)
+        earlier = live.router.verdict(live.obj)
         if routes == live_routes:
-            return RouteChange(parsed.state, desired, route_table, False, None, "", *earlier)
-        check_route_owners(route_table, cluster.field_manager, force_conflicts=force_conflicts)
-        guard_moves(cluster, namespace, parsed.state, desired, force=force, starting=starting)
-        changes: Obj = {"spec": {"routes": routes}}
+            return RouteChange(live.state, desired, live.obj, False, live.router, earlier=earlier)
+        check_route_owners(live, cluster.field_manager, force_conflicts=force_conflicts)
+        guard_moves(cluster, namespace, live.state, desired, force=force, starting=starting)
+        changes: Obj = {"spec": {live.router.list_field: routes}}
         if transition:
             changes["metadata"] = {"annotations": {LAST_TRANSITION: transition}}
-        body = apply_body(route_table, cluster.field_manager, changes)
+        body = apply_body(live.obj, cluster.field_manager, changes)
         try:
             written = cluster.apply(body, force=force_conflicts)
         except ApiError as error:
             if error.is_stale_write:
                 continue
             if error.conflicting_managers:
-                raise _owned_elsewhere(route_table_name(app), error.conflicting_managers) from None
+                raise _owned_elsewhere(live, error.conflicting_managers) from None
             raise
-        state, reason = await_gloo_verdict(cluster, route_table, written, gloo_timeout)
-        if state == "Rejected":
+        verdict = await_verdict(cluster, live, written, gloo_timeout)
+        if verdict.state == "Rejected":
+            kind, name = live.router.resource.kind, written["metadata"]["name"]
             raise CanaryError(
-                f"Gloo rejected RouteTable {route_table_name(app)}: {reason or 'no reason given'}; the routes were "
-                f"written, so fix the cause or return to the stable routes with: kubectl canary abort {app}"
+                f"{live.router.gateway} rejected {kind} {name}: {verdict.reason or 'no reason given'}; the routes "
+                f"were written, so fix the cause or return to the stable routes with: kubectl canary abort {app}"
             )
-        return RouteChange(parsed.state, desired, written, True, state, reason, *earlier)
+        return RouteChange(live.state, desired, written, True, live.router, verdict, earlier)
+    assert live is not None
     raise CanaryError(
-        f"RouteTable {route_table_name(app)} changed {ATTEMPTS} times while it was being updated; "
-        f"find out who else writes it, then run the command again"
+        f"{live.router.resource.kind} {live.obj['metadata']['name']} changed {ATTEMPTS} times while it was being "
+        f"updated; find out who else writes it, then run the command again"
     )
 
 
@@ -181,39 +189,44 @@ def guard_moves(
     check_moves(before, after, availability, force=force, detail=detail)
 
 
-def await_gloo_verdict(cluster: Cluster, before: Obj, written: Obj, timeout: float) -> tuple[str | None, str]:
-    """Gloo's state of the RouteTable once it has reported on `written`.
+def await_verdict(cluster: Cluster, live: LiveRollout, written: Obj, timeout: float) -> Verdict:
+    """The gateway's verdict once it has reported on `written`; only when asked (`timeout` > 0).
 
-    Only when asked and when Gloo reported on the table before (so it watches it). Gloo rewrites
-    the status only when the verdict changes, so no news within `timeout` means the previous
-    verdict stands.
+    Gloo: only when it reported on the table before (so it watches it); it rewrites the status only
+    when the verdict changes, so no news within `timeout` means the previous verdict stands. The
+    Gateway API: its conditions carry the generation they judged, so the wait ends exactly when the
+    gateway has processed the change.
     """
-    verdict = gloo_state(before)
-    if verdict[0] is None or timeout <= 0 or cluster.dry_run != "none":
-        return None, ""
+    router = live.router
+    before = router.verdict(live.obj)
+    if timeout <= 0 or cluster.dry_run != "none" or (not router.exact_verdict and before.state is None):
+        return NO_VERDICT
+    if router.reported(live.obj, written):
+        return router.verdict(written)
     meta = written["metadata"]
-    for _, obj in cluster.watch(ROUTE_TABLES, meta["namespace"], meta["name"], meta["resourceVersion"], timeout):
-        if (obj.get("status") or {}) != (before.get("status") or {}):
-            return gloo_state(obj)
-    return verdict
+    for _, obj in cluster.watch(router.resource, meta["namespace"], meta["name"], meta["resourceVersion"], timeout):
+        if router.reported(live.obj, obj):
+            return router.verdict(obj)
+    return Verdict("Pending", f"not processed within {timeout:g}s") if router.exact_verdict else before
 
 
-def check_route_owners(route_table: Obj, manager: str, *, force_conflicts: bool) -> None:
+def check_route_owners(live: LiveRollout, manager: str, *, force_conflicts: bool) -> None:
     """Refuse before any write when another field manager owns the routes: the apply would conflict."""
-    others = [m for m in owners_of(route_table, ("spec", "routes")) if m != manager]
+    others = [m for m in owners_of(live.obj, ("spec", live.router.list_field)) if m != manager]
     if others and not force_conflicts:
-        raise _owned_elsewhere(route_table["metadata"]["name"], others)
+        raise _owned_elsewhere(live, others)
 
 
-def _owned_elsewhere(name: str, managers: list[str]) -> CanaryError:
+def _owned_elsewhere(live: LiveRollout, managers: list[str]) -> CanaryError:
     who = ", ".join(f'"{m}"' for m in managers)
+    what = f"{live.router.resource.kind} {live.obj['metadata']['name']}"
     if all(is_one_off_edit(m) for m in managers):
         return CanaryError(
-            f"the routes of RouteTable {name} were last changed by {who}, a one-off edit (no tool will revert "
+            f"the routes of {what} were last changed by {who}, a one-off edit (no tool will revert "
             f"it); take them over once with --force-conflicts"
         )
     return CanaryError(
-        f"the routes of RouteTable {name} are managed by {who}, which will undo changes made here "
+        f"the routes of {what} are managed by {who}, which will undo changes made here "
         f"(GitOps tools and Helm revert them); change them there, or take them over with --force-conflicts"
     )
 
@@ -233,28 +246,18 @@ def remove_leftovers(cluster: Cluster, namespace: str, app: str, keep: str) -> l
     return removed
 
 
-def remove_shadow_upstream(cluster: Cluster, change: RouteChange, namespace: str) -> str | None:
-    """After the routes stopped shadowing to it, the shadow Upstream goes too; its name if deleted."""
-    shadow = change.before.shadow
-    if shadow is None or change.after.shadow == shadow:
-        return None
-    name = shadow_upstream_name(change.after.app, shadow.version)
-    return name if cluster.delete(UPSTREAMS, namespace, name) else None
-
-
-def last_transition(route_table: Obj) -> str:
-    return str(((route_table.get("metadata") or {}).get("annotations") or {}).get(LAST_TRANSITION) or "")
+def last_transition(route_object: Obj) -> str:
+    return str(((route_object.get("metadata") or {}).get("annotations") or {}).get(LAST_TRANSITION) or "")
 
 
 def complete_earlier_run(
-    cluster: Cluster, namespace: str, first_read: tuple[Obj, ParsedRoutes], verb: str, *, delete: bool
+    cluster: Cluster, namespace: str, first_read: LiveRollout, verb: str, *, delete: bool
 ) -> list[str] | None:
     """Re-running a finish or abort whose route change is done: delete what is left, if anything.
 
     None when the routes do not show that `verb` already happened (then the command runs normally
     and refuses a stable app with no canary).
     """
-    route_table, parsed = first_read
-    if parsed.state.canary is not None or last_transition(route_table) != verb:
+    if first_read.state.canary is not None or last_transition(first_read.obj) != verb:
         return None
-    return remove_leftovers(cluster, namespace, parsed.state.app, keep=parsed.state.primary) if delete else []
+    return remove_leftovers(cluster, namespace, first_read.state.app, keep=first_read.state.primary) if delete else []

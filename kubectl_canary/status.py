@@ -3,31 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.gloo import gloo_state, is_rollout_table, parse_routes
-from kubectl_canary.gloo_delegation import Delegation
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.readiness import Readiness, readiness_of
 from kubectl_canary.rollout import HeaderMatch, RolloutState, format_percent, traffic_shares
+from kubectl_canary.routers import Router
+from kubectl_canary.routers.gloo_delegation import Delegation
 from kubectl_canary.style import Style, format_columns
-
-ROUTE_TABLE_SUFFIX = "-routes"
 
 
 @dataclass(frozen=True)
 class AppStatus:
     app: str
     namespace: str
-    route_table: str
+    route_object: str  # the name of the RouteTable or HTTPRoute
     state: RolloutState | None
     primary: Readiness | None
     canary: Readiness | None
-    gloo_state: str | None
-    gloo_reason: str = ""
+    verdict: str | None  # the gateway's verdict on the routes; None while unreported
+    verdict_reason: str = ""
+    router: str = "gloo"
+    route_kind: str = "RouteTable"
+    gateway: str = "Gloo"
     error: str = ""
     # None when not looked up (status -A, or no permission to list VirtualServices).
     delegations: list[Delegation] | None = None
@@ -46,8 +47,9 @@ class AppStatus:
         if self.error:
             found.append(self.error)
         found.extend(self.upstream_problems)
-        if self.gloo_state == "Rejected":
-            found.append(f"Gloo rejected RouteTable {self.route_table}: {self.gloo_reason or 'no reason given'}")
+        if self.verdict in ("Rejected", "Degraded"):
+            found.append(f"{self.gateway} reports {self.route_kind} {self.route_object} {self.verdict}: "
+                         f"{self.verdict_reason or 'no reason given'}")
         if self.state:
             # Any share, however small (0.1% is 1 request in 1000), to a version that is not available.
             readiness = {self.state.primary: self.primary, self.state.canary: self.canary}
@@ -65,26 +67,27 @@ def readiness_index(deployments: Iterable[dict[str, Any]]) -> dict[tuple[str, st
     return {(d["metadata"].get("namespace", ""), d["metadata"]["name"]): readiness_of(d) for d in deployments}
 
 
-def app_status(route_table: dict[str, Any], readiness: dict[tuple[str, str], Readiness]) -> AppStatus | None:
-    """The status of the app whose RouteTable this is; None for a table that is not an app's."""
-    meta = route_table["metadata"]
+def app_status(router: Router, route_object: dict[str, Any], readiness: dict[tuple[str, str], Readiness]
+               ) -> AppStatus | None:
+    """The status of the app whose route object this is; None for an object that is not an app's."""
+    meta = route_object["metadata"]
     name, namespace = meta["name"], meta["namespace"]
-    if not name.endswith(ROUTE_TABLE_SUFFIX):
+    app = router.app_of(name)
+    routes = router.routes_of(route_object)
+    if app is None or not router.holds_app(app, routes):
         return None
-    app = name[: -len(ROUTE_TABLE_SUFFIX)]
-    routes = (route_table.get("spec") or {}).get("routes") or []
-    if not is_rollout_table(app, routes):
-        return None
-    state_name, reason = gloo_state(route_table)
+    verdict = router.verdict(route_object)
 
     def of(version: str | None) -> Readiness | None:
         return readiness.get((namespace, deployment_name(app, version))) if version else None
 
+    base = AppStatus(app, namespace, name, None, None, None, verdict.state, verdict.reason, router=router.name,
+                     route_kind=router.resource.kind, gateway=router.gateway)
     try:
-        state = parse_routes(app, routes).state
+        state = router.parse(app, routes).state
     except CanaryError as error:
-        return AppStatus(app, namespace, name, None, None, None, state_name, reason, error=str(error))
-    return AppStatus(app, namespace, name, state, of(state.primary), of(state.canary), state_name, reason)
+        return replace(base, error=str(error))
+    return replace(base, state=state, primary=of(state.primary), canary=of(state.canary))
 
 
 def _header(headers: tuple[HeaderMatch, ...]) -> dict[str, str | None] | None:
@@ -120,8 +123,11 @@ def as_dict(status: AppStatus) -> dict[str, Any]:
         "phase": status.phase,
         "primary": _version(state.primary, status.primary) if state else None,
         "canary": canary,
-        "routeTable": {"name": status.route_table, "state": status.gloo_state},
+        "router": status.router,
+        "route": {"kind": status.route_kind, "name": status.route_object, "state": status.verdict},
     }
+    if status.router == "gloo":
+        result["routeTable"] = {"name": status.route_object, "state": status.verdict}
     if state and state.shadow:
         result["shadow"] = {"version": state.shadow.version, "percent": state.shadow.percent}
     if status.delegations is not None:
@@ -142,12 +148,12 @@ def _cell(version: str | None, readiness: Readiness | None, style: Style) -> str
 
 
 _PHASE_COLOURS = {"stable": "green", "header": "yellow", "weighted": "yellow", "unknown": "red"}
-_STATE_COLOURS = {"Accepted": "green", "Warning": "yellow", "Pending": "yellow", "Rejected": "red"}
+_STATE_COLOURS = {"Accepted": "green", "Warning": "yellow", "Pending": "yellow", "Rejected": "red", "Degraded": "red"}
 
 
 def render_table(statuses: list[AppStatus], *, all_namespaces: bool, style: Style | None = None) -> str:
     style = style or Style()
-    headers = ["APP", "PHASE", "PRIMARY", "CANARY", "WEIGHT", "HEADER", "ROUTETABLE"]
+    headers = ["APP", "PHASE", "PRIMARY", "CANARY", "WEIGHT", "HEADER", "ROUTER", "VERDICT"]
     if all_namespaces:
         headers.insert(0, "NAMESPACE")
     with_shadow = any(s.state and s.state.shadow for s in statuses)
@@ -163,7 +169,8 @@ def render_table(statuses: list[AppStatus], *, all_namespaces: bool, style: Styl
             _cell(state.canary if state else None, status.canary, style),
             f"{format_percent(state.weight)}%" if state and state.weight is not None else "-",
             " & ".join(map(str, state.headers)) if state and state.headers else "-",
-            style.paint(status.gloo_state or "-", _STATE_COLOURS.get(status.gloo_state or "", "dim")),
+            status.router,
+            style.paint(status.verdict or "-", _STATE_COLOURS.get(status.verdict or "", "dim")),
         ]
         if all_namespaces:
             row.insert(0, status.namespace)

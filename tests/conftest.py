@@ -17,6 +17,7 @@ import pytest
 from kubectl_canary.cli import main
 from tests.design_routes import PLATFORM_VIRTUAL_SERVICE
 from tests.fake_apiserver import FakeApiServer
+from tests.fake_apiserver.gateway_controller import GatewayController
 
 NAMESPACE = "echo"
 
@@ -42,6 +43,29 @@ def platform(api: FakeApiServer) -> dict:
     """The platform team's VirtualService of DESIGN.md: `/` delegated to RouteTables labelled apiGroup=example."""
     api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gloo-system"}})
     return api.create(PLATFORM_VIRTUAL_SERVICE)
+
+
+GATEWAY = {
+    "apiVersion": "gateway.networking.k8s.io/v1",
+    "kind": "Gateway",
+    "metadata": {"name": "public", "namespace": "infra"},
+    "spec": {
+        "gatewayClassName": "fake",
+        "listeners": [
+            {"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}
+        ],
+    },
+}
+
+
+@pytest.fixture
+def gateway(api: FakeApiServer) -> Iterator[GatewayController]:
+    """A Gateway API implementation: Gateway infra/public (listener http, routes from every namespace) and
+    its controller, which judges every HTTPRoute change 50 ms after it lands."""
+    api.ensure_namespace("infra")
+    api.create(GATEWAY)
+    with GatewayController(api, delay=0.05) as controller:
+        yield controller
 
 
 @pytest.fixture

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS
+from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, HTTP_ROUTES, NAMESPACES, ROUTE_TABLES, SERVICES, UPSTREAMS
 from kubectl_canary.commands import Command
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import rollback, validate_name
-from kubectl_canary.route_updates import complete_earlier_run, read_rollout, remove_shadow_upstream
+from kubectl_canary.route_updates import complete_earlier_run
+from kubectl_canary.routers import backends_of
 
 LONG = """\
 Returns the app to its stable route: one route, everything to the primary, no header route.
@@ -41,19 +42,18 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     namespace = invocation.namespace
     cluster = invocation.cluster()
 
-    first_read = read_rollout(cluster, namespace, app)
+    first_read = invocation.read_rollout(app)
     done = complete_earlier_run(cluster, namespace, first_read, "abort", delete=not args.keep_canary)
     if done is not None:
         for name in done:
             invocation.report_deleted(DEPLOYMENTS, name)
-        invocation.say(f"{app} is already aborted: all traffic goes to {first_read[1].state.primary}")
+        invocation.say(f"{app} is already aborted: all traffic goes to {first_read.state.primary}")
         return 0
 
     change = invocation.change_routes(app, rollback, transition="abort", first_read=first_read, force=args.force)
-    invocation.report_deleted(
-        UPSTREAMS, remove_shadow_upstream(cluster, change, first_read[1].upstream.namespace or namespace)
-    )
     canary = change.before.canary
+    keep = frozenset({canary}) if canary and args.keep_canary else frozenset()
+    backends_of(first_read.router).retire(cluster, invocation, first_read, change, keep)
     if canary and not args.keep_canary and cluster.delete(DEPLOYMENTS, namespace, deployment_name(app, canary)):
         invocation.report_deleted(DEPLOYMENTS, deployment_name(app, canary))
     invocation.say(f"{app}: all traffic goes to {change.after.primary}")
@@ -72,6 +72,8 @@ COMMAND = Command(
     permissions=(
         needs(EVENTS, "create"),
         needs(ROUTE_TABLES, "get", "patch", "watch"),
+        needs(HTTP_ROUTES, "get", "patch", "watch"),
+        needs(SERVICES, "get", "delete"),  # the Gateway API: the Service of the version that takes no traffic
         needs(DEPLOYMENTS, "get", "list", "delete"),
         needs(UPSTREAMS, "delete"),
         needs(NAMESPACES, "get", cluster_wide=True),

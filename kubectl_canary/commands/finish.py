@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS
+from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, HTTP_ROUTES, NAMESPACES, ROUTE_TABLES, SERVICES, UPSTREAMS
 from kubectl_canary.commands import Command
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.manifests import deployment_name
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import promote, validate_name
-from kubectl_canary.route_updates import complete_earlier_run, read_rollout, remove_shadow_upstream
+from kubectl_canary.route_updates import complete_earlier_run
+from kubectl_canary.routers import backends_of
 
 LONG = """\
 Routes all traffic to the canary (one route, subset kept for the next rollout), removes the
@@ -38,19 +39,18 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     namespace = invocation.namespace
     cluster = invocation.cluster()
 
-    first_read = read_rollout(cluster, namespace, app)
+    first_read = invocation.read_rollout(app)
     done = complete_earlier_run(cluster, namespace, first_read, "finish", delete=not args.keep_old)
     if done is not None:
         for name in done:
             invocation.report_deleted(DEPLOYMENTS, name)
-        invocation.say(f"{app} is already finished: all traffic goes to {first_read[1].state.primary}")
+        invocation.say(f"{app} is already finished: all traffic goes to {first_read.state.primary}")
         return 0
 
     change = invocation.change_routes(app, promote, transition="finish", first_read=first_read, force=args.force)
-    invocation.report_deleted(
-        UPSTREAMS, remove_shadow_upstream(cluster, change, first_read[1].upstream.namespace or namespace)
-    )
     old = change.before.primary
+    keep = frozenset({old}) if args.keep_old else frozenset()
+    backends_of(first_read.router).retire(cluster, invocation, first_read, change, keep)
     if not args.keep_old and cluster.delete(DEPLOYMENTS, namespace, deployment_name(app, old)):
         invocation.report_deleted(DEPLOYMENTS, deployment_name(app, old))
     invocation.say(f"{app}: all traffic goes to {change.after.primary}")
@@ -69,6 +69,8 @@ COMMAND = Command(
     permissions=(
         needs(EVENTS, "create"),
         needs(ROUTE_TABLES, "get", "patch", "watch"),
+        needs(HTTP_ROUTES, "get", "patch", "watch"),
+        needs(SERVICES, "get", "delete"),  # the Gateway API: the Service of the version that takes no traffic
         needs(DEPLOYMENTS, "get", "list", "delete"),
         needs(UPSTREAMS, "delete"),
         needs(NAMESPACES, "get", cluster_wide=True),

@@ -4,31 +4,34 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES, SERVICES, UPSTREAMS, Cluster, Obj
+from kubectl_canary.cluster import (
+    DEPLOYMENTS,
+    EVENTS,
+    HTTP_ROUTES,
+    NAMESPACES,
+    ROUTE_TABLES,
+    SERVICES,
+    UPSTREAMS,
+    Cluster,
+    Obj,
+)
 from kubectl_canary.commands import Command
 from kubectl_canary.durations import format_duration, parse_duration
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.gloo import ParsedRoutes
 from kubectl_canary.invocation import Invocation
-from kubectl_canary.managed_fields import apply_body
-from kubectl_canary.manifests import (
-    canary_deployment,
-    deployment_name,
-    fallback_policy,
-    service_port_problem,
-    upstream_selects_versions,
-    upstream_version_subsets,
-)
+from kubectl_canary.manifests import canary_deployment, deployment_name
 from kubectl_canary.permissions import needs
 from kubectl_canary.readiness import Readiness
 from kubectl_canary.rollout import DEFAULT_HEADER, parse_header, start_canary, validate_name, validate_version
-from kubectl_canary.route_updates import check_route_owners, read_rollout
+from kubectl_canary.route_updates import check_route_owners
+from kubectl_canary.routers import backends_of
 from kubectl_canary.waiting import wait_until_ready
 
 LONG = """\
 Creates Deployment APP-VERSION as a copy of the primary's (same pod template, label
-version=VERSION, --image replaces the image), makes sure the Upstream has subsets keyed by
-`version`, then puts a route for requests carrying the header (default stage: canary) to
+version=VERSION, --image replaces the image), makes sure the gateway can reach it (Gloo: the
+Upstream has subsets keyed by `version`; Gateway API: Service APP-VERSION, cloned from the
+primary's), then puts a route for requests carrying the header (default stage: canary) to
 VERSION right before the primary route. All other requests still go to the primary.
 With --wait, the header route is added only once the canary's pods are all ready.
 Running it again with another --header changes the header; no traffic without the header
@@ -70,28 +73,20 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     namespace = invocation.namespace
     cluster = invocation.cluster()
 
-    first_read = read_rollout(cluster, namespace, app)
-    state = first_read[1].state
-    start_canary(state, version, headers)  # refuse before the first write
-    check_route_owners(first_read[0], cluster.field_manager, force_conflicts=args.force_conflicts)
+    first_read = invocation.read_rollout(app)
+    state = first_read.state
+    # Refuse before the first write: the transition, and routes the router cannot render (limits, widening).
+    first_read.render(start_canary(state, version, headers))
+    check_route_owners(first_read, cluster.field_manager, force_conflicts=args.force_conflicts)
     primary = cluster.get(DEPLOYMENTS, namespace, deployment_name(app, state.primary))
     if primary is None:
         raise CanaryError(
             f"deployment {deployment_name(app, state.primary)} of the primary version {state.primary} "
             f"not found in namespace {namespace}; the canary is cloned from it"
         )
-    upstream = _upstream(cluster, namespace, first_read[1])
-    kube = upstream["spec"].get("kube") or {}
-    if kube:
-        service = cluster.get(SERVICES, kube.get("serviceNamespace") or namespace, kube.get("serviceName", ""))
-        if (problem := service_port_problem(upstream, service)) is not None:
-            invocation.warn(problem)
-    if fallback_policy(upstream) != "NO_FALLBACK":
-        invocation.warn(
-            f"upstream {upstream['metadata']['name']} has fallbackPolicy {fallback_policy(upstream)}: while {version} "
-            f"has no ready pods, its requests are silently served by other versions; set "
-            f"spec.kube.subsetSpec.fallbackPolicy: NO_FALLBACK to make that fail visibly"
-        )
+    # What the gateway needs before a route can name the canary (Gloo: the Upstream's version subsets;
+    # the Gateway API: the canary's Service). A refusal here comes before any write.
+    backends_of(first_read.router).prepare_canary(cluster, invocation, first_read, version, force=args.force_conflicts)
 
     _write_canary_deployment(
         cluster,
@@ -100,11 +95,6 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         new_image=bool(args.image),
         force=args.force_conflicts,
     )
-    if not upstream_selects_versions(upstream):
-        body = apply_body(
-            upstream, cluster.field_manager, {"spec": {"kube": {"subsetSpec": upstream_version_subsets(upstream)}}}
-        )
-        invocation.report(cluster.apply(body, force=args.force_conflicts), "configured")
     if args.wait and invocation.dry_run == "none":
         name = deployment_name(app, version)
 
@@ -128,17 +118,6 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     invocation.say(f"requests to {app} with header {' and '.join(map(str, headers))} go to {version}")
     invocation.print_written()
     return 0
-
-
-def _upstream(cluster: Cluster, namespace: str, parsed: ParsedRoutes) -> Obj:
-    ref = parsed.upstream
-    upstream = cluster.get(UPSTREAMS, ref.namespace or namespace, ref.name)
-    if upstream is None:
-        raise CanaryError(
-            f"upstream {ref.name} not found in namespace {ref.namespace or namespace}, "
-            f"but the routes of {parsed.state.app} send traffic to it"
-        )
-    return upstream
 
 
 def _write_canary_deployment(
@@ -172,7 +151,8 @@ COMMAND = Command(
         needs(ROUTE_TABLES, "get", "patch", "watch"),
         needs(DEPLOYMENTS, "get", "create", "patch", "watch"),
         needs(UPSTREAMS, "get", "patch"),
-        needs(SERVICES, "get"),
+        needs(HTTP_ROUTES, "get", "patch", "watch"),
+        needs(SERVICES, "get", "create", "patch"),
         needs(NAMESPACES, "get", cluster_wide=True),
     ),
 )

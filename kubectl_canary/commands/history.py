@@ -7,11 +7,11 @@ import json
 
 from kubectl_canary.cluster import EVENTS
 from kubectl_canary.commands import Command
-from kubectl_canary.gloo import route_table_name
 from kubectl_canary.history import history_rows
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import validate_name
+from kubectl_canary.routers import ROUTERS, router_named
 
 LONG = """\
 Lists the Events kubectl canary recorded on the app's RouteTable, oldest first: reason
@@ -35,8 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, invocation: Invocation) -> int:
     app = validate_name(args.app, "app name")
     namespace = invocation.namespace
-    selector = f"involvedObject.kind=RouteTable,involvedObject.name={route_table_name(app)}"
-    rows = history_rows(invocation.cluster().list(EVENTS, namespace, field_selector=selector))
+    rows: list[dict[str, str]] = []
+    # The Events are on the app's route object; no read of it: a LIST of Events per router, until one has some.
+    for router in [router_named(invocation.router)] if invocation.router else ROUTERS.values():
+        selector = f"involvedObject.kind={router.resource.kind},involvedObject.name={router.object_name(app)}"
+        rows = history_rows(invocation.cluster().list(EVENTS, namespace, field_selector=selector))
+        if rows:
+            break
     if args.output == "json":
         print(json.dumps({"app": app, "namespace": namespace, "items": rows}, indent=2), file=invocation.out)
     elif rows:

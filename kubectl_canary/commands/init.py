@@ -7,6 +7,8 @@ import argparse
 from kubectl_canary.cluster import (
     DEPLOYMENTS,
     EVENTS,
+    GATEWAYS,
+    HTTP_ROUTES,
     NAMESPACES,
     ROUTE_TABLES,
     SERVICES,
@@ -18,25 +20,30 @@ from kubectl_canary.cluster import (
 )
 from kubectl_canary.commands import Command
 from kubectl_canary.errors import CanaryError, UsageError
-from kubectl_canary.gloo import route_table_name
-from kubectl_canary.gloo_delegation import delegation_notes
 from kubectl_canary.history import transition_message
 from kubectl_canary.invocation import Invocation
-from kubectl_canary.manifests import DEFAULT_IMAGE, AppSpec, init_manifests, service_port_problem
+from kubectl_canary.manifests import DEFAULT_IMAGE, AppSpec
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import RolloutState, validate_name, validate_version
-from kubectl_canary.route_updates import delegations_or_none, namespace_exists
+from kubectl_canary.route_updates import namespace_exists
+from kubectl_canary.routers import DEFAULT, backends_of, find_app, router_named
+from kubectl_canary.routers.gateway_api import parse_gateway
 
 LONG = """\
-Creates, in the namespace: Deployment APP-VERSION (pod labels app and version), Service APP,
-Upstream APP (subsets keyed by `version`, no fallback to other versions) and RouteTable
-APP-routes (label apiGroup, so the platform's VirtualService delegates to it) with one route
-sending PREFIX to VERSION. The RouteTable is written last, so it never routes to nothing.
-Re-running init on an existing app changes nothing."""
+Creates, in the namespace, Deployment APP-VERSION (pod labels app and version) and, on Gloo Edge
+(the default router): Service APP, Upstream APP (subsets keyed by `version`, no fallback to other
+versions) and RouteTable APP-routes (label apiGroup, so the platform's VirtualService delegates to
+it) with one route sending PREFIX to VERSION. With --router gateway-api: Service APP-VERSION
+(selector app and version, port 80) and HTTPRoute APP attached to --gateway, with one rule
+APP-primary sending PREFIX to that Service. The route object is written last, so it never routes
+to nothing. Re-running init on an existing app changes nothing."""
 
 EXAMPLES = """\
   # See what would be created, without a cluster
   kubectl canary init echo --dry-run=client -o yaml
+
+  # On the Gateway API, attached to listener http of Gateway infra/public
+  kubectl canary init echo --router gateway-api --gateway infra/public:http
 
   # Create the app echo in namespace echo
   kubectl canary init echo -n echo --create-namespace"""
@@ -55,6 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--prefix", default="", help="path prefix of the route (default /APP)")
     parser.add_argument("--create-namespace", action="store_true", help="create the namespace if it is missing")
+    parser.add_argument(
+        "--gateway",
+        metavar="NS/NAME[:LISTENER]",
+        help="with --router gateway-api: the Gateway (and listener) the HTTPRoute attaches to",
+    )
 
 
 def _spec(args: argparse.Namespace, namespace: str) -> AppSpec:
@@ -67,38 +79,46 @@ def _spec(args: argparse.Namespace, namespace: str) -> AppSpec:
     if args.prefix and not args.prefix.startswith("/"):
         raise UsageError(f"invalid --prefix {args.prefix!r}: it must start with '/'")
     validate_name(args.api_group, "--api-group")
-    return AppSpec(app, namespace, version, args.image, args.port, args.replicas, args.api_group, args.prefix)
+    router = router_named(getattr(args, "router", None) or DEFAULT.name)
+    gateway = parse_gateway(args.gateway, namespace) if args.gateway else None
+    if gateway is not None and router is DEFAULT:
+        raise UsageError("--gateway goes with --router gateway-api")
+    if gateway is None and router is not DEFAULT:
+        raise UsageError("--router gateway-api needs --gateway NAMESPACE/NAME[:LISTENER], the Gateway to attach to")
+    return AppSpec(
+        app, namespace, version, args.image, args.port, args.replicas, args.api_group, args.prefix, gateway
+    )
 
 
 def run(args: argparse.Namespace, invocation: Invocation) -> int:
     _spec(args, "default")  # every argument is checked before the first request
     namespace = invocation.namespace
     spec = _spec(args, namespace)
+    router = router_named(invocation.router or DEFAULT.name)
+    backends = backends_of(router)
+    manifests = backends.init_objects(spec)
     if invocation.dry_run == "client":
-        for manifest in init_manifests(spec):
+        for manifest in manifests:
             invocation.report(manifest, "created")
         invocation.print_written()
         return 0
 
     cluster = invocation.cluster()
-    if cluster.get(ROUTE_TABLES, namespace, route_table_name(spec.app)) is not None:
+    # An app lives on one gateway: its routes found on any refuse (the chosen one's API must be served).
+    found = find_app(cluster, namespace, spec.app, None, required=router)
+    if found is not None:
+        existing, obj = found
         invocation.say(
             f"{spec.app} is already initialised in namespace {namespace} "
-            f"(RouteTable {route_table_name(spec.app)} exists); nothing changed"
+            f"({existing.resource.kind} {obj['metadata']['name']} exists); nothing changed"
         )
         return 0
     _ensure_namespace(cluster, namespace, create=args.create_namespace, invocation=invocation)
-    for manifest in init_manifests(spec):
+    for manifest in manifests:
         _create(cluster, manifest, invocation)
-    route_table = invocation.written[-1]
-    # Objects kept from an earlier run may not agree: Gloo finds no endpoints for a port the Service lacks.
-    by_kind = {obj["kind"]: obj for obj in invocation.written}
-    if "Upstream" in by_kind and (problem := service_port_problem(by_kind["Upstream"], by_kind.get("Service"))):
-        invocation.warn(problem)
-    invocation.record(route_table, "CanaryInit", transition_message(None, RolloutState(spec.app, spec.version)))
-    delegations = delegations_or_none(cluster, route_table) if invocation.dry_run == "none" else None
-    for note in delegation_notes(route_table, delegations) if delegations is not None else []:
-        invocation.warn(note)
+    route_object = invocation.written[-1]
+    backends.after_init(cluster, invocation, invocation.written)
+    invocation.record(route_object, "CanaryInit", transition_message(None, RolloutState(spec.app, spec.version)))
     invocation.print_written()
     return 0
 
@@ -133,6 +153,8 @@ COMMAND = Command(
     permissions=(
         needs(EVENTS, "create"),
         needs(ROUTE_TABLES, "get", "create", "patch"),
+        needs(HTTP_ROUTES, "get", "create", "patch"),
+        needs(GATEWAYS, "get"),
         needs(DEPLOYMENTS, "get", "create", "patch"),
         needs(SERVICES, "get", "create", "patch"),
         needs(UPSTREAMS, "get", "create", "patch"),

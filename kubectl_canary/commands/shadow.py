@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS, Cluster, Obj
+from kubectl_canary.cluster import (
+    DEPLOYMENTS,
+    EVENTS,
+    HTTP_ROUTES,
+    NAMESPACES,
+    ROUTE_TABLES,
+    SERVICES,
+    UPSTREAMS,
+    Cluster,
+)
 from kubectl_canary.commands import Command
-from kubectl_canary.errors import CanaryError, UsageError
-from kubectl_canary.gloo import ParsedRoutes
+from kubectl_canary.errors import UsageError
 from kubectl_canary.invocation import Invocation
-from kubectl_canary.manifests import shadow_upstream
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import (
     RolloutState,
@@ -19,7 +26,8 @@ from kubectl_canary.rollout import (
     validate_name,
     validate_version,
 )
-from kubectl_canary.route_updates import read_rollout, remove_shadow_upstream, require_ready
+from kubectl_canary.route_updates import LiveRollout, require_ready
+from kubectl_canary.routers import backends_of
 
 LONG = """\
 Creates Upstream APP-shadow-VERSION selecting the pods of VERSION (Gloo shadows to an
@@ -52,18 +60,14 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     percent = parse_shadow_percent(args.percent)
     namespace = invocation.namespace
     cluster = invocation.cluster()
-    first_read = read_rollout(cluster, namespace, app)
+    first_read = invocation.read_rollout(app)
     if version is None:
         return _off(args, invocation, cluster, namespace, app, first_read)
 
-    start_shadow(first_read[1].state, version, percent)  # refuse before the first write
+    first_read.render(start_shadow(first_read.state, version, percent))  # refuse before the first write
     require_ready(cluster, namespace, app, version, force=args.force)
-    main_upstream = cluster.get(UPSTREAMS, first_read[1].upstream.namespace or namespace, first_read[1].upstream.name)
-    if main_upstream is None:
-        raise CanaryError(f"upstream {first_read[1].upstream.name} not found; the shadow upstream copies its service")
-    desired = shadow_upstream(main_upstream, app, version)
-    existed = cluster.get(UPSTREAMS, desired["metadata"]["namespace"], desired["metadata"]["name"])
-    invocation.report(cluster.apply(desired), "unchanged" if existed else "created")
+    # Gloo shadows to an Upstream of the version's pods; the Gateway API mirrors to its Service.
+    backends_of(first_read.router).prepare_shadow(cluster, invocation, first_read, version)
 
     def plan(live: RolloutState) -> RolloutState:
         return start_shadow(live, version, percent)
@@ -80,12 +84,10 @@ def _off(
     cluster: Cluster,
     namespace: str,
     app: str,
-    first_read: tuple[Obj, ParsedRoutes],
+    first_read: LiveRollout,
 ) -> int:
     change = invocation.change_routes(app, stop_shadow, transition="shadow", first_read=first_read)
-    invocation.report_deleted(
-        UPSTREAMS, remove_shadow_upstream(cluster, change, first_read[1].upstream.namespace or namespace)
-    )
+    backends_of(first_read.router).retire(cluster, invocation, first_read, change)
     invocation.print_written()
     return 0
 
@@ -101,6 +103,8 @@ COMMAND = Command(
     permissions=(
         needs(EVENTS, "create"),
         needs(ROUTE_TABLES, "get", "patch", "watch"),
+        needs(HTTP_ROUTES, "get", "patch", "watch"),
+        needs(SERVICES, "get", "create", "patch", "delete"),  # the Gateway API mirrors to a version's Service
         needs(UPSTREAMS, "get", "create", "patch", "delete"),
         needs(DEPLOYMENTS, "get"),
         needs(NAMESPACES, "get", cluster_wide=True),

@@ -13,24 +13,21 @@ import yaml
 
 from kubectl_canary.cluster import (
     DEPLOYMENTS,
+    HTTP_ROUTES,
     NAMESPACES,
     ROUTE_TABLES,
     SERVICES,
     UPSTREAMS,
     VIRTUAL_SERVICES,
-    Cluster,
     Resource,
 )
 from kubectl_canary.commands import Command
 from kubectl_canary.durations import parse_duration
-from kubectl_canary.errors import CanaryError, UsageError
-from kubectl_canary.gloo import ParsedRoutes, route_table_name
-from kubectl_canary.gloo_delegation import delegation_notes
+from kubectl_canary.errors import CanaryError, NotServedError, UsageError
 from kubectl_canary.invocation import Invocation
-from kubectl_canary.manifests import service_port_problem
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import validate_name
-from kubectl_canary.route_updates import delegations_or_none, read_rollout
+from kubectl_canary.routers import ROUTERS, Router, backends_of, router_named
 from kubectl_canary.status import AppStatus, app_status, as_dict, readiness_index, render_table
 from kubectl_canary.style import style_for
 
@@ -39,10 +36,11 @@ if TYPE_CHECKING:
 
 LONG = """\
 Shows, per app: the phase (stable, header, weighted), the primary and canary versions with
-ready/desired replicas, the canary's weight and header, and Gloo's verdict on the RouteTable.
-Exits 1 when a rollout is degraded (a canary or primary receiving traffic while not ready, or
-the RouteTable rejected by Gloo), so scripts can gate on it. Two requests whatever the number
-of apps."""
+ready/desired replicas, the canary's weight and header, the router (gloo, gateway-api) and the
+gateway's verdict on the routes (Gloo's state of the RouteTable; the HTTPRoute's Accepted and
+ResolvedRefs conditions at its current generation). Exits 1 when a rollout is degraded (a canary
+or primary receiving traffic while not ready, or the routes rejected), so scripts can gate on it.
+One LIST per kind whatever the number of apps."""
 
 EXAMPLES = """\
   # Where echo's traffic goes
@@ -72,39 +70,31 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]
     if args.app:
         app = validate_name(args.app, "app name")
         namespace = invocation.namespace
-        route_table, parsed = read_rollout(cluster, namespace, app)  # a clear error if it is not an app
+        live = invocation.read_rollout(app)  # a clear error if it is not an app
         # Every Deployment of the namespace, found by name (APP-VERSION) as for many apps: a label
         # selector would miss Deployments without an `app` label (the seed's Helm chart writes none).
         readiness = readiness_index(cluster.list(DEPLOYMENTS, namespace))
-        status = app_status(route_table, readiness)
+        status = app_status(live.router, live.obj, readiness)
         if status is None:
-            raise CanaryError(f"RouteTable {route_table_name(app)} has no routes of {app}")
-        status = replace(status, upstream_problems=_upstream_problems(cluster, namespace, parsed))
-        delegations = delegations_or_none(cluster, route_table)
-        if delegations is not None:
-            notes = tuple(delegation_notes(route_table, delegations))
-            status = replace(status, delegations=delegations, notes=notes)
-        return [status]
+            raise CanaryError(f"{live.router.resource.kind} {live.obj['metadata']['name']} has no routes of {app}")
+        notes = backends_of(live.router).status_notes(cluster, live)
+        return [replace(status, upstream_problems=notes.problems, notes=notes.notes, delegations=notes.delegations)]
     scope = None if args.all_namespaces else invocation.namespace
-    # Deployments first, each reduced to its readiness as it is decoded, then the RouteTables one by
+    # Deployments first, each reduced to its readiness as it is decoded, then the route objects one by
     # one: at thousands of apps, holding the full objects would be most of the memory.
     readiness = readiness_index(cluster.iter_list(DEPLOYMENTS, scope))
-    found = [app_status(rt, readiness) for rt in cluster.iter_list(ROUTE_TABLES, scope)]
-    return sorted((s for s in found if s is not None), key=lambda s: (s.namespace, s.app))
+    found = []
+    for router in _routers(invocation):
+        try:
+            found += [app_status(router, obj, readiness) for obj in cluster.iter_list(router.resource, scope)]
+        except NotServedError:
+            if invocation.router:
+                raise
+    return sorted((s for s in found if s is not None), key=lambda s: (s.namespace, s.app, s.router))
 
 
-def _upstream_problems(cluster: Cluster, namespace: str, parsed: ParsedRoutes) -> tuple[str, ...]:
-    """The app's Upstream against its Service: Gloo finds no endpoints for a port the Service lacks."""
-    upstream_namespace = parsed.upstream.namespace or namespace
-    upstream = cluster.get(UPSTREAMS, upstream_namespace, parsed.upstream.name)
-    if upstream is None:
-        return (f"upstream {parsed.upstream.name} not found in namespace {upstream_namespace}",)
-    kube = (upstream.get("spec") or {}).get("kube") or {}
-    if not kube:
-        return ()
-    service = cluster.get(SERVICES, kube.get("serviceNamespace") or upstream_namespace, kube.get("serviceName", ""))
-    problem = service_port_problem(upstream, service)
-    return () if problem is None else (problem,)
+def _routers(invocation: Invocation) -> list[Router]:
+    return [router_named(invocation.router)] if invocation.router else list(ROUTERS.values())
 
 
 def render(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus]) -> str:
@@ -146,10 +136,12 @@ def watch(args: argparse.Namespace, invocation: Invocation) -> int:
             changes.put(error)
 
     app = validate_name(args.app, "app name") if args.app else None
-    for resource, name, selector in (
-        (ROUTE_TABLES, route_table_name(app) if app else None, None),
-        (DEPLOYMENTS, None, None),
-    ):
+    if app:
+        live = invocation.read_rollout(app)
+        follows = [(live.router.resource, live.obj["metadata"]["name"])]
+    else:
+        follows = [(router.resource, None) for router in _routers(invocation)]
+    for resource, name, selector in [*((r, n, None) for r, n in follows), (DEPLOYMENTS, None, None)]:
         threading.Thread(target=follow, args=(resource, name, selector), daemon=True).start()
     terminal = invocation.out.isatty()
     code = 0
@@ -206,6 +198,7 @@ COMMAND = Command(
     run=run,
     permissions=(
         needs(ROUTE_TABLES, "get", "list", "watch"),
+        needs(HTTP_ROUTES, "get", "list", "watch"),
         needs(DEPLOYMENTS, "list", "watch"),
         needs(UPSTREAMS, "get"),
         needs(SERVICES, "get"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from fractions import Fraction
 
-from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS
+from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, HTTP_ROUTES, NAMESPACES, ROUTE_TABLES, UPSTREAMS
 from kubectl_canary.commands import Command
 from kubectl_canary.durations import parse_duration
 from kubectl_canary.errors import UsageError
@@ -21,7 +21,6 @@ from kubectl_canary.invocation import Invocation
 from kubectl_canary.permissions import needs
 from kubectl_canary.progressive import SteppedRollout
 from kubectl_canary.rollout import format_percent, parse_percent, shift_weight, validate_name
-from kubectl_canary.route_updates import read_rollout
 from kubectl_canary.stepping import parse_steps, plan_steps
 
 LONG = (
@@ -127,9 +126,9 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     if gates and not stepped:
         raise UsageError("gates run between steps: add --step N or --steps LIST")
     namespace = invocation.namespace
-    first_read = read_rollout(invocation.cluster(), namespace, app)
-    shift_weight(first_read[1].state, percent)  # no canary: refuse before anything else
-    current = first_read[1].state.weight or Fraction(0)
+    first_read = invocation.read_rollout(app)
+    shift_weight(first_read.state, percent)  # no canary: refuse before anything else
+    current = first_read.state.weight or Fraction(0)
     weights = (plan_steps(current, percent, step=args.step, steps=steps) if stepped else []) or [percent]
 
     rollout = SteppedRollout(
@@ -160,6 +159,7 @@ COMMAND = Command(
     permissions=(
         needs(EVENTS, "create"),
         needs(ROUTE_TABLES, "get", "patch", "watch"),
+        needs(HTTP_ROUTES, "get", "patch", "watch"),
         needs(DEPLOYMENTS, "get"),
         needs(UPSTREAMS, "delete"),  # a failed gate ends shadowing with the rollout
         needs(NAMESPACES, "get", cluster_wide=True),

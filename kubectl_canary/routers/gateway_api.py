@@ -27,8 +27,7 @@ from fractions import Fraction
 from typing import Any
 
 from kubectl_canary.errors import CanaryError, UsageError
-from kubectl_canary.gloo import integer_weights
-from kubectl_canary.rollout import HeaderMatch, RolloutState, Shadow
+from kubectl_canary.rollout import HeaderMatch, RolloutState, Shadow, integer_weights
 
 Rule = dict[str, Any]
 Match = dict[str, Any]

@@ -62,7 +62,7 @@ CASES = [
         "stable",
         ["weight", "nope", "10"],
         1,
-        "error: app nope not found in namespace echo (no RouteTable nope-routes); "
+        "error: app nope not found in namespace echo (no RouteTable nope-routes or HTTPRoute nope); "
         "create it with: kubectl canary init nope",
     ),
     ("stable", ["weight", "echo", "10", "-n", "missing"], 1, "error: namespace missing not found"),

@@ -2,8 +2,12 @@
 
 Counting is deterministic, so it is tested here; time is not (bench/ measures it, side by side with
 kubectl). The budgets are the issue's: `weight` reads the RouteTable and the canary Deployment (readiness
-guard) and applies; `header` at most 6; `status APP` at most 3; `status` of a namespace or `-A` exactly two
-LISTs whatever the number of apps. `finish` and `abort` are pinned at what they do.
+guard) and applies; `header` at most 6; `status APP` at most 3; `status` of a namespace or `-A` one LIST per
+kind whatever the number of apps. `finish` and `abort` are pinned at what they do.
+
+Every command that finds an app also asks for its HTTPRoute (ROUTER_LOOKUP): an app whose routes exist on
+two gateways at once (Gloo and the Gateway API, while a migration is under way) must not be driven on the
+wrong one silently, so each budget carries that one GET more; `--router` saves it.
 
 Each transition also records an Event (best effort: a failure only warns). The budgets count the requests
 that do the command's work; the Event POST comes on top, at most EVENT_POSTS of them. That allowance is a
@@ -18,8 +22,11 @@ import pytest
 
 NS = "echo"
 EVENT_POSTS = 1
+ROUTER_LOOKUP = 1
 
 RT = f"/apis/gateway.solo.io/v1/namespaces/{NS}/routetables/echo-routes"
+HTTPROUTE = f"/apis/gateway.networking.k8s.io/v1/namespaces/{NS}/httproutes/echo"
+ALL_HTTPROUTES = "/apis/gateway.networking.k8s.io/v1/httproutes"
 EVENTS = f"/api/v1/namespaces/{NS}/events"
 UPSTREAM = f"/apis/gloo.solo.io/v1/namespaces/{NS}/upstreams/echo"
 SERVICE = f"/api/v1/namespaces/{NS}/services/echo"
@@ -61,26 +68,33 @@ def rollout(api, platform, canary):
 
 def test_weight_reads_the_route_table_and_the_canary_then_applies(api, canary, rollout):
     requests = requests_of(api, canary, "weight", "echo", "50")
+    assert within_budget(requests, 3 + ROUTER_LOOKUP) == [
+        ("GET", RT), ("GET", HTTPROUTE), ("GET", deployment("echo-v2")), ("PATCH", RT)]
+
+
+def test_router_flag_saves_the_lookup(api, canary, rollout):
+    requests = requests_of(api, canary, "weight", "echo", "50", "--router", "gloo")
     assert within_budget(requests, 3) == [("GET", RT), ("GET", deployment("echo-v2")), ("PATCH", RT)]
 
 
 def test_weight_refused_by_the_readiness_guard_writes_nothing(api, canary, rollout):
     api.set_deployment_ready(NS, "echo-v2", 0)
     requests = requests_of(api, canary, "weight", "echo", "50", code=1)
-    assert requests == [("GET", RT), ("GET", deployment("echo-v2"))]
+    assert requests == [("GET", RT), ("GET", HTTPROUTE), ("GET", deployment("echo-v2"))]
 
 
 def test_weight_already_there_writes_nothing(api, canary, rollout):
     assert canary("weight", "echo", "30").code == 0
     requests = requests_of(api, canary, "weight", "echo", "30")
-    assert requests == [("GET", RT)]  # the guards only read the Deployments of versions gaining traffic
+    assert requests == [("GET", RT), ("GET", HTTPROUTE)]  # the guards read the Deployments of versions gaining
 
 
 def test_header(api, platform, canary):
     assert canary("init", "echo").code == 0
     requests = requests_of(api, canary, "header", "echo", "v2")
-    assert within_budget(requests, 7) == [
+    assert within_budget(requests, 7 + ROUTER_LOOKUP) == [
         ("GET", RT),
+        ("GET", HTTPROUTE),
         ("GET", deployment("echo-v1")),  # the primary, cloned
         ("GET", UPSTREAM),  # subsets keyed by version?
         ("GET", SERVICE),  # is the Upstream's servicePort a port of the Service?
@@ -95,9 +109,10 @@ def test_status_of_one_app(api, canary, rollout):
     result = canary("status", "echo")
     assert result.code == 0, result.err
     requests = [(r.method, r.path) for r in api.requests]
-    assert len(requests) <= 5, requests
+    assert len(requests) <= 5 + ROUTER_LOOKUP, requests
     assert requests == [
         ("GET", RT),
+        ("GET", HTTPROUTE),
         ("GET", DEPLOYMENTS),
         ("GET", UPSTREAM),
         ("GET", SERVICE),
@@ -105,13 +120,14 @@ def test_status_of_one_app(api, canary, rollout):
     ]
     # One LIST, not a GET per version, and no label selector: Deployments are found by name (APP-VERSION),
     # as the seed's Helm chart writes them without an `app` label.
-    assert api.requests[1].query.get("labelSelector") is None
+    assert api.requests[2].query.get("labelSelector") is None
 
 
 def test_finish(api, canary, rollout):
     requests = requests_of(api, canary, "finish", "echo")
-    assert within_budget(requests, 4) == [
+    assert within_budget(requests, 4 + ROUTER_LOOKUP) == [
         ("GET", RT),
+        ("GET", HTTPROUTE),
         ("GET", deployment("echo-v2")),  # readiness of the new primary
         ("PATCH", RT),
         ("DELETE", deployment("echo-v1")),
@@ -121,8 +137,9 @@ def test_finish(api, canary, rollout):
 def test_abort(api, canary, rollout):
     requests = requests_of(api, canary, "abort", "echo")
     # The guards read the primary (it gains traffic) before the routes move back to it.
-    assert within_budget(requests, 4) == [
+    assert within_budget(requests, 4 + ROUTER_LOOKUP) == [
         ("GET", RT),
+        ("GET", HTTPROUTE),
         ("GET", deployment("echo-v1")),
         ("PATCH", RT),
         ("DELETE", deployment("echo-v2")),
@@ -143,13 +160,14 @@ def seed_apps(api, canary, count: int) -> list[str]:
 
 
 @pytest.mark.parametrize("count", [1, 3, 20])
-def test_status_is_two_lists_whatever_the_number_of_apps(api, platform, canary, count):
+def test_status_is_one_list_per_kind_whatever_the_number_of_apps(api, platform, canary, count):
     apps = seed_apps(api, canary, count)
 
     api.clear_requests()
     result = canary("status", "-A", "-o", "json")
     assert result.code == 0, result.err
-    assert [(r.method, r.path) for r in api.requests] == [("GET", ALL_DEPLOYMENTS), ("GET", ALL_ROUTE_TABLES)]
+    assert [(r.method, r.path) for r in api.requests] == [
+        ("GET", ALL_DEPLOYMENTS), ("GET", ALL_ROUTE_TABLES), ("GET", ALL_HTTPROUTES)]
     assert sorted(item["app"] for item in json.loads(result.out)["items"]) == sorted(apps)
 
     api.clear_requests()
@@ -158,6 +176,7 @@ def test_status_is_two_lists_whatever_the_number_of_apps(api, platform, canary, 
     assert [(r.method, r.path) for r in api.requests] == [
         ("GET", "/apis/apps/v1/namespaces/team0/deployments"),
         ("GET", "/apis/gateway.solo.io/v1/namespaces/team0/routetables"),
+        ("GET", "/apis/gateway.networking.k8s.io/v1/namespaces/team0/httproutes"),
     ]
     assert len(json.loads(result.out)["items"]) == len(range(0, count, 4))
 

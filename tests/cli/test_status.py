@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from kubectl_canary.routers import GLOO
 from kubectl_canary.status import app_status, readiness_index, render_table
 from kubectl_canary.style import Style, style_for
 
@@ -23,9 +24,9 @@ def test_table_for_every_phase(api, canary):
     result = canary("status")
     assert result.code == 1  # web's canary gets 25% while not ready
     lines = result.out.splitlines()
-    assert lines[0].split() == ["APP", "PHASE", "PRIMARY", "CANARY", "WEIGHT", "HEADER", "ROUTETABLE"]
-    assert lines[1].split() == ["echo", "stable", "v1", "(1/1)", "-", "-", "-", "-"]
-    assert lines[2].split() == ["web", "weighted", "v1", "(1/1)", "v2", "(0/1)", "25%", "stage=canary", "-"]
+    assert lines[0].split() == ["APP", "PHASE", "PRIMARY", "CANARY", "WEIGHT", "HEADER", "ROUTER", "VERDICT"]
+    assert lines[1].split() == ["echo", "stable", "v1", "(1/1)", "-", "-", "-", "gloo", "-"]
+    assert lines[2].split() == ["web", "weighted", "v1", "(1/1)", "v2", "(0/1)", "25%", "stage=canary", "gloo", "-"]
     assert lines[3] == "! web: canary v2 receives 25% of the traffic but is not ready"
 
 
@@ -86,7 +87,7 @@ def test_colour_only_on_a_terminal_without_no_color(monkeypatch):
 @pytest.mark.parametrize("enabled", [True, False])
 def test_table_colours_and_symbols(api, canary, enabled):
     canary("init", "echo")
-    status = app_status(api.get("routetables", NS, "echo-routes"), readiness_index(api.list("deployments", NS)))
+    status = app_status(GLOO, api.get("routetables", NS, "echo-routes"), readiness_index(api.list("deployments", NS)))
     assert status is not None
     text = render_table([status], all_namespaces=False, style=Style(enabled))
     assert ("\x1b[" in text) is enabled

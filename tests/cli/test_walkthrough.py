@@ -92,6 +92,8 @@ def test_four_phases(api, platform, canary):
             "weight": 50,
             "header": {"name": "stage", "value": "canary"},
         },
+        "router": "gloo",
+        "route": {"kind": "RouteTable", "name": "echo-routes", "state": None},
         "routeTable": {"name": "echo-routes", "state": None},
         "delegatedBy": [{"virtualService": "gloo-system/default", "by": "selector"}],
         "notes": [

@@ -19,7 +19,7 @@ from tests.conftest import NAMESPACE
 from tests.fake_apiserver import FakeApiServer
 from tests.packaging.conftest import kubectl_path, python_only_dir, system_python
 
-HEADER = "NAMESPACE    APP    PHASE    PRIMARY    CANARY    WEIGHT    HEADER    ROUTETABLE"
+HEADER = "NAMESPACE    APP    PHASE    PRIMARY    CANARY    WEIGHT    HEADER    ROUTER    VERDICT"
 # Every top-level package the archive vendors, and what the plugin imports.
 IMPORTS = (
     "kubectl_canary.cli", "kubectl_canary.completion", "yaml", "tabulate", "kubernetes.config",

@@ -37,7 +37,7 @@ from typing import Any, TextIO
 
 from kubectl_canary.cli import main
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.gloo import parse_routes
+from kubectl_canary.routers.gloo import parse_routes
 from tests.design_routes import FINISHED, PHASE1, PLATFORM_VIRTUAL_SERVICE, STABLE, named, phase2
 from tests.fake_apiserver import FakeApiServer, Fault, RequestRecord
 

@@ -14,9 +14,9 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubectl_canary.gloo import parse_routes
 from kubectl_canary.manifests import canary_deployment
 from kubectl_canary.rollout import RolloutState, format_percent, traffic_shares, versions_gaining
+from kubectl_canary.routers.gloo import parse_routes
 from tests.fake_apiserver import FakeApiServer
 from tests.safety.fault_cases import APP, HEADER, INIT, NAMESPACE, Scenario, prepared, run_plugin
 

@@ -10,7 +10,7 @@ import threading
 import urllib.request
 from pathlib import Path
 
-from kubectl_canary.gloo import parse_routes
+from kubectl_canary.routers.gloo import parse_routes
 from tests.design_routes import STABLE, named, phase2
 
 NS = "echo"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 
@@ -48,7 +49,7 @@ def run_and_collect(api, canary, name: str, *args: str) -> set[tuple[str, str]]:
     return asked(api)
 
 
-def test_every_request_is_declared_and_every_declared_permission_is_used(api, platform, canary):
+def test_every_request_is_declared_and_every_declared_permission_is_used(api, platform, gateway, canary):
     used: dict[str, set[tuple[str, str]]] = {c.name: set() for c in COMMANDS}
     used["init"] |= run_and_collect(api, canary, "init", "echo")
     used["init"] |= run_and_collect(api, canary, "init", "web", "-n", "web", "--create-namespace")
@@ -80,6 +81,26 @@ def test_every_request_is_declared_and_every_declared_permission_is_used(api, pl
     used["abort"] |= run_and_collect(api, canary, "abort", "echo")
     used["abort"] |= run_and_collect(api, canary, "abort", "nope")
 
+    # The same on the Gateway API router: HTTPRoutes, a Service per version, the Gateway.
+    gw = ("-n", "shop")
+    used["init"] |= run_and_collect(api, canary, "init", "web", *gw, "--create-namespace", "--router", "gateway-api",
+                                    "--gateway", "infra/public:http")
+    api.set_deployment_ready("shop", "web-v1")
+    used["header"] |= run_and_collect(api, canary, "header", "web", "v2", *gw)
+    api.set_deployment_ready("shop", "web-v2")
+    used["weight"] |= run_and_collect(api, canary, "weight", "web", "30", *gw, "--gloo-timeout", "5s")
+    used["shadow"] |= run_and_collect(api, canary, "shadow", "web", "v3", *gw, "--force")  # no v3: refused
+    api.create({**copy.deepcopy(api.get("deployments", "shop", "web-v2")), "metadata": {
+        "name": "web-v3", "namespace": "shop", "labels": {"app": "web", "version": "v3"}}})
+    api.set_deployment_ready("shop", "web-v3")
+    used["shadow"] |= run_and_collect(api, canary, "shadow", "web", "v3", *gw)
+    used["shadow"] |= run_and_collect(api, canary, "shadow", "web", "--off", *gw)
+    used["status"] |= run_and_collect(api, canary, "status", "web", *gw)
+    used["history"] |= run_and_collect(api, canary, "history", "web", *gw)
+    used["finish"] |= run_and_collect(api, canary, "finish", "web", *gw)
+    used["header"] |= run_and_collect(api, canary, "header", "web", "v4", *gw)
+    used["abort"] |= run_and_collect(api, canary, "abort", "web", *gw)
+
     for name, requests in used.items():
         assert requests <= declared(name), f"{name} asked for undeclared {requests - declared(name)}"
     all_declared = set().union(*(declared(c.name) for c in COMMANDS))
@@ -95,7 +116,8 @@ def test_forbidden_names_the_refused_request_and_the_needs(api, canary):
     assert result.code == 1
     assert result.err == (
         "error: forbidden: cannot patch routetables.gateway.solo.io in namespace echo; weight needs: "
-        "create events; get/patch/watch routetables.gateway.solo.io; get deployments.apps; "
+        "create events; get/patch/watch routetables.gateway.solo.io; "
+        "get/patch/watch httproutes.gateway.networking.k8s.io; get deployments.apps; "
         "delete upstreams.gloo.solo.io; get namespaces "
         "(kubectl canary rbac prints a Role that grants them)\n"
     )

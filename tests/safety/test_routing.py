@@ -32,7 +32,6 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.gloo import parse_routes, render_routes
 from kubectl_canary.rollout import (
     HeaderMatch,
     RolloutState,
@@ -44,6 +43,7 @@ from kubectl_canary.rollout import (
     stop_shadow,
     traffic_shares,
 )
+from kubectl_canary.routers.gloo import parse_routes, render_routes
 from tests.routing_model import Request, _canonical, _header_matches, first_match, route_request
 from tests.safety.test_properties import foreign_routes
 

@@ -26,35 +26,8 @@ from kubectl_canary.routers.gateway_api import (
     route_verdict,
     stable_rules,
 )
+from tests.gateway_api_routes import FINISHED, HEADER, STABLE, WEIGHTED_10
 
-STABLE = yaml.safe_load("""
-- name: echo-primary
-  matches: [{path: {type: PathPrefix, value: /echo}}]
-  backendRefs: [{group: "", kind: Service, name: echo-v1, port: 80, weight: 1}]
-""")
-HEADER = yaml.safe_load("""
-- name: echo-canary-header
-  matches: [{path: {type: PathPrefix, value: /echo}, headers: [{name: stage, type: Exact, value: canary}]}]
-  backendRefs: [{group: "", kind: Service, name: echo-v2, port: 80, weight: 1}]
-- name: echo-primary
-  matches: [{path: {type: PathPrefix, value: /echo}}]
-  backendRefs: [{group: "", kind: Service, name: echo-v1, port: 80, weight: 1}]
-""")
-WEIGHTED_10 = yaml.safe_load("""
-- name: echo-canary-header
-  matches: [{path: {type: PathPrefix, value: /echo}, headers: [{name: stage, type: Exact, value: canary}]}]
-  backendRefs: [{group: "", kind: Service, name: echo-v2, port: 80, weight: 1}]
-- name: echo-primary
-  matches: [{path: {type: PathPrefix, value: /echo}}]
-  backendRefs:
-  - {group: "", kind: Service, name: echo-v1, port: 80, weight: 90}
-  - {group: "", kind: Service, name: echo-v2, port: 80, weight: 10}
-""")
-FINISHED = yaml.safe_load("""
-- name: echo-primary
-  matches: [{path: {type: PathPrefix, value: /echo}}]
-  backendRefs: [{group: "", kind: Service, name: echo-v2, port: 80, weight: 1}]
-""")
 FOREIGN = {"name": "other", "matches": [{"path": {"type": "PathPrefix", "value": "/other"}}],
            "backendRefs": [{"group": "", "kind": "Service", "name": "other", "port": 8080, "weight": 1}]}
 

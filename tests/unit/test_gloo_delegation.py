@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubectl_canary.gloo_delegation import Delegation, delegation_notes, delegations_to
+from kubectl_canary.routers.gloo_delegation import Delegation, delegation_notes, delegations_to
 
 TABLE = {"metadata": {"name": "echo-routes", "namespace": "echo", "labels": {"apiGroup": "example"}}}
 

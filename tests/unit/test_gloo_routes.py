@@ -7,8 +7,15 @@ from fractions import Fraction
 
 import pytest
 
-from kubectl_canary.gloo import RouteTableError, UpstreamRef, gloo_state, parse_routes, render_routes, stable_routes
 from kubectl_canary.rollout import DEFAULT_HEADER, HeaderMatch, Phase, promote, rollback, shift_weight, start_canary
+from kubectl_canary.routers.gloo import (
+    RouteTableError,
+    UpstreamRef,
+    gloo_state,
+    parse_routes,
+    render_routes,
+    stable_routes,
+)
 from tests.design_routes import FINISHED, PHASE1, STABLE, named, phase2
 
 

@@ -23,7 +23,7 @@ from fractions import Fraction
 from typing import Any
 
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.rollout import HeaderMatch, RolloutState, Shadow
+from kubectl_canary.rollout import HeaderMatch, RolloutState, Shadow, integer_weights
 
 Route = dict[str, Any]
 SUBSET_KEY = "version"
@@ -320,19 +320,6 @@ def _version_item(primary: Route, parsed: ParsedRoutes, version: str) -> dict[st
     item = copy.deepcopy(template)
     item["destination"]["subset"]["values"][SUBSET_KEY] = version
     return item
-
-
-# The smallest total of weights that states a share of three decimals of a percent exactly.
-_WEIGHT_TOTALS = (100, 1_000, 10_000, 100_000)
-
-
-def integer_weights(percent: Fraction) -> tuple[int, int]:
-    """(primary, canary) integer weights giving the canary exactly `percent`; never both zero."""
-    for total in _WEIGHT_TOTALS:
-        canary = percent * total / 100
-        if canary.denominator == 1:
-            return total - int(canary), int(canary)
-    raise ValueError(f"{percent}% has more than three decimals")
 
 
 def _share(items: list[dict[str, Any]], version: str) -> Fraction | None:
