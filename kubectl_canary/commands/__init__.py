@@ -34,6 +34,7 @@ VERB_NAMES = (
     "abort",
     "status",
     "shadow",
+    "migrate",
     "history",
     "rbac",
     "completion",

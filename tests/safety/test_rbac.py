@@ -72,6 +72,8 @@ def test_every_request_is_declared_and_every_declared_permission_is_used(api, pl
     used["shadow"] |= run_and_collect(api, canary, "shadow", "echo", "--off")
     used["shadow"] |= run_and_collect(api, canary, "shadow", "echo", "v2", "--percent", "5")
     used["history"] |= run_and_collect(api, canary, "history", "echo")
+    migrate = ("migrate", "echo", "--to", "gateway-api", "--gateway", "infra/public:http")
+    used["migrate"] |= run_and_collect(api, canary, *migrate, "--dry-run=server")
     used["finish"] |= run_and_collect(api, canary, "finish", "echo", "--keep-old", "--gloo-timeout", "0")
     used["finish"] |= run_and_collect(api, canary, "finish", "echo")  # leftovers: list and delete
     used["header"] |= run_and_collect(api, canary, "header", "echo", "v3")
