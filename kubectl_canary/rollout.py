@@ -8,6 +8,7 @@ with the functions below, which refuse transitions that make no sense.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import Enum
@@ -77,6 +78,56 @@ class RolloutState:
     def canary_receives_traffic(self) -> bool:
         """True when requests without the header can reach the canary."""
         return self.canary is not None and bool(self.weight)
+
+
+class UnreadableRoutes(ValueError):
+    """The routes do not describe a rollout; a router names its object and the fix around the reason."""
+
+
+def read_state(
+    app: str, primary: list[tuple[str, int]], header: tuple[str, tuple[HeaderMatch, ...]] | None
+) -> RolloutState:
+    """The rollout that a router's routes describe, whatever the router.
+
+    `primary` is the (version, weight) of each destination of the primary route, `header` the header
+    route's version and its canary headers (beyond the primary's own), if there is one.
+    """
+    header_version, headers = header if header is not None else (None, ())
+    if header is not None and not headers:
+        raise UnreadableRoutes("the header route matches no header beyond the primary route's")
+    if len(primary) == 1:
+        version = primary[0][0]
+        if header_version == version:
+            raise UnreadableRoutes(f"the header route and the primary route both go to {version}")
+        return RolloutState(app=app, primary=version, canary=header_version, headers=headers)
+    if len(primary) != 2:
+        raise UnreadableRoutes("the primary route does not send to one version, or to two by weight")
+    (first, first_weight), (second, second_weight) = primary
+    if first == second:
+        raise UnreadableRoutes(f"both weighted destinations go to {first}")
+    if first_weight + second_weight == 0:
+        raise UnreadableRoutes("all weights are zero, which leaves the route without a destination")
+    if header_version not in (None, first, second):
+        raise UnreadableRoutes(f"the header route goes to {header_version}, not to a weighted version")
+    # The canary is the header route's version, else the second destination (the plugin's order).
+    if header_version == first:
+        primary_version, canary, canary_weight = second, first, first_weight
+    else:
+        primary_version, canary, canary_weight = first, second, second_weight
+    weight = Fraction(100 * canary_weight, first_weight + second_weight)
+    return RolloutState(app=app, primary=primary_version, canary=canary, weight=weight, headers=headers)
+
+
+def added_headers(header_route: tuple[HeaderMatch, ...], primary: tuple[HeaderMatch, ...]) -> tuple[HeaderMatch, ...]:
+    """The header route's conditions beyond the primary's own: those the plugin added to narrow it."""
+    own = Counter(primary)
+    added = []
+    for header in header_route:
+        if own[header] > 0:
+            own[header] -= 1
+        else:
+            added.append(header)
+    return tuple(added)
 
 
 def validate_name(value: str, what: str) -> str:

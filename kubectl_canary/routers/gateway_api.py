@@ -21,13 +21,19 @@ from __future__ import annotations
 
 import copy
 import re
-from collections import Counter
 from dataclasses import dataclass, replace
-from fractions import Fraction
 from typing import Any
 
 from kubectl_canary.errors import CanaryError, UsageError
-from kubectl_canary.rollout import HeaderMatch, RolloutState, Shadow, integer_weights
+from kubectl_canary.rollout import (
+    HeaderMatch,
+    RolloutState,
+    Shadow,
+    UnreadableRoutes,
+    added_headers,
+    integer_weights,
+    read_state,
+)
 
 Rule = dict[str, Any]
 Match = dict[str, Any]
@@ -123,18 +129,6 @@ def _headers_of(rule: Rule) -> tuple[HeaderMatch, ...]:
     return tuple(_header_of(h) for h in matches[0].get("headers") or [])
 
 
-def _canary_headers(header_rule: Rule, primary: Rule) -> tuple[HeaderMatch, ...]:
-    """The header rule's conditions beyond the primary's own: those the plugin added."""
-    own = Counter(_headers_of(primary))
-    added = []
-    for header in _headers_of(header_rule):
-        if own[header] > 0:
-            own[header] -= 1
-        else:
-            added.append(header)
-    return tuple(added)
-
-
 def _find_rules(app: str, rules: list[Rule]) -> tuple[int, int | None]:
     names = [r.get("name") for r in rules]
     if primary_rule_name(app) in names:
@@ -160,35 +154,17 @@ def parse_rules(app: str, rules: list[Rule]) -> ParsedRules:
     if targets is None or not 1 <= len(targets) <= 2:
         raise _fail(app, f"the primary rule is not one or two backendRefs to the Services "
                          f"{service_name(app, 'VERSION')}")
-    header_version = None
-    headers: tuple[HeaderMatch, ...] = ()
+    header = None
     if header_index is not None:
         header_targets = _weighted_versions(app, rules[header_index])
         if header_targets is None or len(header_targets) != 1:
             raise _fail(app, "the header rule is not one backendRef to a version's Service")
-        header_version = header_targets[0][0]
-        headers = _canary_headers(rules[header_index], rules[primary_index])
-        if not headers:
-            raise _fail(app, "the header rule matches no header beyond the primary rule's")
-    if len(targets) == 1:
-        primary = targets[0][0]
-        if header_version == primary:
-            raise _fail(app, f"the header rule and the primary rule both go to {primary}")
-        state = RolloutState(app=app, primary=primary, canary=header_version, headers=headers)
-    else:
-        (first, first_weight), (second, second_weight) = targets
-        if first == second:
-            raise _fail(app, f"both backendRefs go to {first}")
-        if first_weight + second_weight == 0:
-            raise _fail(app, "all weights are zero, which leaves the rule without a backend")
-        if header_version not in (None, first, second):
-            raise _fail(app, f"the header rule goes to {header_version}, not to a weighted version")
-        if header_version == first:
-            primary, canary, canary_weight = second, first, first_weight
-        else:
-            primary, canary, canary_weight = first, second, second_weight
-        weight = Fraction(100 * canary_weight, first_weight + second_weight)
-        state = RolloutState(app=app, primary=primary, canary=canary, weight=weight, headers=headers)
+        canary_headers = added_headers(_headers_of(rules[header_index]), _headers_of(rules[primary_index]))
+        header = (header_targets[0][0], canary_headers)
+    try:
+        state = read_state(app, targets, header)
+    except UnreadableRoutes as error:
+        raise _fail(app, str(error)) from None
     shadow = _shadow_of(app, rules[primary_index], state.primary)
     if shadow is not None:
         state = replace(state, shadow=shadow)

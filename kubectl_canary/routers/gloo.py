@@ -17,13 +17,20 @@ Two rules keep a render from sending anyone where they did not go before:
 from __future__ import annotations
 
 import copy
-from collections import Counter
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.rollout import HeaderMatch, RolloutState, Shadow, integer_weights
+from kubectl_canary.rollout import (
+    HeaderMatch,
+    RolloutState,
+    Shadow,
+    UnreadableRoutes,
+    added_headers,
+    integer_weights,
+    read_state,
+)
 
 Route = dict[str, Any]
 SUBSET_KEY = "version"
@@ -133,18 +140,6 @@ def _headers_of(route: Route) -> tuple[HeaderMatch, ...]:
     )
 
 
-def _canary_headers(header_route: Route, primary: Route) -> tuple[HeaderMatch, ...]:
-    """The header route's conditions beyond the primary's own: those the plugin added."""
-    own = Counter(_headers_of(primary))
-    added = []
-    for header in _headers_of(header_route):
-        if own[header] > 0:
-            own[header] -= 1
-        else:
-            added.append(header)
-    return tuple(added)
-
-
 def _targets_app(route: Route, app: str) -> bool:
     targets = _weighted_targets(route)
     return targets is not None and all(upstream.name == app for upstream, _, _ in targets)
@@ -207,38 +202,17 @@ def parse_routes(app: str, routes: list[Route]) -> ParsedRoutes:
     if any(t[0] != upstream for t in targets):
         raise _fail(app, "the primary route's destinations use different upstreams")
 
-    header_version = None
-    headers: tuple[HeaderMatch, ...] = ()
+    header = None
     if header_index is not None:
-        header = routes[header_index]
-        header_targets = _weighted_targets(header)
+        header_targets = _weighted_targets(routes[header_index])
         if header_targets is None or len(header_targets) != 1:
             raise _fail(app, "the header route is not a single route to a version subset")
-        header_version = header_targets[0][1]
-        headers = _canary_headers(header, routes[primary_index])
-        if not headers:
-            raise _fail(app, "the header route has no header matcher")
-
-    if len(targets) == 1:
-        primary = targets[0][1]
-        if header_version == primary:
-            raise _fail(app, f"the header route and the primary route both go to {primary}")
-        state = RolloutState(app=app, primary=primary, canary=header_version, headers=headers)
-    else:
-        (_, first, first_weight), (_, second, second_weight) = targets
-        if first == second:
-            raise _fail(app, f"both weighted destinations go to {first}")
-        if first_weight + second_weight == 0:
-            raise _fail(app, "all weights are zero, which breaks the route in Gloo")
-        if header_version not in (None, first, second):
-            raise _fail(app, f"the header route goes to {header_version}, not to a weighted version")
-        # The canary is the header route's version, else the second destination (our order).
-        if header_version == first:
-            primary, canary, canary_weight = second, first, first_weight
-        else:
-            primary, canary, canary_weight = first, second, second_weight
-        weight = Fraction(100 * canary_weight, first_weight + second_weight)
-        state = RolloutState(app=app, primary=primary, canary=canary, weight=weight, headers=headers)
+        canary_headers = added_headers(_headers_of(routes[header_index]), _headers_of(routes[primary_index]))
+        header = (header_targets[0][1], canary_headers)
+    try:
+        state = read_state(app, [(version, weight) for _, version, weight in targets], header)
+    except UnreadableRoutes as error:
+        raise _fail(app, str(error)) from None
     shadow = _shadow_of(app, routes[primary_index])
     if shadow is not None:
         state = replace(state, shadow=shadow)

@@ -17,11 +17,10 @@ includes a new generation.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from datetime import datetime, timezone
-from types import TracebackType
 
+from .controllers import ControllerLoop
 from .json_values import JsonObject, deep_copy
 from .server import FakeApiServer
 from .status import ApiError
@@ -140,33 +139,18 @@ def _with_transition_times(live: list[JsonObject], wanted: list[JsonObject]) -> 
     return wanted
 
 
-class GatewayController:
+class GatewayController(ControllerLoop):
     """Polls the fake's store and writes each HTTPRoute's parent status `delay` seconds after a change."""
 
     def __init__(self, api: FakeApiServer, *, delay: float = 0.0, controller_name: str = CONTROLLER_NAME,
                  gateway_class: str = GATEWAY_CLASS, interval: float = 0.02) -> None:
+        super().__init__(interval)
         self.api = api
         self.delay = delay
         self.controller_name = controller_name
         self.gateway_class = gateway_class
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fake-gateway-controller", daemon=True)
         # (namespace, name, resourceVersion) -> when this controller first saw it
         self._seen: dict[tuple[str, str, str], float] = {}
-
-    def __enter__(self) -> GatewayController:
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.reconcile()
 
     def reconcile(self) -> None:
         """One pass: write the status of every route whose verdict changed and whose change is `delay` old."""
