@@ -1,8 +1,10 @@
 """The whole workflow against a real cluster, through the real kubectl and the installed plugin.
 
-Runs when KUBECTL_CANARY_E2E_KUBECONFIG names a kubeconfig; skipped otherwise. The Gloo CRDs must be
-installed already (they are wherever Gloo runs), or KUBECTL_CANARY_E2E_CRDS names a directory of CRDs to
-install first (server-side apply; e.g. a checkout of Gloo's install/helm/gloo/crds). It works in a
+Runs when KUBECTL_CANARY_E2E_KUBECONFIG names a kubeconfig; skipped otherwise. The Gloo CRDs (and, for
+the Gateway API router's tests, the Gateway API's standard-channel CRDs) must be installed already, or
+KUBECTL_CANARY_E2E_CRDS names a directory of CRDs to install first (server-side apply, every *.yaml below
+it). KUBECTL_CANARY_E2E_GATEWAY=NS/NAME[:LISTENER] names a Gateway whose controller judges the routes;
+without it the Gateway API tests check what the API server alone does (validation, defaults, CEL). It works in a
 namespace of its own and deletes it afterwards. Pods may never become ready (a control-plane-only
 cluster): the readiness guard is asserted to refuse, then --force is used.
 
@@ -25,12 +27,20 @@ from pathlib import Path
 import pytest
 
 from tests.design_routes import FINISHED, PHASE1, STABLE, named, phase2
+from tests.gateway_api_routes import FINISHED as GW_FINISHED
+from tests.gateway_api_routes import HEADER as GW_HEADER
+from tests.gateway_api_routes import STABLE as GW_STABLE
+from tests.gateway_api_routes import WEIGHTED_10 as GW_WEIGHTED_10
 
 KUBECONFIG = os.environ.get("KUBECTL_CANARY_E2E_KUBECONFIG")
 pytestmark = pytest.mark.skipif(not KUBECONFIG, reason="KUBECTL_CANARY_E2E_KUBECONFIG is not set")
 # Installed only from a directory the user names: the project never reaches outside its own tree.
 CRDS = os.environ.get("KUBECTL_CANARY_E2E_CRDS")
 GLOO_CRDS = ("routetables.gateway.solo.io", "upstreams.gloo.solo.io")
+# The Gateway API router: a Gateway (NS/NAME[:LISTENER]) whose controller judges the test's routes. Without
+# one the routes attach to a Gateway that does not exist: the API server still validates and defaults
+# them (what these tests check), but no gateway reports on them.
+E2E_GATEWAY = os.environ.get("KUBECTL_CANARY_E2E_GATEWAY")
 
 
 def kubectl(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -128,7 +138,7 @@ def test_abort(namespace):
     kubectl("canary", "init", "abortme", *ns, "--create-namespace")
     kubectl("canary", "header", "abortme", "v2", *ns)
     kubectl("canary", "weight", "abortme", "30", "--force", *ns)
-    kubectl("canary", "abort", "abortme", *ns)
+    kubectl("canary", "abort", "abortme", "--force", *ns)  # pods may never be ready: v1 is not available
     assert routes(namespace, "abortme")[0]["routeAction"] == {
         "single": {"upstream": {"name": "abortme", "namespace": namespace}, "subset": {"values": {"version": "v1"}}}
     }
@@ -242,3 +252,77 @@ def test_status_watch_ends_at_its_timeout(namespace):
     assert done.returncode in (0, 1)
     assert 3 <= time.monotonic() - started < 30
     assert "watched" in done.stdout
+
+
+# --- the Gateway API router ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gateway_api(namespace):
+    if kubectl("get", "crd", "httproutes.gateway.networking.k8s.io", check=False).returncode != 0:
+        pytest.skip("the Gateway API CRDs are not installed (set KUBECTL_CANARY_E2E_CRDS to install them)")
+    kubectl("create", "namespace", namespace, check=False)
+    return E2E_GATEWAY or f"{namespace}/e2e-gateway"
+
+
+def rules(namespace: str, app: str) -> list[dict]:
+    route = get(namespace, "httproutes.gateway.networking.k8s.io", app)
+    assert route is not None
+    return route["spec"]["rules"]
+
+
+def gw_rules(rules_: list[dict], app: str) -> list[dict]:
+    """tests/gateway_api_routes.py's rules are for app echo."""
+    return json.loads(json.dumps(rules_).replace('"echo-', f'"{app}-').replace('"/echo"', f'"/{app}"'))
+
+
+def test_gateway_api_four_phases(namespace, gateway_api):
+    ns, app = ["-n", namespace], "gwecho"
+    kubectl("canary", "init", app, "--router", "gateway-api", "--gateway", gateway_api, *ns)
+    # The server fills its defaults (weight, types, group and kind): what it stores is what we render.
+    assert rules(namespace, app) == gw_rules(GW_STABLE, app)
+    kubectl("canary", "header", app, "v2", *ns)
+    assert rules(namespace, app) == gw_rules(GW_HEADER, app)
+    assert get(namespace, "service", f"{app}-v2")["spec"]["selector"] == {"app": app, "version": "v2"}
+    kubectl("canary", "weight", app, "10", "--force", *ns)
+    assert rules(namespace, app) == gw_rules(GW_WEIGHTED_10, app)
+    # The gateway's controller may write the status meanwhile: the spec's generation says what we wrote.
+    before = get(namespace, "httproutes.gateway.networking.k8s.io", app)["metadata"]["generation"]
+    again = kubectl("canary", "weight", app, "10", "--force", *ns)  # no false change from the defaults
+    assert "unchanged" in again.stdout
+    assert get(namespace, "httproutes.gateway.networking.k8s.io", app)["metadata"]["generation"] == before
+    if E2E_GATEWAY:
+        kubectl("canary", "weight", app, "20", "--force", "--gloo-timeout", "60s", *ns)
+        status = json.loads(kubectl("canary", "status", app, "-o", "json", *ns, check=False).stdout)
+        assert status["route"]["state"] in ("Accepted", "Degraded"), status  # Degraded: pods not running
+    kubectl("canary", "finish", app, "--force", *ns)
+    assert rules(namespace, app) == gw_rules(GW_FINISHED, app)
+    assert get(namespace, "service", f"{app}-v1") is None or _deleting(namespace, f"{app}-v1")
+
+
+def test_gateway_api_limits_are_refused_before_writing(namespace, gateway_api):
+    ns, app = ["-n", namespace], "gwfull"
+    kubectl("canary", "init", app, "--router", "gateway-api", "--gateway", gateway_api, *ns)
+    route = get(namespace, "httproutes.gateway.networking.k8s.io", app)
+    filler = [{"name": f"r{i}", "matches": [{"path": {"type": "PathPrefix", "value": f"/x{i}"}}],
+               "backendRefs": [{"name": f"{app}-v1", "port": 80}]} for i in range(15)]
+    patch = json.dumps({"spec": {"rules": route["spec"]["rules"] + filler}})
+    kubectl("patch", "httproutes.gateway.networking.k8s.io", app, *ns, "--type", "merge", "-p", patch)
+    before = get(namespace, "httproutes.gateway.networking.k8s.io", app)["metadata"]["generation"]
+    refused = kubectl("canary", "header", app, "v2", "--force-conflicts", *ns, check=False)
+    assert refused.returncode == 1 and "more than the Gateway API's 16" in refused.stderr
+    assert get(namespace, "httproutes.gateway.networking.k8s.io", app)["metadata"]["generation"] == before
+    assert get(namespace, "deployment", f"{app}-v2") is None
+
+
+def test_migrate_creates_what_a_real_server_accepts(namespace, gateway_api):
+    ns, app = ["-n", namespace], "moving"
+    kubectl("canary", "init", app, "--create-namespace", *ns)
+    kubectl("canary", "header", app, "v2", *ns)
+    kubectl("canary", "weight", app, "25", "--force", *ns)
+    kubectl("canary", "migrate", app, "--to", "gateway-api", "--gateway", gateway_api, *ns)
+    migrated = rules(namespace, app)
+    assert [r["name"] for r in migrated] == [f"{app}-canary-header", f"{app}-primary"]
+    assert [(b["name"], b["weight"]) for b in migrated[1]["backendRefs"]] == [(f"{app}-v1", 75), (f"{app}-v2", 25)]
+    both = kubectl("canary", "weight", app, "30", "--force", *ns, check=False)
+    assert both.returncode == 2 and "--router gloo|gateway-api" in both.stderr
