@@ -52,6 +52,10 @@ FLOOR_PYTHON = "python -c pass"
 FLOOR_IMPORT = "python -c 'import kubectl_canary.cli'"
 FLOOR_IMPORT_UNCOMPILED = "python -c 'import kubectl_canary.cli' (no bytecode)"
 FLOOR_KUBECTL = "kubectl version --client"
+HTTP_ROUTE = "httproute.gateway.networking.k8s.io"
+GW_APP = "gwecho"  # the same rollout on the Gateway API router
+GW_WEIGHT = "weight (HTTPRoute)"
+GW_PATCH = "kubectl patch (HTTPRoute)"
 EXEC_WEIGHT = "weight (exec kubeconfig)"
 EXEC_PATCH = "kubectl patch (exec kubeconfig)"
 
@@ -192,6 +196,13 @@ def aggregate_imports(profiles: list[ImportProfile]) -> dict[str, Any]:
     }
 
 
+def weights_patch(path: str, round_: int) -> str:
+    """A JSON patch setting the two weights at `path` (primary, canary) to 70/30 or 30/70."""
+    canary = 30 if round_ % 2 else 70
+    return json.dumps([{"op": "replace", "path": f"{path}/0/weight", "value": 100 - canary},
+                       {"op": "replace", "path": f"{path}/1/weight", "value": canary}])
+
+
 def main_scenario(args: argparse.Namespace, tools: Tools, workdir: Path, say: Callable[[str], None]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     source = snapshot(ROOT / "kubectl_canary", workdir / "src")
@@ -207,18 +218,34 @@ def main_scenario(args: argparse.Namespace, tools: Tools, workdir: Path, say: Ca
         uses = warmup + args.runs + args.import_runs
         began = time.perf_counter()
         scenario.seed_app(APP, "weighted")
+        # As on a cluster with Gloo: the table carries Gloo's verdict, which Gloo rewrites only when it
+        # changes, so a command that waited for a new one would wait for nothing.
+        scenario.accept_route_table(APP)
+        scenario.seed_app(GW_APP, "weighted", router="gateway-api")
         for pool, phase in (("header", "stable"), ("finish", "header"), ("abort", "header")):
             scenario.fill_pool(pool, phase, uses)
         say(f"seeded {1 + 3 * uses} apps through the plugin in {time.perf_counter() - began:.1f}s (not counted)")
 
-        patch = '{"metadata":{"annotations":{"bench.kubectl-canary.io/round":"%d"}}}'
         k, p, py = tools.kubectl, tools.plugin, tools.python
+        # The same change both ways: the two weights of the primary route. The plugin alternates 60/40 and
+        # kubectl 70/30 (canary), so every run of either is a real write whatever ran before it; the plugin
+        # takes the routes back from kubectl's patch each time (--force-conflicts), as after a hand edit.
         groups = [
             [
-                Job("weight", lambda r: [p, "weight", APP, "40" if r % 2 else "60"]),
+                Job("weight", lambda r: [p, "weight", APP, "40" if r % 2 else "60", "--force-conflicts"]),
                 Job(
                     "kubectl patch",
-                    lambda r: [k, "patch", ROUTE_TABLE, f"{APP}-routes", "--type", "merge", "-p", patch % (r + 10)],
+                    lambda r: [k, "patch", ROUTE_TABLE, f"{APP}-routes", "--type", "json", "-p",
+                               weights_patch("/spec/routes/1/routeAction/multi/destinations", r)],
+                    plugin=False,
+                ),
+            ],
+            [
+                Job(GW_WEIGHT, lambda r: [p, "weight", GW_APP, "40" if r % 2 else "60", "--force-conflicts"]),
+                Job(
+                    GW_PATCH,
+                    lambda r: [k, "patch", HTTP_ROUTE, GW_APP, "--type", "json", "-p",
+                               weights_patch("/spec/rules/1/backendRefs", r)],
                     plugin=False,
                 ),
             ],
@@ -264,7 +291,12 @@ def main_scenario(args: argparse.Namespace, tools: Tools, workdir: Path, say: Ca
                 "of_medians": round(measured[a].samples.median_ms / measured[b].samples.median_ms, 2),
                 "pairwise_median": round(pairwise_ratio(measured[a], measured[b]), 2),
             }
-            for a, b in (("weight", "kubectl patch"), ("status APP", "kubectl get"), ("status -A", "kubectl get -A"))
+            for a, b in (
+                ("weight", "kubectl patch"),
+                (GW_WEIGHT, GW_PATCH),
+                ("status APP", "kubectl get"),
+                ("status -A", "kubectl get -A"),
+            )
         }
 
         say(f"import time of 7 commands, {args.import_runs} run(s) each")
@@ -274,10 +306,15 @@ def main_scenario(args: argparse.Namespace, tools: Tools, workdir: Path, say: Ca
         exec_env = {**scenario.env, "KUBECONFIG": str(scenario.exec_kubeconfig)}
         fallback_groups = [
             [
-                Job(EXEC_WEIGHT, lambda r: [p, "weight", APP, "45" if r % 2 else "55"], env=exec_env),
+                Job(
+                    EXEC_WEIGHT,
+                    lambda r: [p, "weight", APP, "45" if r % 2 else "55", "--force-conflicts"],
+                    env=exec_env,
+                ),
                 Job(
                     EXEC_PATCH,
-                    lambda r: [k, "patch", ROUTE_TABLE, f"{APP}-routes", "--type", "merge", "-p", patch % (r + 1000)],
+                    lambda r: [k, "patch", ROUTE_TABLE, f"{APP}-routes", "--type", "json", "-p",
+                               weights_patch("/spec/routes/1/routeAction/multi/destinations", r)],
                     plugin=False,
                     env=exec_env,
                 ),

@@ -118,14 +118,24 @@ class Scenario:
         self._serial += 1
         return f"{prefix}{self._serial}"
 
-    def seed_app(self, name: str, phase: str) -> str:
+    def seed_app(self, name: str, phase: str, router: str = "gloo") -> str:
         """An app in `phase`: stable (v1), header (v1 + header route to v2) or weighted (v1 50%, v2 50%)."""
-        self.canary("init", name)
+        if router == "gloo":
+            self.canary("init", name)
+        else:
+            self.canary("init", name, "--router", router, "--gateway", "gloo-system/public")
         if phase in ("header", "weighted"):
             self.canary("header", name, "v2")
         if phase == "weighted":
             self.canary("weight", name, "50")
         return name
+
+    def accept_route_table(self, app: str) -> None:
+        """Gloo's verdict on the app's RouteTable, as its reporter writes it."""
+        route_table = self.api.get("routetables", NAMESPACE, f"{app}-routes")
+        assert route_table is not None
+        route_table["status"] = {"statuses": {"gloo-system": {"state": "Accepted", "reportedBy": "gateway"}}}
+        self.api.replace(route_table, manager="gloo")
 
     def fill_pool(self, pool: str, phase: str, count: int) -> None:
         """`count` apps in `phase`, each used once by a command that moves it on (header, finish, ...)."""

@@ -237,9 +237,15 @@ class ApiEndpoints:
     def _list(self, route: Route, request: ApiRequest) -> Reply:
         resource_type = route.resource_type
         matchers = self._matchers(request, resource_type.plural)
-        items, resource_version = self.registry.list(resource_type, route.namespace, matchers)
+        offset, limit, token = self._page_request(request)
+        window = slice(offset, offset + limit if limit > 0 else None)
+        items, resource_version, total = self.registry.list(resource_type, route.namespace, matchers, window)
         metadata: JsonObject = {"resourceVersion": resource_version}
-        items, metadata = self._page(items, metadata, request)
+        if token and token.split("-", 1)[1:] != [resource_version]:
+            metadata["resourceVersion"] = token.split("-", 1)[1]  # the snapshot the pages share
+        if limit > 0 and offset + limit < total:
+            metadata["continue"] = f"{offset + limit}-{metadata['resourceVersion']}"
+            metadata["remainingItemCount"] = total - offset - limit
         if resource_type.builtin:  # typed lists leave apiVersion/kind out of their items
             for item in items:
                 item.pop("apiVersion", None)
@@ -248,25 +254,16 @@ class ApiEndpoints:
                             "metadata": metadata, "items": items})
 
     @staticmethod
-    def _page(items: list[JsonObject], metadata: JsonObject,
-              request: ApiRequest) -> tuple[list[JsonObject], JsonObject]:
-        """limit/continue: a page of `limit` items from the offset the continue token holds (a real server's
-        token is opaque and pins the resourceVersion; this one is the offset and the list's version)."""
+    def _page_request(request: ApiRequest) -> tuple[int, int, str]:
+        """limit/continue: (offset, limit, token). A real server's token is opaque and pins the
+        resourceVersion; this one is the offset and the list's version."""
         try:
             limit = int(request.query.get("limit") or 0)
             token = request.query.get("continue") or ""
             offset = int(token.split("-", 1)[0]) if token else 0
         except ValueError as error:
             raise bad_request(f"invalid limit or continue: {error}") from error
-        if token and token.split("-", 1)[1:] != [str(metadata["resourceVersion"])]:
-            metadata = {**metadata, "resourceVersion": token.split("-", 1)[1]}  # the snapshot the pages share
-        if limit <= 0:
-            return items[offset:], metadata
-        page = items[offset:offset + limit]
-        if offset + limit < len(items):
-            metadata = {**metadata, "continue": f"{offset + limit}-{metadata['resourceVersion']}",
-                        "remainingItemCount": len(items) - offset - limit}
-        return page, metadata
+        return offset, limit, token
 
     def _watch(self, route: Route, request: ApiRequest) -> WatchReply:
         since_text = request.query.get("resourceVersion", "")
@@ -321,8 +318,8 @@ class ApiEndpoints:
 
     def _delete_collection(self, route: Route, request: ApiRequest) -> Reply:
         options, dry_run = self._delete_options(request)
-        items, resource_version = self.registry.list(route.resource_type, route.namespace,
-                                                      self._matchers(request, route.resource_type.plural))
+        items, resource_version, _ = self.registry.list(route.resource_type, route.namespace,
+                                                         self._matchers(request, route.resource_type.plural))
         deleted = [self.registry.delete(route.resource_type, route.namespace, item["metadata"]["name"],
                                          options, dry_run) for item in items]
         return Reply(200, {"kind": route.resource_type.list_kind, "apiVersion": route.resource_type.api_version,

@@ -79,12 +79,13 @@ class Registry:
                 raise not_found(resource_type, name)
             return deep_copy(obj)
 
-    def list(self, resource_type: ResourceType, namespace: str | None, matchers: list[Matcher]
-             ) -> tuple[list[JsonObject], str]:
+    def list(self, resource_type: ResourceType, namespace: str | None, matchers: list[Matcher],
+             window: slice = slice(None)) -> tuple[list[JsonObject], str, int]:
+        """The matching objects in `window` (copies), the list's resourceVersion, and how many match in all.
+        Only the window is copied: a LIST in pages of 500 over thousands of objects stays linear."""
         with self.store.lock:
-            items = [deep_copy(obj) for obj in self.store.list(resource_type, namespace)
-                     if all(matches(obj) for matches in matchers)]
-            return items, str(self.store.resource_version)
+            found = [obj for obj in self.store.list(resource_type, namespace) if all(m(obj) for m in matchers)]
+            return [deep_copy(obj) for obj in found[window]], str(self.store.resource_version), len(found)
 
     # --- create ---------------------------------------------------------------------------------------
 

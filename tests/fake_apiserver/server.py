@@ -178,7 +178,7 @@ class FakeApiServer:
 
     def list(self, resource: str, namespace: str | None = None) -> list[JsonObject]:
         resource_type = resource_type_named(resource)
-        items, _ = self._registry.list(resource_type, namespace if resource_type.namespaced else None, [])
+        items, _, _ = self._registry.list(resource_type, namespace if resource_type.namespaced else None, [])
         return items
 
     def replace(self, obj: JsonObject, *, manager: str | None = SEED_MANAGER) -> JsonObject:
