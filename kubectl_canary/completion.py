@@ -34,7 +34,6 @@ PERCENTS = ("0", "10", "25", "50", "75", "100")
 COMPLETION_TIMEOUT = 5.0
 # Verbs whose APP names an app that does not exist yet.
 _NEW_APP_VERBS = frozenset({"init"})
-_ROUTE_TABLE_SUFFIX = "-routes"
 
 
 @dataclass
@@ -239,48 +238,56 @@ def _connect(line: _Line) -> tuple[Any, str]:
 
 
 def _apps(line: _Line) -> list[tuple[str, str]]:
-    """(app, phase and versions) for every RouteTable `<app>-routes` in the namespace: one LIST."""
-    from kubectl_canary.cluster import ROUTE_TABLES
+    """(app, phase and versions) for every app's route object in the namespace: one LIST per router."""
+    from kubectl_canary.routers import ROUTERS
 
     try:
         cluster, namespace = _connect(line)
-        tables = cluster.list(ROUTE_TABLES, namespace)
     except Exception:  # completion never fails loudly: no candidates instead
         return []
     apps = []
-    for table in tables:
-        name = str((table.get("metadata") or {}).get("name") or "")
-        if name.endswith(_ROUTE_TABLE_SUFFIX) and len(name) > len(_ROUTE_TABLE_SUFFIX):
-            app = name[: -len(_ROUTE_TABLE_SUFFIX)]
-            apps.append((app, _summary(app, table)))
+    for router in ROUTERS.values():
+        try:
+            objects = cluster.list(router.resource, namespace)
+        except Exception:  # e.g. that gateway's API is not installed
+            continue
+        for obj in objects:
+            app = router.app_of(str((obj.get("metadata") or {}).get("name") or ""))
+            if app is not None and router.holds_app(app, router.routes_of(obj)):
+                apps.append((app, _summary(router.name, _state(router, app, obj))))
     return sorted(apps)
 
 
-def _summary(app: str, table: dict[str, Any]) -> str:
-    from kubectl_canary.rollout import format_percent
-    from kubectl_canary.routers.gloo import parse_routes
-
+def _state(router: Any, app: str, obj: dict[str, Any]) -> Any:
     try:
-        state = parse_routes(app, list((table.get("spec") or {}).get("routes") or [])).state
+        return router.read(app, obj).state
     except Exception:
-        return ""
+        return None
+
+
+def _summary(router: str, state: Any) -> str:
+    from kubectl_canary.rollout import format_percent
+
+    if state is None:
+        return router
     if state.canary is None:
-        return f"stable on {state.primary}"
+        return f"{router}: stable on {state.primary}"
     if state.weight is None:
-        return f"header: {state.canary} (primary {state.primary})"
-    return f"weighted: {format_percent(state.weight)}% to {state.canary} (primary {state.primary})"
+        return f"{router}: header: {state.canary} (primary {state.primary})"
+    return f"{router}: weighted: {format_percent(state.weight)}% to {state.canary} (primary {state.primary})"
 
 
 def _next_versions(line: _Line, app: str) -> list[str]:
     """The canary of a running rollout, else the version after the primary (v1 -> v2)."""
-    from kubectl_canary.cluster import ROUTE_TABLES
-    from kubectl_canary.routers.gloo import parse_routes, route_table_name
+    from kubectl_canary.routers import find_app
 
     try:
         cluster, namespace = _connect(line)
-        table = cluster.get(ROUTE_TABLES, namespace, route_table_name(app))
-        state = parse_routes(app, list(((table or {}).get("spec") or {}).get("routes") or [])).state
+        found = find_app(cluster, namespace, app, line.values.get("router"))
+        state = _state(found[0], app, found[1]) if found else None
     except Exception:
+        return []
+    if state is None:
         return []
     if state.canary is not None:
         return [state.canary]

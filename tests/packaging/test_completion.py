@@ -113,12 +113,16 @@ def test_the_helper_sends_no_request_for_subcommands_flags_and_fixed_values(api:
     assert api.requests == []
 
 
-def test_kubectl_completes_app_names_with_one_list_request(api: FakeApiServer, kubectl_complete: Run) -> None:
+LISTS = [f"GET /apis/gateway.solo.io/v1/namespaces/{NAMESPACE}/routetables",
+         f"GET /apis/gateway.networking.k8s.io/v1/namespaces/{NAMESPACE}/httproutes"]
+
+
+def test_kubectl_completes_app_names_with_one_list_per_router(api: FakeApiServer, kubectl_complete: Run) -> None:
     seed(api)
     for verb in ("header", "weight", "finish", "abort", "status"):
         before = len(api.requests)
         assert kubectl_complete(verb, "") == (["echo", "web"], 4)
-        assert requests_since(api, before) == [f"GET /apis/gateway.solo.io/v1/namespaces/{NAMESPACE}/routetables"]
+        assert requests_since(api, before) == LISTS
     assert kubectl_complete("status", "e") == (["echo"], 4)
     assert kubectl_complete("status", "-n", "other", "") == (["shop"], 4)
     assert kubectl_complete("weight", "--namespace=other", "") == (["shop"], 4)
@@ -148,7 +152,8 @@ def test_versions_after_header_app(api: FakeApiServer, hidden_complete: Run) -> 
     before = len(api.requests)
     assert hidden_complete("header", "echo", "") == (["v2"], 4)
     route_table = f"/apis/gateway.solo.io/v1/namespaces/{NAMESPACE}/routetables/echo-routes"
-    assert requests_since(api, before) == [f"GET {route_table}"]
+    httproute = f"/apis/gateway.networking.k8s.io/v1/namespaces/{NAMESPACE}/httproutes/echo"
+    assert requests_since(api, before) == [f"GET {route_table}", f"GET {httproute}"]
     assert main(["header", "echo", "v2"]) == 0
     assert hidden_complete("header", "echo", "") == (["v2"], 4)  # the running canary: a new --header
     assert hidden_complete("header", "missing", "") == ([], 4)
@@ -180,7 +185,7 @@ def test_kubectl_uses_the_archives_helper(api: FakeApiServer, minimal_env: dict[
         [kubectl_path(), "__complete", "canary", "weight", ""], env=minimal_env, capture_output=True, text=True
     )
     assert parse(done.stdout) == (["echo", "web"], 4)
-    assert requests_since(api, before) == [f"GET /apis/gateway.solo.io/v1/namespaces/{NAMESPACE}/routetables"]
+    assert requests_since(api, before) == LISTS
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish", "powershell"])
@@ -270,7 +275,8 @@ def test_the_zsh_script_hands_candidates_to_describe(api: FakeApiServer, kubecon
         assert done.returncode == 0, done.stderr
         return done.stdout.splitlines()
 
-    assert zsh_complete("weight", "") == ["kubectl-canary", "candidates", "echo:stable on v1", "web:stable on v1"]
+    assert zsh_complete("weight", "") == [
+        "kubectl-canary", "candidates", "echo:gloo: stable on v1", "web:gloo: stable on v1"]
     assert zsh_complete("weight", "echo", "") == ["-V", "kubectl-canary", "candidates", *PERCENTS]
     assert zsh_complete("--kubeconfig", "") == ["FILES"]
     assert zsh_complete("weight", "--dry-run=s") == ["kubectl-canary", "candidates", "--dry-run=server"]
