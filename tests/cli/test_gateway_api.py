@@ -136,3 +136,20 @@ def test_without_the_gateway_api_crds_gloo_apps_work_and_gateway_api_is_named(ap
     refused = canary(*INIT, "--dry-run=server")
     assert refused.code == 1
     assert refused.err.startswith("error: the API server does not serve httproutes.gateway.networking.k8s.io")
+
+
+def test_the_rule_limit_is_refused_before_any_write(api, gateway, canary):
+    assert canary(*INIT).code == 0
+    api.set_deployment_ready(NS, "echo-v1")
+    route = api.get("httproutes", NS, "echo")
+    filler = [{"name": f"r{i}", "matches": [{"path": {"type": "PathPrefix", "value": f"/x{i}"}}],
+               "backendRefs": [{"name": "other", "port": 80}]} for i in range(15)]
+    route["spec"]["rules"] = [*route["spec"]["rules"], *filler]
+    api.replace({k: v for k, v in route.items() if k != "status"}, manager="kubectl-canary")
+    api.clear_requests()
+    result = canary("header", "echo", "v2")
+    assert result.code == 1
+    assert result.err == ("error: HTTPRoute echo would have 17 rules, more than the Gateway API's 16: move other "
+                          "rules to another HTTPRoute first\n")
+    assert [r for r in api.requests if r.method in WRITES] == []
+    assert api.get("deployments", NS, "echo-v2") is None
