@@ -105,10 +105,14 @@ class ConnectProxy:
                     if not readable:
                         return
                     for source in readable:
-                        data = source.recv(65536)
+                        try:
+                            data = source.recv(65536)
+                            if data:
+                                (upstream if source is client else client).sendall(data)
+                        except OSError:  # a side reset the connection: the tunnel ends, as a proxy's does
+                            data = b""
                         if not data:
                             return
-                        (upstream if source is client else client).sendall(data)
 
 
 @dataclass
