@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kubectl_canary.cluster import HTTP_ROUTES, ROUTE_TABLES, Resource
+from kubectl_canary.errors import NotServedError, UsageError
 from kubectl_canary.rollout import RolloutState
 from kubectl_canary.routers import gateway_api, gloo
 from kubectl_canary.routers.gloo_delegation import Delegation
@@ -61,7 +62,8 @@ class Router:
     list_field: str  # spec.<list_field>: the atomic list of routes the plugin writes whole
     object_name: Callable[[str], str]
     app_of: Callable[[str], str | None]  # the app whose route object has this name, if any
-    parse: Callable[[str, list[Any]], Any]
+    parse: Callable[[str, list[Any]], Parsed]
+    # (the whole route list, the router's own Parsed of it, the desired state) -> the whole route list
     render: Callable[[list[Any], Any, RolloutState], list[Any]]
     holds_app: Callable[[str, list[Any]], bool]  # whether a route object carries routes of the app
     verdict: Callable[[Obj], Verdict]
@@ -73,7 +75,7 @@ class Router:
     def routes_of(self, obj: Obj) -> list[Any]:
         return list((obj.get("spec") or {}).get(self.list_field) or [])
 
-    def read(self, app: str, obj: Obj) -> Any:
+    def read(self, app: str, obj: Obj) -> Parsed:
         return self.parse(app, self.routes_of(obj))
 
 
@@ -92,7 +94,7 @@ GLOO = Router(
     resource=ROUTE_TABLES,
     list_field="routes",
     object_name=gloo.route_table_name,
-    app_of=lambda name: name.removesuffix("-routes") if name.endswith("-routes") and len(name) > 7 else None,
+    app_of=gloo.app_of_route_table,
     parse=gloo.parse_routes,
     render=gloo.render_routes,
     holds_app=gloo.is_rollout_table,
@@ -158,8 +160,6 @@ def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
     routes exist on two gateways at once (during a migration) must be told which one to move. A router
     whose API the cluster does not serve holds no app, unless it is the chosen or `required` one.
     """
-    from kubectl_canary.errors import NotServedError, UsageError
-
     found: list[tuple[Router, Obj]] = []
     order = [required, *(r for r in ROUTERS.values() if r is not required)] if required else ROUTERS.values()
     for router in [ROUTERS[choice]] if choice else order:

@@ -44,6 +44,12 @@ def route_table_name(app: str) -> str:
     return f"{app}-routes"
 
 
+def app_of_route_table(name: str) -> str | None:
+    """The app whose RouteTable is named `name` (`APP-routes`), if any."""
+    app = name.removesuffix("-routes")
+    return app if app and app != name else None
+
+
 def primary_route_name(app: str) -> str:
     return f"{app}-primary"
 
