@@ -44,6 +44,8 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     if done is not None:
         for name in done:
             invocation.report_deleted(DEPLOYMENTS, name)
+        versions = [name.removeprefix(f"{app}-") for name in done]
+        backends_of(first_read.router).retire_versions(cluster, invocation, namespace, app, versions)
         invocation.say(f"{app} is already finished: all traffic goes to {first_read.state.primary}")
         return 0
 

@@ -504,7 +504,8 @@ def canary_service(primary_service: dict[str, Any], app: str, version: str) -> d
     """The canary's Service, cloned from the primary version's: only the version changes."""
     source = primary_service.get("metadata") or {}
     spec = primary_service.get("spec") or {}
-    labels = {**(source.get("labels") or {}), "version": version}
+    # Made by the plugin, whoever made the primary's: the label is what lets finish/abort delete it.
+    labels = {**(source.get("labels") or {}), "version": version, "app.kubernetes.io/managed-by": "kubectl-canary"}
     return {
         "apiVersion": "v1",
         "kind": "Service",

@@ -72,9 +72,14 @@ def prepare_shadow(cluster: Cluster, invocation: Invocation, live: LiveRollout, 
 def retire(cluster: Cluster, invocation: Invocation, live: LiveRollout, change: RouteChange,
            keep: frozenset[str] = frozenset()) -> None:
     """Delete our Services of the versions the routes no longer send to (their Deployments go too)."""
-    namespace = live.obj["metadata"]["namespace"]
-    for version in sorted(routed_versions(change.before) - routed_versions(change.after) - keep):
-        name = service_name(change.after.app, version)
+    gone = routed_versions(change.before) - routed_versions(change.after) - keep
+    retire_versions(cluster, invocation, live.obj["metadata"]["namespace"], change.after.app, sorted(gone))
+
+
+def retire_versions(cluster: Cluster, invocation: Invocation, namespace: str, app: str, versions: list[str]) -> None:
+    """Delete the Services of `versions` that the plugin made (a Service someone else made is theirs)."""
+    for version in versions:
+        name = service_name(app, version)
         service = cluster.get(SERVICES, namespace, name)
         labels = ((service or {}).get("metadata") or {}).get("labels") or {}
         if service is not None and labels.get("app.kubernetes.io/managed-by") == "kubectl-canary" \

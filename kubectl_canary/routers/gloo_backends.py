@@ -101,6 +101,10 @@ def retire(cluster: Cluster, invocation: Invocation, live: LiveRollout, change: 
         invocation.report_deleted(UPSTREAMS, name)
 
 
+def retire_versions(cluster: Cluster, invocation: Invocation, namespace: str, app: str, versions: list[str]) -> None:
+    """Versions are subsets of the app's one Upstream: nothing of theirs to delete."""
+
+
 def delegations_or_none(cluster: Cluster, route_table: Obj) -> list[Delegation] | None:
     """The VirtualServices that route to `route_table`; None when we may not list them (403)."""
     try:

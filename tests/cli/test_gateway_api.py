@@ -153,3 +153,18 @@ def test_the_rule_limit_is_refused_before_any_write(api, gateway, canary):
                           "rules to another HTTPRoute first\n")
     assert [r for r in api.requests if r.method in WRITES] == []
     assert api.get("deployments", NS, "echo-v2") is None
+
+
+def test_a_failed_gate_returns_all_traffic_to_the_primary(api, gateway, canary):
+    assert canary(*INIT).code == 0
+    api.set_deployment_ready(NS, "echo-v1")
+    assert canary("header", "echo", "v2").code == 0
+    api.set_deployment_ready(NS, "echo-v2")
+    result = canary("weight", "echo", "100", "--steps", "10,50", "--interval", "0", "--check", "exit 3")
+    assert result.code == 1
+    assert "all traffic is back on v1; deployment echo-v2 is kept for inspection" in result.err
+    assert rules(api) == STABLE
+    # Kept for inspection, and reachable: its Service stays until the leftover goes with an abort.
+    assert api.get("deployments", NS, "echo-v2") is not None and api.get("services", NS, "echo-v2") is not None
+    assert canary("abort", "echo").code == 0
+    assert api.get("deployments", NS, "echo-v2") is None and api.get("services", NS, "echo-v2") is None
