@@ -268,6 +268,11 @@ def run(argv: Sequence[str]) -> int:
     if local:
         if not args.filename:
             raise UsageError("--local needs -f PATH: the manifests to read and change")
+        # Nothing runs offline: no pods to wait for, no traffic for gates between steps to judge.
+        if getattr(args, "wait", False):
+            raise UsageError("offline (--local) nothing runs, so there is nothing to wait for; drop --wait")
+        if getattr(args, "step", None) is not None or getattr(args, "steps", None) is not None:
+            raise UsageError("offline (--local) each weight is one change to commit: give it without --step/--steps")
         invocation.use_manifests(args.filename, check_live=args.check_live)
     try:
         code: int = args.run(args, invocation)
