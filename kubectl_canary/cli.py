@@ -276,8 +276,9 @@ def run(argv: Sequence[str]) -> int:
         invocation.use_manifests(args.filename, check_live=args.check_live)
     try:
         code: int = args.run(args, invocation)
-        if local and code == 0 and getattr(args, "dry_run", "none") == "none":
-            invocation.write_manifests(diff_only=args.diff)
+        if local:
+            writes = args.command != "status" and code == 0 and getattr(args, "dry_run", "none") == "none"
+            invocation.end_offline(write_files=writes, diff_only=args.diff)
     except ForbiddenError as error:
         command = load(args.command)
         raise CanaryError(

@@ -153,14 +153,20 @@ class Invocation:
         self.manifests = ManifestCluster(manifests, namespace, field_manager=self.field_manager, live=live)
         self._cluster, self._context_namespace = self.manifests, namespace
 
+    def end_offline(self, *, write_files: bool, diff_only: bool) -> None:
+        """Offline, after the command: write the files (see write_manifests), name the checks skipped."""
+        assert self.manifests is not None
+        if write_files:
+            self.write_manifests(diff_only=diff_only)
+        for check in self.manifests.skipped:
+            print(f"skipped: {check} (needs the cluster; --check-live checks it there)", file=sys.stderr)
+
     def write_manifests(self, *, diff_only: bool) -> None:
-        """Offline, after the command: print the unified diff of the files, then write them (not with --diff)."""
+        """Print the unified diff of the files, then write them (not with --diff)."""
         from kubectl_canary.manifest_files import write
 
         assert self.manifests is not None
         changes = self.manifests.changes()
-        for check in self.manifests.skipped:
-            print(f"skipped: {check} (needs the cluster; --check-live checks it there)", file=sys.stderr)
         if self.output is None:
             for change in changes:
                 self.out.write(change.diff(self.manifests.manifests.root))

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, Cluster, Obj, Resource
-from kubectl_canary.errors import CanaryError, UsageError
+from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, VIRTUAL_SERVICES, Cluster, Obj, Resource
+from kubectl_canary.errors import CanaryError, ForbiddenError, UsageError
 from kubectl_canary.manifest_files import (
     KUSTOMIZATION_FILES,
     Document,
@@ -101,6 +101,33 @@ class ManifestCluster(Cluster):
 
     def list(self, resource: Resource, namespace: str | None, label_selector: str | None = None,
              field_selector: str | None = None) -> list[Obj]:
+        if resource == VIRTUAL_SERVICES and not self._declared(resource):
+            # The platform team's VirtualServices live elsewhere: who delegates is the cluster's to say.
+            if self.live is not None:
+                return self.live.list(resource, namespace, label_selector, field_selector)
+            self._skip("which VirtualServices delegate to the routes")
+            raise ForbiddenError("list", resource, namespace, {})
+        if resource == DEPLOYMENTS:
+            if self.live is not None:
+                return self.live.list(resource, namespace, label_selector, field_selector)
+            return [self._as_available(d) for d in self._list(resource, namespace, label_selector)]
+        return self._list(resource, namespace, label_selector)
+
+    def _declared(self, resource: Resource) -> bool:
+        return any(key[:2] == (resource.api_version, resource.kind) for key in self._objects)
+
+    def _skip(self, check: str) -> None:
+        if check not in self.skipped:
+            self.skipped.append(check)
+
+    def _as_available(self, deployment: Obj) -> Obj:
+        """A declared Deployment, taken as available (offline nothing runs to say otherwise)."""
+        self._skip(f"deployment {deployment['metadata']['name']} is available")
+        replicas = (deployment.get("spec") or {}).get("replicas", 1)
+        deployment["status"] = {"replicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas}
+        return deployment
+
+    def _list(self, resource: Resource, namespace: str | None, label_selector: str | None) -> builtins.list[Obj]:
         return [
             copy.deepcopy(obj) for key, obj in self._objects.items()
             if key[:2] == (resource.api_version, resource.kind) and (namespace is None or key[2] == namespace)
@@ -140,13 +167,7 @@ class ManifestCluster(Cluster):
         if self.live is not None:
             return self.live.get(DEPLOYMENTS, namespace, name)
         declared = self.get(DEPLOYMENTS, namespace, name)
-        if declared is not None:
-            check = f"deployment {name} is available"
-            if check not in self.skipped:
-                self.skipped.append(check)
-            replicas = (declared.get("spec") or {}).get("replicas", 1)
-            declared["status"] = {"replicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas}
-        return declared
+        return None if declared is None else self._as_available(declared)
 
     # --- back to the files -------------------------------------------------------------------------
 
