@@ -144,7 +144,7 @@ class Invocation:
         from kubectl_canary.manifest_files import load
 
         manifests = load(Path(path))
-        declared = [o.obj["metadata"].get("namespace") for o in manifests.objects]
+        declared = [o.obj["metadata"].get("namespace") or o.namespace for o in manifests.objects]
         namespace = self.namespace_flag or manifests.kustomize_namespace or next(filter(None, declared), "default")
         live = None
         if check_live:

@@ -76,7 +76,7 @@ class ManifestCluster(Cluster):
         for index, located in enumerate(manifests.objects):
             obj = copy.deepcopy(located.obj)
             meta = obj["metadata"]
-            meta.setdefault("namespace", manifests.kustomize_namespace or namespace)
+            meta.setdefault("namespace", located.namespace or namespace)
             key = self._key(obj)
             self._declares_namespace[key] = bool(located.obj["metadata"].get("namespace"))
             self._objects[key] = obj
@@ -184,6 +184,9 @@ class ManifestCluster(Cluster):
         new = [key for key in self._objects if key not in self._origin]
         if new:
             self._write_new(new)
+        for manifest in self.manifests.files:
+            if manifest.path.name not in KUSTOMIZATION_FILES and not manifest.render():
+                self._edit_kustomization(manifest.path.parent, remove=manifest.path.name)  # the file goes
         return changes_of(self.manifests.files + self.manifests.created)
 
     def _as_declared(self, key: Key, obj: Obj) -> Obj:
@@ -207,30 +210,33 @@ class ManifestCluster(Cluster):
         path = directory / f"{keys[0][3]}.yaml"
         if path.exists():
             raise CanaryError(f"cannot write the new objects to {path}: it exists; move it away and run again")
-        declares = next((self._declares_namespace[k] for k, i in self._origin.items()
-                         if self.manifests.objects[i].file is beside), True)
+        declares, given = next(((self._declares_namespace[k], self.manifests.objects[i].namespace)
+                                for k, i in self._origin.items() if self.manifests.objects[i].file is beside),
+                               (True, None))
         layout = layout_of(beside)
         documents = []
         for number, key in enumerate(keys):
             obj = copy.deepcopy(self._objects[key])
-            if not declares and obj["metadata"].get("namespace") == (self.manifests.kustomize_namespace
-                                                                      or self.namespace):
+            if not declares and obj["metadata"].get("namespace") == (given or self.namespace):
                 obj["metadata"].pop("namespace")
             like = next((o.file.documents[o.index].node for o in self.manifests.objects
                          if o.obj.get("kind") == obj.get("kind")), None)
             documents.append(Document("---\n" if number else "", new_document(obj, layout, like), None))
         created = ManifestFile(path, "", documents, new=True)
         self.manifests.created.append(created)
-        self._list_in_kustomization(directory, path.name)
+        self._edit_kustomization(directory, add=path.name)
 
-    def _list_in_kustomization(self, directory: Path, name: str) -> None:
+    def _edit_kustomization(self, directory: Path, *, add: str = "", remove: str = "") -> None:
+        """List a new file in the `resources` of the kustomization beside it, or unlist a deleted one."""
         for manifest in self.manifests.files:
             if manifest.path.parent == directory and manifest.path.name in KUSTOMIZATION_FILES:
                 document = manifest.documents[0]
-                content = plain(document.node) or {}
-                resources = list(content.get("resources") or [])
-                if name not in resources:
-                    document.changed = {**content, "resources": [*resources, name]}
+                content = document.changed or plain(document.node) or {}
+                resources = [r for r in content.get("resources") or [] if r != remove]
+                if add and add not in resources:
+                    resources.append(add)
+                if resources != (content.get("resources") or []):
+                    document.changed = {**content, "resources": resources}
 
     def read_rollout(self, app: str, router: str | None) -> LiveRollout:
         """The app's routes as the files declare them; an error naming the files when they hold none."""

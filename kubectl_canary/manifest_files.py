@@ -104,6 +104,7 @@ class Located:
     file: ManifestFile
     index: int
     obj: Obj
+    namespace: str | None = None  # the namespace its kustomization gives it, when it names none itself
 
 
 @dataclass
@@ -167,11 +168,13 @@ def load(path: Path) -> Manifests:
     files: list[ManifestFile] = []
     kustomization: Located | None = None
     namespace: str | None = None
+    namespaces: dict[Path, str | None] = {}
     if path.is_dir() and (found := _kustomization_in(path)) is not None:
         kustomization_file = read_file(found)
         kustomization = Located(kustomization_file, 0, plain(kustomization_file.documents[0].node) or {})
         namespace = kustomization.obj.get("namespace")
-        files = [kustomization_file, *(read_file(p) for p in _kustomize_resources(found, set()))]
+        namespaces = dict(_kustomize_resources(found, namespace, set()))
+        files = [kustomization_file, *(read_file(p) for p in namespaces)]
     elif path.is_dir():
         files = [read_file(p) for p in _yaml_files(path)]
     else:
@@ -186,35 +189,41 @@ def load(path: Path) -> Manifests:
             if obj.get("kind") == "Kustomization":
                 continue
             meta = obj["metadata"]
-            key = (str(obj.get("apiVersion")), str(obj["kind"]), str(meta.get("namespace") or namespace or ""),
+            given = namespaces.get(manifest.path)
+            key = (str(obj.get("apiVersion")), str(obj["kind"]), str(meta.get("namespace") or given or ""),
                    str(meta["name"]))
             if key in seen:
                 where = "twice in " + str(manifest.path) if seen[key] == manifest.path else \
                     f"in {seen[key]} and in {manifest.path}"
                 raise CanaryError(f"{obj['kind']} {meta['name']} is defined {where}; keep one definition")
             seen[key] = manifest.path
-            objects.append(Located(manifest, index, obj))
-    return Manifests(path if path.is_dir() else path.parent, files, objects, kustomization, namespace)
+            objects.append(Located(manifest, index, obj, given))
+    # Diffs name files from the directory that holds them all (an overlay's bases included).
+    root = Path(os.path.commonpath([str(f.path.parent) for f in files])) if files else path
+    return Manifests(root, files, objects, kustomization, namespace)
 
 
-def _kustomize_resources(kustomization: Path, visited: set[Path]) -> Iterator[Path]:
-    """The files a kustomization's `resources` name, a listed directory's own kustomization followed."""
+def _kustomize_resources(kustomization: Path, namespace: str | None,
+                         visited: set[Path]) -> Iterator[tuple[Path, str | None]]:
+    """The files a kustomization's `resources` name (a listed directory's own kustomization followed), each
+    with the namespace kustomize gives its objects: the outermost kustomization's `namespace` wins."""
     if kustomization.resolve() in visited:
         return
     visited.add(kustomization.resolve())
     content = plain(read_file(kustomization).documents[0].node) or {}
+    namespace = namespace or content.get("namespace")
     for entry in content.get("resources") or []:
         if "://" in str(entry) or str(entry).startswith("git@"):
             continue  # remote bases are not in this checkout
-        target = kustomization.parent / str(entry)
+        target = Path(os.path.normpath(kustomization.parent / str(entry)))
         if target.is_dir():
             nested = _kustomization_in(target)
             if nested is None:
                 raise CanaryError(f"{kustomization}: resource {entry} is a directory without a kustomization")
-            yield nested
-            yield from _kustomize_resources(nested, visited)
+            yield nested, namespace
+            yield from _kustomize_resources(nested, namespace, visited)
         elif target.is_file():
-            yield target
+            yield target, namespace
         else:
             raise CanaryError(f"{kustomization}: resource {entry} not found")
 
