@@ -175,6 +175,19 @@ def _mutating_flags() -> _Parser:
     return flags
 
 
+def _local_flags() -> _Parser:
+    flags = _Parser(add_help=False)
+    group = flags.add_argument_group("offline flags (GitOps: change the manifests, not the cluster)")
+    group.add_argument("--local", action="store_true",
+                       help="read and change the manifests -f names instead of the cluster")
+    group.add_argument("-f", "--filename", metavar="PATH",
+                       help="with --local: a manifest file, a directory of them, or a kustomization directory")
+    group.add_argument("--diff", action="store_true", help="with --local: print the diff, write nothing")
+    group.add_argument("--check-live", action="store_true",
+                       help="with --local: check readiness against the cluster (kubeconfig as usual)")
+    return flags
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser; with `only`, the other verbs are bare names (their modules are not imported)."""
     global_flags = _global_flags()
@@ -189,13 +202,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kubectl-canary v{__version__}")
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     mutating = _mutating_flags()
+    local = _local_flags()
     for name in VERB_NAMES:
         if only is not None and name != only:
             verbs.add_parser(name, add_help=False)
             continue
         command = load(name)
         own = without_user if command.name == "rbac" else global_flags
-        parents = [own, mutating] if command.mutating else [own]
+        parents = [own, mutating, local] if command.mutating else [own, local] if name == "status" else [own]
         sub = verbs.add_parser(
             command.name,
             help=command.short,
@@ -248,8 +262,23 @@ def run(argv: Sequence[str]) -> int:
         dry_run=getattr(args, "dry_run", "none"),
         output=getattr(args, "output", None),
     )
+    local = getattr(args, "local", False)
+    if not local and any(getattr(args, f, None) for f in ("filename", "diff", "check_live")):
+        raise UsageError("-f, --diff and --check-live work with --local (change manifest files, not the cluster)")
+    if local:
+        if not args.filename:
+            raise UsageError("--local needs -f PATH: the manifests to read and change")
+        # Nothing runs offline: no pods to wait for, no traffic for gates between steps to judge.
+        if getattr(args, "wait", False):
+            raise UsageError("offline (--local) nothing runs, so there is nothing to wait for; drop --wait")
+        if getattr(args, "step", None) is not None or getattr(args, "steps", None) is not None:
+            raise UsageError("offline (--local) each weight is one change to commit: give it without --step/--steps")
+        invocation.use_manifests(args.filename, check_live=args.check_live)
     try:
         code: int = args.run(args, invocation)
+        if local:
+            writes = args.command != "status" and code == 0 and getattr(args, "dry_run", "none") == "none"
+            invocation.end_offline(write_files=writes, diff_only=args.diff)
     except ForbiddenError as error:
         command = load(args.command)
         raise CanaryError(

@@ -268,6 +268,10 @@ class Cluster:
         )
         return result
 
+    def live_deployment(self, namespace: str, name: str) -> Obj | None:
+        """The Deployment as it runs, for the guards that judge its readiness (offline: see manifest_cluster.py)."""
+        return self.get(DEPLOYMENTS, namespace, name)
+
     def delete(self, resource: Resource, namespace: str, name: str) -> bool:
         """Delete; False when it was already gone."""
         if self.dry_run == "client":

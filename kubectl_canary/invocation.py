@@ -6,7 +6,8 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import yaml
 
@@ -15,6 +16,9 @@ from kubectl_canary.errors import CanaryError
 from kubectl_canary.history import event, transition_message
 from kubectl_canary.rollout import RolloutState, validate_name
 from kubectl_canary.route_updates import LiveRollout, RouteChange, read_rollout, update_routes
+
+if TYPE_CHECKING:
+    from kubectl_canary.manifest_cluster import ManifestCluster
 
 
 @dataclass
@@ -31,6 +35,8 @@ class Invocation:
     # --router: which gateway's routes to read and write; None finds the one the app's routes are on.
     router: str | None = None
     out: TextIO = field(default_factory=lambda: sys.stdout)
+    # Offline (--local -f PATH): the objects of manifest files stand in for the cluster (manifest_cluster.py).
+    manifests: ManifestCluster | None = None
     written: list[Obj] = field(default_factory=list)
     _progress_shown: str = ""
     _cluster: Cluster | None = None
@@ -128,7 +134,47 @@ class Invocation:
 
     def read_rollout(self, app: str) -> LiveRollout:
         """The app's live routes, on the gateway --router names or wherever they are."""
+        if self.manifests is not None:
+            return self.manifests.read_rollout(app, self.router)
         return read_rollout(self.cluster(), self.namespace, app, self.router)
+
+    def use_manifests(self, path: str, *, check_live: bool) -> None:
+        """Offline: read and write the objects of the manifests at `path` instead of the cluster's."""
+        from kubectl_canary.manifest_cluster import ManifestCluster
+        from kubectl_canary.manifest_files import load
+
+        manifests = load(Path(path))
+        declared = [o.obj["metadata"].get("namespace") or o.namespace for o in manifests.objects]
+        namespace = self.namespace_flag or manifests.kustomize_namespace or next(filter(None, declared), "default")
+        live = None
+        if check_live:
+            live, _ = connect(self.connection, field_manager=self.field_manager, dry_run="none",
+                              log=self.log if self.verbose else None)
+        self.manifests = ManifestCluster(manifests, namespace, field_manager=self.field_manager, live=live)
+        self._cluster, self._context_namespace = self.manifests, namespace
+
+    def end_offline(self, *, write_files: bool, diff_only: bool) -> None:
+        """Offline, after the command: write the files (see write_manifests), name the checks skipped."""
+        assert self.manifests is not None
+        if write_files:
+            self.write_manifests(diff_only=diff_only)
+        for check in self.manifests.skipped:
+            print(f"skipped: {check} (needs the cluster; --check-live checks it there)", file=sys.stderr)
+
+    def write_manifests(self, *, diff_only: bool) -> None:
+        """Print the unified diff of the files, then write them (not with --diff)."""
+        from kubectl_canary.manifest_files import write
+
+        assert self.manifests is not None
+        changes = self.manifests.changes()
+        if self.output is None:
+            for change in changes:
+                self.out.write(change.diff(self.manifests.manifests.root))
+        if diff_only:
+            self.say(f"{len(changes)} file(s) would change; nothing written (--diff)")
+            return
+        write(changes)
+        self.say(f"{len(changes)} file(s) changed" if changes else "no file changed")
 
     def record(self, route_object: Obj, reason: str, message: str, *, warning: bool = False) -> None:
         """Record a transition as an Event on the route object. Never fails the command: it warns."""

@@ -49,9 +49,10 @@ def apply_body(live: Obj, manager: str, changes: Obj) -> Obj:
         "metadata": {
             "name": metadata["name"],
             "namespace": metadata["namespace"],
-            "resourceVersion": metadata["resourceVersion"],
         },
     }
+    if "resourceVersion" in metadata:  # objects read from files (offline) have none
+        identity["metadata"]["resourceVersion"] = metadata["resourceVersion"]
     owned.pop("status", None)
     return _merge(_merge(owned, identity), changes)
 

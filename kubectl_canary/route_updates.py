@@ -83,7 +83,7 @@ def namespace_exists(cluster: Cluster, namespace: str) -> bool:
 def require_ready(cluster: Cluster, namespace: str, app: str, version: str, *, force: bool) -> None:
     """Refuse to send users to a version whose Deployment is missing (whatever --force says) or not ready."""
     name = deployment_name(app, version)
-    deployment = cluster.get(DEPLOYMENTS, namespace, name)
+    deployment = cluster.live_deployment(namespace, name)
     if deployment is None:
         raise CanaryError(
             f"deployment {name} not found in namespace {namespace}, so {version} has no pods to serve traffic; "
@@ -182,7 +182,7 @@ def guard_moves(
         if version in starting:
             availability[version] = Availability.UNAVAILABLE
             continue
-        deployment = cluster.get(DEPLOYMENTS, namespace, deployment_name(after.app, version))
+        deployment = cluster.live_deployment(namespace, deployment_name(after.app, version))
         availability[version] = availability_of(deployment)
         if deployment is not None:
             detail[version] = str(readiness_of(deployment))
