@@ -17,7 +17,8 @@ Vendored: the wheels pinned in WHEELS, resolved for the oldest Python we support
 pure Python except PyYAML, whose optional C accelerator is dropped (PyYAML falls back to its pure
 Python loader; a zipapp could not load an extension module anyway). kubernetes 35.0.0 is the
 last release without compiled dependencies (37.x pulls in pydantic-core and aiohttp).
-charset-normalizer comes as its pure `py3-none-any` wheel. The plugin imports `kubernetes` only
+charset-normalizer comes as its pure `py3-none-any` wheel; ruamel.yaml (0.19 needs no compiled
+ruamel.yaml.clib) too. The plugin imports `kubernetes` only
 for the kubeconfigs its own reader leaves to it (kubectl_canary/kubeconfig.py).
 
 Reproducible: the pinned wheels are checked against their sha256; zip and tar entries are
@@ -76,6 +77,12 @@ class Wheel:
 
 
 WHEELS = (
+    Wheel(
+        # Round-trip YAML for `--local` (manifests in Git); imported only in that mode.
+        "ruamel.yaml==0.19.1",
+        "ruamel_yaml-0.19.1-py3-none-any.whl",
+        "27592957fedf6e0b62f281e96effd28043345e0e66001f97683aa9a40c667c93",
+    ),
     Wheel(
         "kubernetes==35.0.0",
         "kubernetes-35.0.0-py2.py3-none-any.whl",

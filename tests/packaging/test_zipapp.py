@@ -6,6 +6,7 @@ import glob
 import io
 import json
 import os
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -22,7 +23,7 @@ from tests.packaging.conftest import kubectl_path, python_only_dir, system_pytho
 HEADER = "NAMESPACE    APP    PHASE    PRIMARY    CANARY    WEIGHT    HEADER    ROUTER    VERDICT"
 # Every top-level package the archive vendors, and what the plugin imports.
 IMPORTS = (
-    "kubectl_canary.cli", "kubectl_canary.completion", "yaml", "tabulate", "kubernetes.config",
+    "kubectl_canary.cli", "kubectl_canary.completion", "yaml", "ruamel.yaml", "tabulate", "kubernetes.config",
     "kubernetes.client.rest", "urllib3", "requests", "requests_oauthlib", "oauthlib", "certifi",
     "charset_normalizer", "idna", "dateutil.parser", "six", "websocket", "durationpy", "tzdata",
 )  # fmt: skip
@@ -118,7 +119,7 @@ def test_every_vendored_package_imports_from_the_zip(plugin_dir: Path, tmp_path:
         f"[importlib.import_module(m) for m in {IMPORTS!r}]; "
         "import yaml, certifi, os; assert not yaml.__with_libyaml__; "
         "assert all(m.__file__.startswith(sys.argv[1]) for m in map(sys.modules.get, "
-        f"{[m.split('.')[0] for m in IMPORTS]!r})); print('ok')"
+        f"{list(IMPORTS)!r})); print('ok')"
     )
     archive = str(plugin_dir / "kubectl-canary")
     done = run([system_python(), "-I", "-S", "-c", code, archive], {}, tmp_path)
@@ -160,3 +161,13 @@ def test_a_python_older_than_3_9_gets_one_line(plugin_dir: Path, tmp_path: Path)
     assert done.returncode == 1
     assert done.stderr.startswith("error: kubectl-canary needs Python 3.9 or newer")
     assert "Traceback" not in done.stderr
+
+
+def test_the_offline_mode_runs_from_the_archive(plugin_dir: Path, tmp_path: Path) -> None:
+    """`--local` needs ruamel.yaml, which the archive vendors: the diff of a header change on a repository."""
+    repo = tmp_path / "repo"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "gitops" / "repos" / "plain", repo)
+    done = run([system_python(), "-I", str(plugin_dir / "kubectl-canary"), "header", "echo", "v2", "--local",
+                "-f", str(repo), "--diff"], {"HOME": str(tmp_path)}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "echo-canary-header" in done.stdout and "nothing written (--diff)" in done.stdout
