@@ -1,8 +1,9 @@
 """The guards by direction, command by command: the cases of docs/guard-table.md.
 
 Every command that moves traffic (header v2, weight up, weight down, finish, abort) runs on a fresh
-fake API server after its setup, with the primary's and the canary's Deployments each missing,
-unavailable (0 available replicas) or available: 5 x 9 = 45 cases. Each outcome is the exit code,
+fake API server after its setup, on each router (a Gloo RouteTable, a Gateway API HTTPRoute), with the
+primary's and the canary's Deployments each missing, unavailable (0 available replicas) or available:
+2 x 5 x 9 = 90 cases. Each outcome is the exit code,
 the first line of stderr, and where the traffic went. Invariant: no command moves traffic (a larger
 share, or the header requests) toward a version whose Deployment is missing. Moving traffic away from a
 missing version is allowed: it shrinks an outage (weight 10 with the canary gone keeps 10% there).
@@ -16,25 +17,31 @@ from pathlib import Path
 
 from kubectl_canary.manifests import canary_deployment
 from kubectl_canary.rollout import RolloutState, format_percent, traffic_shares, versions_gaining
-from kubectl_canary.routers.gloo import parse_routes
+from kubectl_canary.routers import GATEWAY_API, GLOO, Router
 from tests.fake_apiserver import FakeApiServer
 from tests.safety.fault_cases import APP, HEADER, INIT, NAMESPACE, Scenario, prepared, run_plugin
 
 TABLE_PATH = Path(__file__).resolve().parents[2] / "docs" / "guard-table.md"
 STATES = ("missing", "unavailable", "available")
 WEIGHT_50 = ("weight", APP, "50")
-COMMANDS = (
-    # (what the row says, setup, command)
-    ("header v2", (INIT,), HEADER),
-    ("weight 50 (up, from the header phase)", (INIT, HEADER), WEIGHT_50),
-    ("weight 10 (down, from 50%)", (INIT, HEADER, WEIGHT_50), ("weight", APP, "10")),
-    ("finish (from 50%)", (INIT, HEADER, WEIGHT_50), ("finish", APP)),
-    ("abort (from 50%)", (INIT, HEADER, WEIGHT_50), ("abort", APP)),
-)
+# init on the Gateway API router: attached to a Gateway the guards do not need (only its name).
+INITS = {GLOO: INIT, GATEWAY_API: (*INIT, "--router", "gateway-api", "--gateway", "infra/public")}
+
+
+def commands(init: tuple[str, ...]) -> tuple[tuple[str, tuple[tuple[str, ...], ...], tuple[str, ...]], ...]:
+    """(what the row says, setup, command) of the five commands that move traffic."""
+    return (
+        ("header v2", (init,), HEADER),
+        ("weight 50 (up, from the header phase)", (init, HEADER), WEIGHT_50),
+        ("weight 10 (down, from 50%)", (init, HEADER, WEIGHT_50), ("weight", APP, "10")),
+        ("finish (from 50%)", (init, HEADER, WEIGHT_50), ("finish", APP)),
+        ("abort (from 50%)", (init, HEADER, WEIGHT_50), ("abort", APP)),
+    )
 
 
 @dataclass(frozen=True)
 class GuardOutcome:
+    router: str
     command: str
     primary: str
     canary: str
@@ -55,10 +62,10 @@ def _where(state: RolloutState) -> str:
     return split + header
 
 
-def _routes(api: FakeApiServer) -> RolloutState:
-    route_table = api.get("routetables", NAMESPACE, f"{APP}-routes")
-    assert route_table is not None
-    return parse_routes(APP, route_table["spec"]["routes"]).state
+def _routes(api: FakeApiServer, router: Router) -> RolloutState:
+    route_object = api.get(router.resource.plural, NAMESPACE, router.object_name(APP))
+    assert route_object is not None
+    return router.read(APP, route_object).state
 
 
 def _set(api: FakeApiServer, version: str, state: str) -> None:
@@ -76,16 +83,17 @@ def _set(api: FakeApiServer, version: str, state: str) -> None:
 
 
 def run_case(
-    command: str, setup: tuple[tuple[str, ...], ...], args: tuple[str, ...], primary: str, canary: str
+    router: Router, command: str, setup: tuple[tuple[str, ...], ...], args: tuple[str, ...], primary: str,
+    canary: str,
 ) -> GuardOutcome:
     scenario = Scenario(command, setup, args, (), ())
     with prepared(scenario) as (api, kubeconfig):
         api.auto_ready = False  # from here on, readiness is what the case says
         _set(api, "v2", canary)  # first: a canary made up for `header` is cloned from the primary
         _set(api, "v1", primary)
-        before = _routes(api)
+        before = _routes(api, router)
         result = run_plugin(kubeconfig, args)
-        after = _routes(api)
+        after = _routes(api, router)
         existing = {d["metadata"]["name"] for d in api.list("deployments", NAMESPACE)}
     violations = [
         f"moves traffic to {version}, whose Deployment is missing"
@@ -94,14 +102,15 @@ def run_case(
     ]
     message = result.err.strip().splitlines()[0] if result.code else ""
     return GuardOutcome(
-        command, primary, canary, result.code, message, _where(before), _where(after), tuple(violations)
+        router.name, command, primary, canary, result.code, message, _where(before), _where(after), tuple(violations)
     )
 
 
 def run_all() -> list[GuardOutcome]:
     return [
-        run_case(command, setup, args, primary, canary)
-        for (command, setup, args), primary, canary in itertools.product(COMMANDS, STATES, STATES)
+        run_case(router, command, setup, args, primary, canary)
+        for router, init in INITS.items()
+        for (command, setup, args), primary, canary in itertools.product(commands(init), STATES, STATES)
     ]
 
 
@@ -110,17 +119,18 @@ def render_table(outcomes: list[GuardOutcome]) -> str:
         "# Guards by direction",
         "",
         "Generated by `scripts/guard_table.py` from `tests/safety/guard_cases.py`; `tests/safety/test_guard_table.py`",
-        "fails when it is stale. Each command runs on a fresh fake API server after its setup, with the",
+        "fails when it is stale. Each command runs on a fresh fake API server after its setup, on each router",
+        "(gloo: a RouteTable; gateway-api: an HTTPRoute, the same guards through the same code), with the",
         "Deployments of the primary (v1) and the canary (v2) missing, unavailable (0 available replicas) or",
         "available. Traffic without the header moves *to* a version only when it exists and is available",
         "(`--force` overrides availability, never existence); the header route may point at a canary still",
         "starting, never at a missing one. No row moves traffic toward a missing Deployment; moving it away",
         "from one (weight down with the canary gone) is allowed, as it shrinks the outage.",
         "",
-        "| command | primary v1 | canary v2 | outcome | traffic before | traffic after |",
-        "|---|---|---|---|---|---|",
+        "| router | command | primary v1 | canary v2 | outcome | traffic before | traffic after |",
+        "|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         outcome = "moved" if o.code == 0 and o.moved else ("unchanged" if o.code == 0 else f"refused: `{o.message}`")
-        lines.append(f"| {o.command} | {o.primary} | {o.canary} | {outcome} | {o.before} | {o.after} |")
+        lines.append(f"| {o.router} | {o.command} | {o.primary} | {o.canary} | {outcome} | {o.before} | {o.after} |")
     return "\n".join(lines) + "\n"
