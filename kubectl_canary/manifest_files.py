@@ -29,8 +29,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+from ruamel.yaml.tokens import CommentToken
 
 from kubectl_canary.errors import CanaryError
 
@@ -298,8 +299,68 @@ def _build(value: Any, donor: Any, pool: list[Any]) -> Any:
     return node
 
 
+def _flow(node: Any) -> bool:
+    return bool(node.fa.flow_style())
+
+
+def _last_holder(node: Any) -> tuple[Any, Any] | None:
+    """(collection, key) of the last line of a block collection: where ruamel hangs the blank lines and
+    comments that follow it (they belong to what comes next, not to that last value)."""
+    while isinstance(node, (dict, list)) and len(node) and not _flow(node):
+        key = list(node)[-1] if isinstance(node, dict) else len(node) - 1
+        value = node[key]
+        if not isinstance(value, (dict, list)) or _flow(value) or not len(value):
+            return node, key
+        node = value
+    return None
+
+
+def _post_comment(holder: tuple[Any, Any]) -> tuple[list[Any] | None, int]:
+    node, key = holder
+    slots = node.ca.items.get(key)
+    return slots, (2 if isinstance(node, dict) else 0)
+
+
+def _tail(holder: tuple[Any, Any] | None) -> str:
+    """The lines after the holder's own line that ruamel keeps in its comment: blank lines, comments."""
+    if holder is None:
+        return ""
+    slots, at = _post_comment(holder)
+    token = slots[at] if slots else None
+    value = getattr(token, "value", "") or ""
+    return value[value.index("\n") + 1:] if "\n" in value else ""
+
+
+def _move_tail(before: tuple[Any, Any] | None, tail: str, node: Any) -> None:
+    """Keep the blank lines and comments after a collection where they were when its last item changed."""
+    after = _last_holder(node)
+    if not tail or before is None or after is None or (after[0] is before[0] and after[1] == before[1]):
+        return
+    old_slots, at = _post_comment(before)
+    key_still_there = before[1] in before[0] if isinstance(before[0], dict) else before[1] < len(before[0])
+    if key_still_there and old_slots and old_slots[at] is not None and old_slots[at].value.endswith(tail):
+        old_slots[at].value = old_slots[at].value[: len(old_slots[at].value) - len(tail)]
+    elif key_still_there:
+        return  # moved already by the patch of a nested collection
+    slots, at = _post_comment(after)
+    if slots and slots[at] is not None:
+        slots[at].value = slots[at].value + tail
+        return
+    if slots is None:
+        slots = [None] * 4
+        after[0].ca.items[after[1]] = slots
+    slots[at] = CommentToken("\n" + tail, CommentMark(0))
+
+
 def _patch(node: Any, old: Any, new: Any, pool: list[Any]) -> None:
     """Change `node` (read as `old`) in place so that it reads as `new`, touching only what differs."""
+    holder = _last_holder(node)
+    tail = _tail(holder)
+    _patch_items(node, old, new, pool)
+    _move_tail(holder, tail, node)
+
+
+def _patch_items(node: Any, old: Any, new: Any, pool: list[Any]) -> None:
     if isinstance(node, dict):
         for key in [k for k in node if str(k) not in new]:
             del node[key]
