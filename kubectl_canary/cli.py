@@ -286,7 +286,7 @@ def run(argv: Sequence[str]) -> int:
     if local:
         if not args.filename:
             raise UsageError("--local needs -f PATH: the manifests to read and change")
-        invocation.use_manifests(args.filename, check_live=args.check_live)
+        invocation.use_manifests(args.filename, check_live=args.check_live, missing_ok=args.command == "init")
     try:
         code: int = args.run(args, invocation)
         if local:

@@ -162,8 +162,11 @@ def _kustomization_in(directory: Path) -> Path | None:
     return next((directory / n for n in KUSTOMIZATION_FILES if (directory / n).is_file()), None)
 
 
-def load(path: Path) -> Manifests:
-    """The objects of `path`: a file, a directory of YAML files, or a kustomization's resources."""
+def load(path: Path, *, missing_ok: bool = False) -> Manifests:
+    """The objects of `path`: a file, a directory of YAML files, or a kustomization's resources.
+    `missing_ok` (init): a path that does not exist yet is an empty directory, made when written."""
+    if not path.exists() and missing_ok:
+        return Manifests(path, [], [])
     if not path.exists():
         raise CanaryError(f"{path} not found; -f names a manifest file or a directory of them")
     files: list[ManifestFile] = []
@@ -521,6 +524,7 @@ def write(changes: list[FileChange]) -> None:
         if change.after is None:
             change.path.unlink()
             continue
+        change.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = change.path.with_name(f".{change.path.name}.kubectl-canary")
         temporary.write_text(change.after)
         if change.before is not None:
