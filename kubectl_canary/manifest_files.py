@@ -88,14 +88,30 @@ class ManifestFile:
 
     def render(self) -> str:
         parts = []
+        # The comment heading a file is the file's: it stays when the first document goes (not when all do).
+        heading = _leading_comment(self.documents[0].text) if self.documents and self.documents[0].removed else ""
         for document in self.documents:
             if document.removed:
                 continue
             text = document.text if document.changed is None else edit_document(document.text, document.node,
                                                                                 document.changed)
-            parts.append(document.separator + text)
+            separator = document.separator
+            if heading:
+                parts.append(heading)
+                separator, heading = "" if separator == "---\n" else separator, ""
+            parts.append(separator + text)
         rendered = "".join(parts)
         return "" if not rendered.strip("-\n ") else rendered
+
+
+def _leading_comment(text: str) -> str:
+    """The comment lines (and blank lines among them) before a document's first content line."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+        lines.append(line)
+    return "".join(lines) if any(line.strip() for line in lines) else ""
 
 
 @dataclass

@@ -70,3 +70,14 @@ def test_a_single_file(tmp_path):
     assert result.code == 1
     assert result.err.startswith("error: deployment echo-v1 of the primary version v1 not found")
     assert files_of(repo) == files_of(checkout("plain", tmp_path / "again"))
+
+
+def test_deleting_the_first_document_keeps_the_files_leading_comment(tmp_path):
+    repo = checkout("plain", tmp_path)
+    assert run("header", "echo", "v2", "--local", "-f", str(repo)).code == 0
+    # The team keeps every Deployment in one file: the canary's joins the primary's there.
+    canary = (repo / "echo-v2.yaml").read_text()
+    (repo / "deployment.yaml").write_text((repo / "deployment.yaml").read_text() + "---\n" + canary)
+    (repo / "echo-v2.yaml").unlink()
+    assert run("finish", "echo", "--local", "-f", str(repo)).code == 0
+    assert (repo / "deployment.yaml").read_text() == "# echo, the demo app: one Deployment per version.\n" + canary
