@@ -442,6 +442,60 @@ def _align(old: list[Any], new: list[Any]) -> dict[int, int]:
     return pairs
 
 
+def _line_comments(node: Any, into: list[tuple[Any, Any, str, int, Any]]) -> list[tuple[Any, Any, str, int, Any]]:
+    """(key, value, comment, column, mapping) of every `key: value  # comment` line under `node`."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            slots = node.ca.items.get(key) if hasattr(node, "ca") else None
+            token = slots[2] if slots and len(slots) > 2 else None
+            text = getattr(token, "value", "") or ""
+            if text.lstrip(" ").startswith("#"):
+                into.append((key, plain(value), text.split("\n")[0].lstrip(" "), getattr(token, "column", 0), node))
+            _line_comments(value, into)
+    elif isinstance(node, list):
+        for item in node:
+            _line_comments(item, into)
+    return into
+
+
+def _carry_comments(read: Any, edited: Any) -> list[str]:
+    """A comment on a line whose key and value the change moved elsewhere (`subset: ...  # stable` from a
+    single destination into the first of the weighted ones) goes with them, where the same key and value
+    are on a line without a comment of its own."""
+    kept = {comment for *_, comment, _, _ in _line_comments(edited, [])}
+    lost = [(key, value, comment, column) for key, value, comment, column, _ in _line_comments(read, [])
+            if comment not in kept]
+    if not lost:
+        return []
+    carried = []
+    lines = _line_comments(edited, [])
+    free = [(key, value, mapping) for key, value, mapping in _entries(edited, [])
+            if not any(m is mapping and k == key for k, _, _, _, m in lines)]
+    for key, value, comment, _ in lost:
+        home = next(((k, m) for k, v, m in free if k == key and v == value), None)
+        if home is None:
+            continue
+        home[1].ca.items.setdefault(home[0], [None, None, None, None])[2] = CommentToken(
+            comment + "\n", CommentMark(0))
+        free = [(k, v, m) for k, v, m in free if not (m is home[1] and k == home[0])]
+        carried.append(comment)
+    return carried
+
+
+def _entries(node: Any, into: list[tuple[Any, Any, Any]]) -> list[tuple[Any, Any, Any]]:
+    """(key, value, mapping) of every mapping entry whose value ends its line (scalar or flow collection)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(value, (dict, list)) or _flow(value):
+                into.append((key, plain(value), node))
+            else:
+                _entries(value, into)
+    elif isinstance(node, list):
+        for item in node:
+            _entries(item, into)
+    return into
+
+
 def _emit(node: Any, indent: tuple[int, int, int]) -> str:
     out = io.StringIO()
     _yaml(indent).dump(node, out)
@@ -472,7 +526,11 @@ def edit_document(text: str, node: Any, desired: Obj) -> str:
         indent, as_read = (2, 4, 2), text
     edited = _yaml().load(text)  # a fresh tree: ruamel's trees do not survive copy.deepcopy intact
     _patch(edited, plain(node), desired, _pool(node, []))
+    carried = _carry_comments(node, edited)
     as_changed = _emit(edited, indent)
+    for comment in carried:  # ruamel puts a moved comment one space after its value: keep the file's gap
+        gap = next((len(m.group(1)) for m in re.finditer(rf"\S( +){re.escape(comment)}$", text, re.M)), 1)
+        as_changed = re.sub(rf"(?<=\S) +{re.escape(comment)}$", " " * gap + comment, as_changed, flags=re.M)
     if as_read.count("\n") != text.count("\n"):
         return as_changed  # the layout could not be matched line by line: the whole document as ruamel writes it
     read_lines, own_lines, changed_lines = (

@@ -81,3 +81,20 @@ def test_deleting_the_first_document_keeps_the_files_leading_comment(tmp_path):
     (repo / "echo-v2.yaml").unlink()
     assert run("finish", "echo", "--local", "-f", str(repo)).code == 0
     assert (repo / "deployment.yaml").read_text() == "# echo, the demo app: one Deployment per version.\n" + canary
+
+
+def test_a_comment_on_a_rewritten_line_goes_with_its_value(tmp_path):
+    repo = checkout("plain", tmp_path)
+    gloo = repo / "gloo.yaml"
+    original = gloo.read_text().replace("          subset: {values: {version: v1}}\n",
+                                        "          subset: {values: {version: v1}}  # the stable version\n")
+    gloo.write_text(original)
+    for args in (["header", "echo", "v2"], ["weight", "echo", "10"]):
+        assert run(*args, "--local", "-f", str(repo)).code == 0
+    # `single` became `multi`: the comment follows v1's subset into its weighted destination, same gap.
+    assert "                subset: {values: {version: v1}}  # the stable version\n" in gloo.read_text()
+    assert run("abort", "echo", "--local", "-f", str(repo)).code == 0
+    assert gloo.read_text() == original.replace(
+        "    apiGroup: 'example'  # selected by the platform's VirtualService\n",
+        "    apiGroup: 'example'  # selected by the platform's VirtualService\n"
+        "  annotations:\n    kubectl-canary.io/last-transition: abort\n")
