@@ -87,3 +87,25 @@ def test_flux_labels_and_who_wrote_the_routes(api, canary):
 def test_no_trace_no_note(api, canary):
     seed(api)
     assert owned_notes(notes_of(canary)) == []
+
+
+def test_argo_cd_on_the_gateway_api_ignores_the_defaults_the_server_fills(api, canary):
+    objects = declared(REPOS / "gateway-api")
+    route = objects[("HTTPRoute", "echo")]
+    route["metadata"]["annotations"] = {
+        "argocd.argoproj.io/tracking-id": "echo:gateway.networking.k8s.io/HTTPRoute:echo/echo",
+        "kubectl.kubernetes.io/last-applied-configuration": json.dumps(route),
+    }
+    for obj in objects.values():
+        api.create(obj, manager=None)
+    api.set_deployment_ready(NS, "echo-v1")
+    # The live rules carry weight 1, kind Service...: filled by the server, not a change of Git's routes.
+    assert api.get("httproutes", NS, "echo")["spec"]["rules"] != route["spec"]["rules"]
+    notes = [n for n in notes_of(canary) if "Argo CD" in n]
+    assert len(notes) == 1 and notes[0].startswith("HTTPRoute echo is managed by Argo CD (application echo;")
+    assert canary("weight", "echo", "10").code == 1  # no canary yet; header first
+    assert canary("header", "echo", "v2").code == 0
+    notes = [n for n in notes_of(canary) if "Argo CD" in n]
+    assert notes[1] == ("the live rules differ from what Argo CD last applied (annotation "
+                        "kubectl.kubernetes.io/last-applied-configuration): Git declares stable on v1, the cluster "
+                        "has v1, header stage=canary to v2")

@@ -99,3 +99,28 @@ def test_a_refused_transition_and_a_missing_file(tmp_path):
         1, f"error: {tmp_path / 'nope.yaml'} not found; --helm-values names the values file of the seed's chart\n")
     result = run("header", "echo", "v2", "--local", "-f", str(tmp_path), "--helm-values", str(values))
     assert (result.code, result.err) == (2, "error: --helm-values and --local -f are two offline modes: give one\n")
+
+
+def test_check_live_judges_readiness_on_the_cluster(api, kubeconfig, tmp_path):
+    values = tmp_path / "values.yaml"
+    shutil.copy(HELM / "values-stable.yaml", values)
+    # header: the chart creates the canary's Deployment from these values, so its absence is no refusal.
+    result = run("header", "echo", "v2", "--helm-values", str(values), "--check-live", "-n", "echo")
+    assert (result.code, result.err) == (0, "")
+    assert values.read_bytes() == (HELM / "values-header.yaml").read_bytes()
+
+    # weight: Helm has not run yet, echo-v2 is not on the cluster: no traffic to it.
+    result = run("weight", "echo", "10", "--helm-values", str(values), "--check-live", "-n", "echo")
+    assert result.code == 1
+    assert result.err.startswith("error: deployment echo-v2 not found, so v2 has no pods to serve traffic")
+    assert values.read_bytes() == (HELM / "values-header.yaml").read_bytes()
+
+    api.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "echo-v2", "namespace": "echo"},
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "echo"}},
+                         "template": {"metadata": {"labels": {"app": "echo"}}, "spec": {"containers": []}}}})
+    result = run("weight", "echo", "10", "--helm-values", str(values), "--check-live", "-n", "echo")
+    assert result.code == 1 and result.err.startswith("error: deployment echo-v2 has 0/2 ready replicas")
+    api.set_deployment_ready("echo", "echo-v2")
+    result = run("weight", "echo", "10", "--helm-values", str(values), "--check-live", "-n", "echo")
+    assert (result.code, result.err) == (0, "")
+    assert values.read_bytes() == (HELM / "values-weight-10.yaml").read_bytes()
