@@ -50,6 +50,8 @@ def state_of(values: Any, app: str, path: Path) -> RolloutState:
         return RolloutState(app=app, primary=primary)
     if not isinstance(canary, dict) or not isinstance(canary.get("version"), str):
         raise _problem(path, "routes.canary has no version")
+    if canary["version"] == primary:
+        raise _problem(path, f"routes.canary.version and routes.primary.version are both {primary}")
     weight = canary.get("weight", 0)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 100:
         raise _problem(path, f"routes.canary.weight {weight!r} is not a number from 0 to 100")

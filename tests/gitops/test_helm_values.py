@@ -124,3 +124,11 @@ def test_check_live_judges_readiness_on_the_cluster(api, kubeconfig, tmp_path):
     result = run("weight", "echo", "10", "--helm-values", str(values), "--check-live", "-n", "echo")
     assert (result.code, result.err) == (0, "")
     assert values.read_bytes() == (HELM / "values-weight-10.yaml").read_bytes()
+
+
+def test_a_canary_on_the_primary_version(tmp_path):
+    values = tmp_path / "values.yaml"
+    values.write_text((HELM / "values-header.yaml").read_text().replace("    version: v2\n", "    version: v1\n"))
+    assert refused(values, "status", "echo") == (
+        f"error: {values}: routes.canary.version and routes.primary.version are both v1; "
+        "expected the seed's chart values (routes.primary.version, routes.canary)")
