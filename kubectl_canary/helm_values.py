@@ -80,14 +80,15 @@ def values_for(values: Values, before: RolloutState, after: RolloutState, *, kee
         if header.value is None or header.regex or header.invert_match:
             raise CanaryError(f"the seed's chart matches headers by exact value only: give {header.name}=VALUE")
     result = copy.deepcopy(values)
-    deployments = dict(result.get("deployment") or {})
     running = [v for v in (after.primary, after.canary) if v]
     for version in running:
         validate_name(version, "version")
-        deployments.setdefault(version, {})
-    for version in [v for v in (before.primary, before.canary) if v and v not in running and v not in keep]:
-        deployments.pop(version, None)
-    result["deployment"] = deployments
+    if isinstance(result.get("deployment"), dict):  # values without it deploy some other way: left so
+        deployments = result["deployment"]
+        for version in running:
+            deployments.setdefault(version, {})
+        for version in [v for v in (before.primary, before.canary) if v and v not in running and v not in keep]:
+            deployments.pop(version, None)
     routes = result["routes"]
     routes["primary"] = {**routes["primary"], "version": after.primary}
     if after.canary is None:
