@@ -184,7 +184,9 @@ def _local_flags() -> _Parser:
                        help="with --local: a manifest file, a directory of them, or a kustomization directory")
     group.add_argument("--diff", action="store_true", help="with --local: print the diff, write nothing")
     group.add_argument("--check-live", action="store_true",
-                       help="with --local: check readiness against the cluster (kubeconfig as usual)")
+                       help="with --local or --helm-values: check readiness against the cluster (kubeconfig as usual)")
+    group.add_argument("--helm-values", metavar="FILE",
+                       help="read and change the values file of the seed's Helm chart instead of the cluster")
     return flags
 
 
@@ -263,17 +265,28 @@ def run(argv: Sequence[str]) -> int:
         output=getattr(args, "output", None),
     )
     local = getattr(args, "local", False)
-    if not local and any(getattr(args, f, None) for f in ("filename", "diff", "check_live")):
+    helm_values = getattr(args, "helm_values", None)
+    if helm_values and (local or args.filename):
+        raise UsageError("--helm-values and --local -f are two offline modes: give one")
+    if not local and not helm_values and any(getattr(args, f, None) for f in ("filename", "diff", "check_live")):
         raise UsageError("-f, --diff and --check-live work with --local (change manifest files, not the cluster)")
-    if local:
-        if not args.filename:
-            raise UsageError("--local needs -f PATH: the manifests to read and change")
+    if local or helm_values:
         # Nothing runs offline: no pods to wait for, no traffic for gates between steps to judge.
         if getattr(args, "wait", False):
             raise UsageError("offline (--local) nothing runs, so there is nothing to wait for; drop --wait")
         if getattr(args, "step", None) is not None or getattr(args, "steps", None) is not None:
             raise UsageError("offline (--local) each weight is one change to commit: give it without --step/--steps")
-        invocation.use_manifests(args.filename, check_live=args.check_live)
+    if helm_values:
+        from pathlib import Path
+
+        from kubectl_canary import helm_values_file
+
+        return helm_values_file.run(args, invocation, Path(helm_values), diff_only=args.diff,
+                                    check_live=args.check_live)
+    if local:
+        if not args.filename:
+            raise UsageError("--local needs -f PATH: the manifests to read and change")
+        invocation.use_manifests(args.filename, check_live=args.check_live, missing_ok=args.command == "init")
     try:
         code: int = args.run(args, invocation)
         if local:

@@ -138,12 +138,13 @@ class Invocation:
             return self.manifests.read_rollout(app, self.router)
         return read_rollout(self.cluster(), self.namespace, app, self.router)
 
-    def use_manifests(self, path: str, *, check_live: bool) -> None:
-        """Offline: read and write the objects of the manifests at `path` instead of the cluster's."""
+    def use_manifests(self, path: str, *, check_live: bool, missing_ok: bool = False) -> None:
+        """Offline: read and write the objects of the manifests at `path` instead of the cluster's
+        (`missing_ok`: init writes into a directory it may have to make)."""
         from kubectl_canary.manifest_cluster import ManifestCluster
         from kubectl_canary.manifest_files import load
 
-        manifests = load(Path(path))
+        manifests = load(Path(path), missing_ok=missing_ok)
         declared = [o.obj["metadata"].get("namespace") or o.namespace for o in manifests.objects]
         namespace = self.namespace_flag or manifests.kustomize_namespace or next(filter(None, declared), "default")
         live = None

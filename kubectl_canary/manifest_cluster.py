@@ -18,7 +18,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, VIRTUAL_SERVICES, Cluster, Obj, Resource
+from kubectl_canary.cluster import (
+    DEPLOYMENTS,
+    EVENTS,
+    GATEWAYS,
+    NAMESPACES,
+    VIRTUAL_SERVICES,
+    Cluster,
+    Obj,
+    Resource,
+)
 from kubectl_canary.errors import CanaryError, ForbiddenError, UsageError
 from kubectl_canary.manifest_files import (
     KUSTOMIZATION_FILES,
@@ -96,6 +105,15 @@ class ManifestCluster(Cluster):
         )
 
     def get(self, resource: Resource, namespace: str | None, name: str) -> Obj | None:
+        if resource in (NAMESPACES, GATEWAYS) and not self._declared(resource):
+            # Rarely in the app's manifests: whether they exist is the cluster's to say (init asks).
+            if self.live is not None:
+                return self.live.get(resource, namespace, name)
+            if resource == NAMESPACES:
+                self._skip(f"namespace {name} exists")
+                return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+            self._skip(f"gateway {namespace}/{name} exists")
+            raise ForbiddenError("get", resource, namespace, {})
         key = self._find(resource, namespace, name)
         return None if key is None else copy.deepcopy(self._objects[key])
 
@@ -196,35 +214,40 @@ class ManifestCluster(Cluster):
             declared["metadata"].pop("namespace", None)
         return declared
 
-    def _routes_file(self) -> ManifestFile:
-        """The file of the app's route object (where new objects go beside): the first changed one."""
+    def _routes_file(self) -> ManifestFile | None:
+        """The file of the app's route object (where new objects go beside): the first changed one;
+        None when the files declare no object yet (init)."""
         for index in self._origin.values():
             place = self.manifests.objects[index]
             if place.file.documents[place.index].changed is not None:
                 return place.file
-        return self.manifests.objects[0].file
+        return self.manifests.objects[0].file if self.manifests.objects else None
 
     def _write_new(self, keys: builtins.list[Key]) -> None:
+        """New objects into new files beside the app's route object, one file per object name (a version's
+        Deployment and Service together in `APP-VERSION.yaml`), each listed in the kustomization there."""
         beside = self._routes_file()
-        directory = beside.path.parent
-        path = directory / f"{keys[0][3]}.yaml"
-        if path.exists():
-            raise CanaryError(f"cannot write the new objects to {path}: it exists; move it away and run again")
+        root = self.manifests.root
+        directory = beside.path.parent if beside is not None else root.parent if root.is_file() else root
         declares, given = next(((self._declares_namespace[k], self.manifests.objects[i].namespace)
-                                for k, i in self._origin.items() if self.manifests.objects[i].file is beside),
+                                for k, i in self._origin.items()
+                                if beside is not None and self.manifests.objects[i].file is beside),
                                (True, None))
-        layout = layout_of(beside)
-        documents = []
-        for number, key in enumerate(keys):
-            obj = copy.deepcopy(self._objects[key])
-            if not declares and obj["metadata"].get("namespace") == (given or self.namespace):
-                obj["metadata"].pop("namespace")
-            like = next((o.file.documents[o.index].node for o in self.manifests.objects
-                         if o.obj.get("kind") == obj.get("kind")), None)
-            documents.append(Document("---\n" if number else "", new_document(obj, layout, like), None))
-        created = ManifestFile(path, "", documents, new=True)
-        self.manifests.created.append(created)
-        self._edit_kustomization(directory, add=path.name)
+        layout = layout_of(beside) if beside is not None else (2, 4, 2)
+        for name in dict.fromkeys(key[3] for key in keys):
+            path = directory / f"{name}.yaml"
+            if path.exists():
+                raise CanaryError(f"cannot write the new objects to {path}: it exists; move it away and run again")
+            documents = []
+            for number, key in enumerate(k for k in keys if k[3] == name):
+                obj = copy.deepcopy(self._objects[key])
+                if not declares and obj["metadata"].get("namespace") == (given or self.namespace):
+                    obj["metadata"].pop("namespace")
+                like = next((o.file.documents[o.index].node for o in self.manifests.objects
+                             if o.obj.get("kind") == obj.get("kind")), None)
+                documents.append(Document("---\n" if number else "", new_document(obj, layout, like), None))
+            self.manifests.created.append(ManifestFile(path, "", documents, new=True))
+            self._edit_kustomization(directory, add=path.name)
 
     def _edit_kustomization(self, directory: Path, *, add: str = "", remove: str = "") -> None:
         """List a new file in the `resources` of the kustomization beside it, or unlist a deleted one."""

@@ -29,8 +29,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+from ruamel.yaml.tokens import CommentToken
 
 from kubectl_canary.errors import CanaryError
 
@@ -87,14 +88,30 @@ class ManifestFile:
 
     def render(self) -> str:
         parts = []
+        # The comment heading a file is the file's: it stays when the first document goes (not when all do).
+        heading = _leading_comment(self.documents[0].text) if self.documents and self.documents[0].removed else ""
         for document in self.documents:
             if document.removed:
                 continue
             text = document.text if document.changed is None else edit_document(document.text, document.node,
                                                                                 document.changed)
-            parts.append(document.separator + text)
+            separator = document.separator
+            if heading:
+                parts.append(heading)
+                separator, heading = "" if separator == "---\n" else separator, ""
+            parts.append(separator + text)
         rendered = "".join(parts)
         return "" if not rendered.strip("-\n ") else rendered
+
+
+def _leading_comment(text: str) -> str:
+    """The comment lines (and blank lines among them) before a document's first content line."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+        lines.append(line)
+    return "".join(lines) if any(line.strip() for line in lines) else ""
 
 
 @dataclass
@@ -161,8 +178,11 @@ def _kustomization_in(directory: Path) -> Path | None:
     return next((directory / n for n in KUSTOMIZATION_FILES if (directory / n).is_file()), None)
 
 
-def load(path: Path) -> Manifests:
-    """The objects of `path`: a file, a directory of YAML files, or a kustomization's resources."""
+def load(path: Path, *, missing_ok: bool = False) -> Manifests:
+    """The objects of `path`: a file, a directory of YAML files, or a kustomization's resources.
+    `missing_ok` (init): a path that does not exist yet is an empty directory, made when written."""
+    if not path.exists() and missing_ok:
+        return Manifests(path, [], [])
     if not path.exists():
         raise CanaryError(f"{path} not found; -f names a manifest file or a directory of them")
     files: list[ManifestFile] = []
@@ -298,8 +318,68 @@ def _build(value: Any, donor: Any, pool: list[Any]) -> Any:
     return node
 
 
+def _flow(node: Any) -> bool:
+    return bool(node.fa.flow_style())
+
+
+def _last_holder(node: Any) -> tuple[Any, Any] | None:
+    """(collection, key) of the last line of a block collection: where ruamel hangs the blank lines and
+    comments that follow it (they belong to what comes next, not to that last value)."""
+    while isinstance(node, (dict, list)) and len(node) and not _flow(node):
+        key = list(node)[-1] if isinstance(node, dict) else len(node) - 1
+        value = node[key]
+        if not isinstance(value, (dict, list)) or _flow(value) or not len(value):
+            return node, key
+        node = value
+    return None
+
+
+def _post_comment(holder: tuple[Any, Any]) -> tuple[list[Any] | None, int]:
+    node, key = holder
+    slots = node.ca.items.get(key)
+    return slots, (2 if isinstance(node, dict) else 0)
+
+
+def _tail(holder: tuple[Any, Any] | None) -> str:
+    """The lines after the holder's own line that ruamel keeps in its comment: blank lines, comments."""
+    if holder is None:
+        return ""
+    slots, at = _post_comment(holder)
+    token = slots[at] if slots else None
+    value = getattr(token, "value", "") or ""
+    return value[value.index("\n") + 1:] if "\n" in value else ""
+
+
+def _move_tail(before: tuple[Any, Any] | None, tail: str, node: Any) -> None:
+    """Keep the blank lines and comments after a collection where they were when its last item changed."""
+    after = _last_holder(node)
+    if not tail or before is None or after is None or (after[0] is before[0] and after[1] == before[1]):
+        return
+    old_slots, at = _post_comment(before)
+    key_still_there = before[1] in before[0] if isinstance(before[0], dict) else before[1] < len(before[0])
+    if key_still_there and old_slots and old_slots[at] is not None and old_slots[at].value.endswith(tail):
+        old_slots[at].value = old_slots[at].value[: len(old_slots[at].value) - len(tail)]
+    elif key_still_there:
+        return  # moved already by the patch of a nested collection
+    slots, at = _post_comment(after)
+    if slots and slots[at] is not None:
+        slots[at].value = slots[at].value + tail
+        return
+    if slots is None:
+        slots = [None] * 4
+        after[0].ca.items[after[1]] = slots
+    slots[at] = CommentToken("\n" + tail, CommentMark(0))
+
+
 def _patch(node: Any, old: Any, new: Any, pool: list[Any]) -> None:
     """Change `node` (read as `old`) in place so that it reads as `new`, touching only what differs."""
+    holder = _last_holder(node)
+    tail = _tail(holder)
+    _patch_items(node, old, new, pool)
+    _move_tail(holder, tail, node)
+
+
+def _patch_items(node: Any, old: Any, new: Any, pool: list[Any]) -> None:
     if isinstance(node, dict):
         for key in [k for k in node if str(k) not in new]:
             del node[key]
@@ -362,6 +442,60 @@ def _align(old: list[Any], new: list[Any]) -> dict[int, int]:
     return pairs
 
 
+def _line_comments(node: Any, into: list[tuple[Any, Any, str, int, Any]]) -> list[tuple[Any, Any, str, int, Any]]:
+    """(key, value, comment, column, mapping) of every `key: value  # comment` line under `node`."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            slots = node.ca.items.get(key) if hasattr(node, "ca") else None
+            token = slots[2] if slots and len(slots) > 2 else None
+            text = getattr(token, "value", "") or ""
+            if text.lstrip(" ").startswith("#"):
+                into.append((key, plain(value), text.split("\n")[0].lstrip(" "), getattr(token, "column", 0), node))
+            _line_comments(value, into)
+    elif isinstance(node, list):
+        for item in node:
+            _line_comments(item, into)
+    return into
+
+
+def _carry_comments(read: Any, edited: Any) -> list[str]:
+    """A comment on a line whose key and value the change moved elsewhere (`subset: ...  # stable` from a
+    single destination into the first of the weighted ones) goes with them, where the same key and value
+    are on a line without a comment of its own."""
+    kept = {comment for *_, comment, _, _ in _line_comments(edited, [])}
+    lost = [(key, value, comment, column) for key, value, comment, column, _ in _line_comments(read, [])
+            if comment not in kept]
+    if not lost:
+        return []
+    carried = []
+    lines = _line_comments(edited, [])
+    free = [(key, value, mapping) for key, value, mapping in _entries(edited, [])
+            if not any(m is mapping and k == key for k, _, _, _, m in lines)]
+    for key, value, comment, _ in lost:
+        home = next(((k, m) for k, v, m in free if k == key and v == value), None)
+        if home is None:
+            continue
+        home[1].ca.items.setdefault(home[0], [None, None, None, None])[2] = CommentToken(
+            comment + "\n", CommentMark(0))
+        free = [(k, v, m) for k, v, m in free if not (m is home[1] and k == home[0])]
+        carried.append(comment)
+    return carried
+
+
+def _entries(node: Any, into: list[tuple[Any, Any, Any]]) -> list[tuple[Any, Any, Any]]:
+    """(key, value, mapping) of every mapping entry whose value ends its line (scalar or flow collection)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(value, (dict, list)) or _flow(value):
+                into.append((key, plain(value), node))
+            else:
+                _entries(value, into)
+    elif isinstance(node, list):
+        for item in node:
+            _entries(item, into)
+    return into
+
+
 def _emit(node: Any, indent: tuple[int, int, int]) -> str:
     out = io.StringIO()
     _yaml(indent).dump(node, out)
@@ -392,7 +526,11 @@ def edit_document(text: str, node: Any, desired: Obj) -> str:
         indent, as_read = (2, 4, 2), text
     edited = _yaml().load(text)  # a fresh tree: ruamel's trees do not survive copy.deepcopy intact
     _patch(edited, plain(node), desired, _pool(node, []))
+    carried = _carry_comments(node, edited)
     as_changed = _emit(edited, indent)
+    for comment in carried:  # ruamel puts a moved comment one space after its value: keep the file's gap
+        gap = next((len(m.group(1)) for m in re.finditer(rf"\S( +){re.escape(comment)}$", text, re.M)), 1)
+        as_changed = re.sub(rf"(?<=\S) +{re.escape(comment)}$", " " * gap + comment, as_changed, flags=re.M)
     if as_read.count("\n") != text.count("\n"):
         return as_changed  # the layout could not be matched line by line: the whole document as ruamel writes it
     read_lines, own_lines, changed_lines = (
@@ -460,6 +598,7 @@ def write(changes: list[FileChange]) -> None:
         if change.after is None:
             change.path.unlink()
             continue
+        change.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = change.path.with_name(f".{change.path.name}.kubectl-canary")
         temporary.write_text(change.after)
         if change.before is not None:

@@ -24,6 +24,8 @@ from kubectl_canary.cluster import (
 from kubectl_canary.commands import Command
 from kubectl_canary.durations import parse_duration
 from kubectl_canary.errors import CanaryError, NotServedError, UsageError
+from kubectl_canary.gitops_owner import gitops_notes
+from kubectl_canary.history import describe
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import validate_name
@@ -40,7 +42,9 @@ ready/desired replicas, the canary's weight and header, the router (gloo, gatewa
 gateway's verdict on the routes (Gloo's state of the RouteTable; the HTTPRoute's Accepted and
 ResolvedRefs conditions at its current generation). Exits 1 when a rollout is degraded (a canary
 or primary receiving traffic while not ready, or the routes rejected), so scripts can gate on it.
-One LIST per kind whatever the number of apps."""
+One LIST per kind whatever the number of apps. For one app, a note names the GitOps owner of its
+routes (Argo CD, Flux: read from their annotations and labels), whose next sync reverts changes made
+on the cluster, and says when the live routes differ from what that owner declares."""
 
 EXAMPLES = """\
   # Where echo's traffic goes
@@ -78,7 +82,10 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]
         if status is None:
             raise CanaryError(f"{live.router.resource.kind} {live.obj['metadata']['name']} has no routes of {app}")
         notes = backends_of(live.router).status_notes(cluster, live)
-        return [replace(status, upstream_problems=notes.problems, notes=notes.notes, delegations=notes.delegations)]
+        owner = gitops_notes(live.obj, live.router.list_field,
+                             lambda routes: describe(live.router.parse(app, routes).state))
+        return [replace(status, upstream_problems=notes.problems, notes=notes.notes + owner,
+                        delegations=notes.delegations)]
     scope = None if args.all_namespaces else invocation.namespace
     # Deployments first, each reduced to its readiness as it is decoded, then the route objects one by
     # one: at thousands of apps, holding the full objects would be most of the memory.

@@ -70,3 +70,31 @@ def test_a_single_file(tmp_path):
     assert result.code == 1
     assert result.err.startswith("error: deployment echo-v1 of the primary version v1 not found")
     assert files_of(repo) == files_of(checkout("plain", tmp_path / "again"))
+
+
+def test_deleting_the_first_document_keeps_the_files_leading_comment(tmp_path):
+    repo = checkout("plain", tmp_path)
+    assert run("header", "echo", "v2", "--local", "-f", str(repo)).code == 0
+    # The team keeps every Deployment in one file: the canary's joins the primary's there.
+    canary = (repo / "echo-v2.yaml").read_text()
+    (repo / "deployment.yaml").write_text((repo / "deployment.yaml").read_text() + "---\n" + canary)
+    (repo / "echo-v2.yaml").unlink()
+    assert run("finish", "echo", "--local", "-f", str(repo)).code == 0
+    assert (repo / "deployment.yaml").read_text() == "# echo, the demo app: one Deployment per version.\n" + canary
+
+
+def test_a_comment_on_a_rewritten_line_goes_with_its_value(tmp_path):
+    repo = checkout("plain", tmp_path)
+    gloo = repo / "gloo.yaml"
+    original = gloo.read_text().replace("          subset: {values: {version: v1}}\n",
+                                        "          subset: {values: {version: v1}}  # the stable version\n")
+    gloo.write_text(original)
+    for args in (["header", "echo", "v2"], ["weight", "echo", "10"]):
+        assert run(*args, "--local", "-f", str(repo)).code == 0
+    # `single` became `multi`: the comment follows v1's subset into its weighted destination, same gap.
+    assert "                subset: {values: {version: v1}}  # the stable version\n" in gloo.read_text()
+    assert run("abort", "echo", "--local", "-f", str(repo)).code == 0
+    assert gloo.read_text() == original.replace(
+        "    apiGroup: 'example'  # selected by the platform's VirtualService\n",
+        "    apiGroup: 'example'  # selected by the platform's VirtualService\n"
+        "  annotations:\n    kubectl-canary.io/last-transition: abort\n")

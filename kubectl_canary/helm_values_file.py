@@ -1,0 +1,162 @@
+"""`--helm-values FILE` (I/O): run a verb on the seed's chart values instead of the cluster.
+
+The file is read with the round-trip reader of manifest_files.py, the phase is read from it and moved
+with the rollout's pure transitions (helm_values.py, rollout.py), and the changed values are written back
+by the same writer as the manifests: only the lines whose values change move. Nothing is sent to a
+cluster, unless --check-live asks for its Deployments' readiness.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from kubectl_canary.cluster import DEPLOYMENTS, connect
+from kubectl_canary.errors import CanaryError, UsageError
+from kubectl_canary.helm_values import state_of, values_for
+from kubectl_canary.history import describe
+from kubectl_canary.invocation import Invocation
+from kubectl_canary.manifest_files import ManifestFile, changes_of, plain, read_file, write
+from kubectl_canary.manifests import deployment_name
+from kubectl_canary.readiness import Readiness, availability_of, readiness_of
+from kubectl_canary.rollout import (
+    DEFAULT_HEADER,
+    Availability,
+    RolloutState,
+    check_moves,
+    parse_header,
+    parse_percent,
+    promote,
+    rollback,
+    shift_weight,
+    start_canary,
+    validate_name,
+    validate_version,
+    versions_gaining,
+)
+
+SKIPPED = "(needs the cluster; --check-live checks it there)"
+
+
+def _read(path: Path) -> ManifestFile:
+    if not path.is_file():
+        raise CanaryError(f"{path} not found; --helm-values names the values file of the seed's chart")
+    values = read_file(path)
+    if len([d for d in values.documents if d.node is not None]) != 1:
+        raise CanaryError(f"{path}: a values file holds one YAML document")
+    return values
+
+
+def _transition(args: argparse.Namespace, app: str) -> tuple[Callable[[RolloutState], RolloutState], frozenset[str]]:
+    """The verb's pure transition, and the versions whose `deployment` key it keeps without routes."""
+    if args.command == "header":
+        version = validate_version(app, args.canary_version)
+        if args.image:
+            raise UsageError("--image has no place in the seed chart's values: set the image in the chart")
+        headers = tuple(parse_header(h) for h in args.header) or (DEFAULT_HEADER,)
+        return (lambda state: start_canary(state, version, headers)), frozenset()
+    if args.command == "weight":
+        percent = parse_percent(args.percent)
+        return (lambda state: shift_weight(state, percent)), frozenset()
+    if args.command == "finish":
+        return promote, frozenset()
+    if args.command == "abort":
+        return rollback, frozenset()
+    raise UsageError(f"{args.command} does not work on Helm values (header, weight, finish, abort and status do)")
+
+
+def _kept(args: argparse.Namespace, before: RolloutState) -> frozenset[str]:
+    if args.command == "finish" and args.keep_old:
+        return frozenset({before.primary})
+    if args.command == "abort" and args.keep_canary and before.canary:
+        return frozenset({before.canary})
+    return frozenset()
+
+
+def _check(args: argparse.Namespace, invocation: Invocation, before: RolloutState, after: RolloutState,
+           *, check_live: bool) -> list[str]:
+    """The readiness guard of the cluster commands, against the cluster with --check-live; else what was skipped."""
+    gaining = versions_gaining(before, after)
+    if not check_live:
+        return [f"deployment {deployment_name(after.app, v)} is available" for v in gaining]
+    cluster, namespace = connect(invocation.connection, field_manager=invocation.field_manager, dry_run="none")
+    namespace = invocation.namespace_flag or namespace
+    availability: dict[str, Availability] = {}
+    detail: dict[str, str] = {}
+    for version in gaining:
+        deployment = cluster.get(DEPLOYMENTS, namespace, deployment_name(after.app, version))
+        availability[version] = availability_of(deployment)
+        if deployment is not None:
+            detail[version] = f"{readiness_of(deployment)}"
+        elif args.command == "header":
+            # The chart creates the canary's Deployment with these values: header requests may wait for it.
+            availability[version] = Availability.UNAVAILABLE
+    check_moves(before, after, availability, force=getattr(args, "force", False), detail=detail)
+    return []
+
+
+def run(args: argparse.Namespace, invocation: Invocation, path: Path, *, diff_only: bool, check_live: bool) -> int:
+    """Run the verb `args.command` on the values file at `path`; write it (not with --diff or a dry run)."""
+    app = validate_name(args.app, "app name") if args.app else None
+    if app is None:
+        raise UsageError("--helm-values needs APP: the values file does not name its app")
+    values = _read(path)
+    document = next(d for d in values.documents if d.node is not None)
+    before = state_of(plain(document.node), app, path)
+    if args.command == "status":
+        return _status(args, invocation, path, plain(document.node), before, check_live=check_live)
+    plan, _ = _transition(args, app)
+    after = plan(before)
+    desired = values_for(plain(document.node), before, after, keep=_kept(args, before))
+    skipped = _check(args, invocation, before, after, check_live=check_live)
+    if desired != plain(document.node):
+        document.changed = desired
+    changes = changes_of([values])
+    for change in changes:
+        invocation.out.write(change.diff(path.parent))
+    invocation.say(f"{app}: {describe(after)}")
+    if diff_only or invocation.dry_run != "none":
+        invocation.say(f"{len(changes)} file(s) would change; nothing written")
+    else:
+        write(changes)
+        invocation.say(f"{len(changes)} file(s) changed" if changes else "no file changed")
+    for check in skipped:
+        print(f"skipped: {check} {SKIPPED}", file=sys.stderr)
+    return 0
+
+
+def _status(args: argparse.Namespace, invocation: Invocation, path: Path, values: dict[str, object],
+            state: RolloutState, *, check_live: bool) -> int:
+    from kubectl_canary.commands.status import render
+    from kubectl_canary.status import AppStatus
+
+    if args.watch:
+        raise UsageError("--watch follows a cluster; a values file changes by commits")
+    readiness: dict[str, Readiness | None] = {}
+    deployments = values.get("deployment")
+    declared = deployments if isinstance(deployments, dict) else {}
+    live = None
+    namespace = invocation.namespace_flag or "default"
+    if check_live:
+        live, context_namespace = connect(invocation.connection, field_manager=invocation.field_manager,
+                                          dry_run="none")
+        namespace = invocation.namespace_flag or context_namespace
+    for version in [v for v in (state.primary, state.canary) if v]:
+        name = deployment_name(state.app, version)
+        if live is not None:
+            deployment = live.get(DEPLOYMENTS, namespace, name)
+            readiness[version] = None if deployment is None else readiness_of(deployment)
+        elif version in declared:
+            replicas = (declared[version] or {}).get("replicas", 1) if isinstance(declared[version], dict) else 1
+            replicas = replicas if isinstance(replicas, int) else 1
+            readiness[version] = Readiness(replicas, replicas)
+            print(f"skipped: deployment {name} is available {SKIPPED}", file=sys.stderr)
+        else:
+            readiness[version] = None
+    status = AppStatus(state.app, namespace, path.name, state, readiness[state.primary],
+                       readiness.get(state.canary or ""), None, router="helm-values", route_kind="values",
+                       gateway="Helm")
+    print(render(args, invocation, [status]), file=invocation.out, flush=True)
+    return 1 if status.problems else 0
