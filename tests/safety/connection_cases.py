@@ -689,6 +689,11 @@ def _run(w: World, command: list[str], setup: Setup, d: Path) -> Run:
         command = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", _MOUNT, "sh", *command]
     for server in (w.a, w.b):
         server.clear_requests()
+    # Which proxy a request came through is told by the proxy's local port; the kernel reuses port
+    # numbers, so only the ports of this run's tunnels may count (else a direct connection reusing the
+    # number of an earlier case's tunnel would read as proxied).
+    for proxy in (w.env_proxy, w.url_proxy):
+        proxy.ports.clear()
     done = subprocess.run([*command, *setup.args], env=env, cwd=d, capture_output=True, text=True, timeout=60)
     seen = set()
     for server in (w.a, w.b):
