@@ -10,6 +10,7 @@ from typing import TextIO
 
 import yaml
 
+from kubectl_canary.app_names import AppNames
 from kubectl_canary.cluster import Cluster, ConnectionOptions, Obj, Resource, connect, resource_of
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.history import event, transition_message
@@ -30,6 +31,8 @@ class Invocation:
     gloo_timeout: float = 0.0
     # --router: which gateway's routes to read and write; None finds the one the app's routes are on.
     router: str | None = None
+    # --route-table, --route-name, --upstream, --deployment: an app's objects named, not derived.
+    names: AppNames = field(default_factory=AppNames)
     out: TextIO = field(default_factory=lambda: sys.stdout)
     written: list[Obj] = field(default_factory=list)
     _progress_shown: str = ""
@@ -128,7 +131,7 @@ class Invocation:
 
     def read_rollout(self, app: str) -> LiveRollout:
         """The app's live routes, on the gateway --router names or wherever they are."""
-        return read_rollout(self.cluster(), self.namespace, app, self.router)
+        return read_rollout(self.cluster(), self.namespace, app, self.router, self.names)
 
     def record(self, route_object: Obj, reason: str, message: str, *, warning: bool = False) -> None:
         """Record a transition as an Event on the route object. Never fails the command: it warns."""
@@ -162,6 +165,7 @@ class Invocation:
             transition=transition,
             force=force,
             starting=starting,
+            names=self.names,
         )
         self.report_routes(change)
         if change.changed:

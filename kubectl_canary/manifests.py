@@ -159,6 +159,13 @@ def canary_deployment(primary: Manifest, app: str, version: str, image: str | No
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
 
 
+def selects_every_version(deployment_obj: Manifest) -> bool:
+    """Whether a Deployment's selector ignores the `version` label (so it selects every version's pods)."""
+    selector = (deployment_obj.get("spec") or {}).get("selector") or {}
+    keys = {*(selector.get("matchLabels") or {}), *(e.get("key") for e in selector.get("matchExpressions") or [])}
+    return SUBSET_KEY not in keys
+
+
 def upstream_selects_versions(upstream_obj: Manifest) -> bool:
     """True when the Upstream defines subsets keyed by `version`."""
     selectors = (((upstream_obj.get("spec") or {}).get("kube") or {}).get("subsetSpec") or {}).get("selectors")

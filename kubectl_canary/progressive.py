@@ -49,7 +49,9 @@ class SteppedRollout:
         """Where the routes were left, read back from the server when it answers: an interrupt can land
         between a write and the bookkeeping of it."""
         try:
-            live = read_rollout(self.invocation.cluster(), self.namespace, self.app, self.invocation.router).state
+            live = read_rollout(
+                self.invocation.cluster(), self.namespace, self.app, self.invocation.router, self.invocation.names
+            ).state
             weight: Fraction | None = live.weight or Fraction(0)
         except (CanaryError, KeyboardInterrupt):
             weight = self.applied[-1] if self.applied else None

@@ -11,9 +11,10 @@ know which router they drive.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kubectl_canary.app_names import AppNames, recorded_apps, recorded_names
 from kubectl_canary.cluster import HTTP_ROUTES, ROUTE_TABLES, Resource
 from kubectl_canary.rollout import RolloutState
 from kubectl_canary.routers import gateway_api, gloo
@@ -61,7 +62,7 @@ class Router:
     list_field: str  # spec.<list_field>: the atomic list of routes the plugin writes whole
     object_name: Callable[[str], str]
     app_of: Callable[[str], str | None]  # the app whose route object has this name, if any
-    parse: Callable[[str, list[Any]], Any]
+    parse: Callable[[str, list[Any], AppNames], Any]  # names: where the app's routes are (Gloo)
     render: Callable[[list[Any], Any, RolloutState], list[Any]]
     holds_app: Callable[[str, list[Any]], bool]  # whether a route object carries routes of the app
     verdict: Callable[[Obj], Verdict]
@@ -73,8 +74,10 @@ class Router:
     def routes_of(self, obj: Obj) -> list[Any]:
         return list((obj.get("spec") or {}).get(self.list_field) or [])
 
-    def read(self, app: str, obj: Obj) -> Any:
-        return self.parse(app, self.routes_of(obj))
+    def read(self, app: str, obj: Obj, names: AppNames | None = None) -> Any:
+        """The app's rollout in `obj`, its routes found by `names` (flags), else as `obj` records them."""
+        names = (names or AppNames()).over(recorded_names(obj, app))
+        return self.parse(app, self.routes_of(obj), replace(names, route_table=obj["metadata"]["name"]))
 
 
 def _gloo_verdict(obj: Obj) -> Verdict:
@@ -93,7 +96,9 @@ GLOO = Router(
     list_field="routes",
     object_name=gloo.route_table_name,
     app_of=lambda name: name.removesuffix("-routes") if name.endswith("-routes") and len(name) > 7 else None,
-    parse=gloo.parse_routes,
+    parse=lambda app, routes, names: gloo.parse_routes(
+        app, routes, route_name=names.route_name, upstream=names.upstream, table=names.route_table
+    ),
     render=gloo.render_routes,
     holds_app=gloo.is_rollout_table,
     verdict=_gloo_verdict,
@@ -109,7 +114,7 @@ GATEWAY_API = Router(
     list_field="rules",
     object_name=gateway_api.route_name,
     app_of=lambda name: name,
-    parse=gateway_api.parse_rules,
+    parse=lambda app, rules, names: gateway_api.parse_rules(app, rules),
     render=gateway_api.render_rules,
     holds_app=gateway_api.is_rollout_route,
     verdict=_gateway_api_verdict,
@@ -151,14 +156,22 @@ def router_named(name: str) -> Router:
 
 
 def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
-             required: Router | None = None) -> tuple[Router, Obj] | None:
+             required: Router | None = None, route_table: str | None = None) -> tuple[Router, Obj] | None:
     """The router whose route object of `app` exists, and that object; None when none does.
 
     With `choice` (--router) only that router is asked. Without it every router is, and an app whose
     routes exist on two gateways at once (during a migration) must be told which one to move. A router
     whose API the cluster does not serve holds no app, unless it is the chosen or `required` one.
+    `route_table` (--route-table) names the Gloo RouteTable; without it, an app none of the derived
+    names finds is looked for in the RouteTables that record it (app_names.py).
     """
     from kubectl_canary.errors import NotServedError, UsageError
+
+    if route_table:
+        if choice and choice != GLOO.name:
+            raise UsageError(f"--route-table names a Gloo RouteTable; it does not go with --router {choice}")
+        table = cluster.get(ROUTE_TABLES, namespace, route_table)
+        return None if table is None else (GLOO, table)
 
     found: list[tuple[Router, Obj]] = []
     order = [required, *(r for r in ROUTERS.values() if r is not required)] if required else ROUTERS.values()
@@ -177,4 +190,20 @@ def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
             f"app {app} has routes on two gateways ({names}); choose which to change with "
             f"--router {'|'.join(r.name for r, _ in found)}"
         )
+    if not found and required is None and choice in (None, GLOO.name):
+        return recorded_table(cluster, namespace, app)
     return found[0] if found else None
+
+
+def recorded_table(cluster: Cluster, namespace: str, app: str) -> tuple[Router, Obj] | None:
+    """The RouteTable of the namespace whose record names `app` (a table shared by several apps)."""
+    from kubectl_canary.errors import NotServedError, UsageError
+
+    try:
+        tables = [t for t in cluster.list(ROUTE_TABLES, namespace) if app in recorded_apps(t)]
+    except NotServedError:
+        return None
+    if len(tables) > 1:
+        names = ", ".join(t["metadata"]["name"] for t in tables)
+        raise UsageError(f"app {app} is recorded on several RouteTables ({names}); pick one with --route-table NAME")
+    return (GLOO, tables[0]) if tables else None
