@@ -167,8 +167,8 @@ def test_two_routes_to_the_upstream_are_refused_with_the_candidates(api, team, c
     shared = table(api)
     shared["spec"]["routes"].insert(2, admin)
     api.delete("routetables", NS, "team-a")
-    api.create({k: shared[k] for k in ("apiVersion", "kind", "spec")} | {"metadata": {"name": "team-a", "namespace": NS}},
-               manager=None)
+    metadata = {"name": "team-a", "namespace": NS}
+    api.create({k: shared[k] for k in ("apiVersion", "kind", "spec")} | {"metadata": metadata}, manager=None)
     api.clear_requests()
     result = canary("header", "cart", "v2", *TEAM, *CART_FLAGS)
     assert result.code == 1
