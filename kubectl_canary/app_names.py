@@ -80,10 +80,14 @@ def recorded_apps(route_object: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def recorded_names(route_object: dict[str, Any], app: str) -> AppNames:
     entry = recorded_apps(route_object).get(app) or {}
     upstream = entry.get("upstream")
+    try:
+        upstream_ref = parse_upstream(upstream) if isinstance(upstream, str) and upstream else None
+    except UsageError:
+        upstream_ref = None  # unreadable: found by the derived name, and rewritten on the next change
     return AppNames(
-        route_table=(route_object.get("metadata") or {}).get("name") if entry else None,
+        route_table=(route_object.get("metadata") or {}).get("name") if app in recorded_apps(route_object) else None,
         route_name=entry.get("routeName") or None,
-        upstream=parse_upstream(upstream) if isinstance(upstream, str) and upstream else None,
+        upstream=upstream_ref,
         deployments={str(k): str(v) for k, v in (entry.get("deployments") or {}).items()},
         adopted_from=entry.get("adoptedFrom") or None,
     )
@@ -98,7 +102,7 @@ def record(route_object: dict[str, Any], app: str, names: AppNames, route_name: 
     Only versions still in the routes keep their Deployment name, so the record shrinks as a rollout ends.
     """
     apps = recorded_apps(route_object)
-    deployments = {v: d for v, d in names.deployments.items() if v in versions and d}
+    deployments = {v: d for v, d in names.deployments.items() if v in versions and d and d != f"{app}-{v}"}
     entry: dict[str, Any] = {}
     if route_name:
         entry["routeName"] = route_name

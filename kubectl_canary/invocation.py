@@ -133,12 +133,13 @@ class Invocation:
         """The app's live routes, on the gateway --router names or wherever they are."""
         return read_rollout(self.cluster(), self.namespace, app, self.router, self.names)
 
-    def record(self, route_object: Obj, reason: str, message: str, *, warning: bool = False) -> None:
+    def record(self, route_object: Obj, reason: str, message: str, *, warning: bool = False,
+               app: str | None = None) -> None:
         """Record a transition as an Event on the route object. Never fails the command: it warns."""
         if self.dry_run != "none" or self._cluster is None:
             return
         try:
-            self._cluster.create(event(route_object, reason, message, warning=warning))
+            self._cluster.create(event(route_object, reason, message, warning=warning, app=app))
         except CanaryError as error:
             self.warn(f"could not record the {reason} event: {error}")
 
@@ -170,7 +171,7 @@ class Invocation:
         self.report_routes(change)
         if change.changed:
             reason = f"Canary{transition.capitalize()}"
-            self.record(change.route_object, reason, transition_message(change.before, change.after))
+            self.record(change.route_object, reason, transition_message(change.before, change.after), app=app)
         return change
 
     def print_written(self) -> None:

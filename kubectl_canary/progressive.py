@@ -125,7 +125,8 @@ class SteppedRollout:
     def _fall_back(self, change: RouteChange, weight: Fraction, last_good: Fraction, reason: str) -> None:
         canary = change.after.canary
         message = f"gate failed at {format_percent(weight)}%: {reason}"
-        self.invocation.record(change.route_object, "CanaryGateFailed", f"{message} by {who()}", warning=True)
+        self.invocation.record(change.route_object, "CanaryGateFailed", f"{message} by {who()}", warning=True,
+                               app=self.app)
         if self.on_failure == "pause":
             self._apply(_to_weight(last_good))
             self.applied.append(last_good)

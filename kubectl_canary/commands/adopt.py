@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from kubectl_canary.app_names import APPS_ANNOTATION, AppNames, record, recorded_names
-from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, UPSTREAMS, Cluster, Obj
+from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, SERVICES, UPSTREAMS, Cluster, Obj
 from kubectl_canary.commands import Command
 from kubectl_canary.durations import format_duration, parse_duration
 from kubectl_canary.errors import ApiError, CanaryError
@@ -13,6 +13,7 @@ from kubectl_canary.invocation import Invocation
 from kubectl_canary.managed_fields import apply_body
 from kubectl_canary.manifests import (
     canary_deployment,
+    discovery_subsets_problem,
     selects_every_version,
     upstream_selects_versions,
     upstream_version_subsets,
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     table = _route_table(cluster, namespace, app, invocation.names)
     names = invocation.names.over(recorded_names(table, app))
     # Every refusal before the first write: which route, which Deployment, who owns the routes.
-    routes, _ = adopt_routes(app, GLOO.routes_of(table), version, route_name=names.route_name,
+    routes, index = adopt_routes(app, GLOO.routes_of(table), version, route_name=names.route_name,
                              upstream=names.upstream, table=table["metadata"]["name"])
     check_route_owners(LiveRollout(table, None, GLOO), cluster.field_manager,
                        force_conflicts=invocation.force_conflicts)
@@ -79,6 +80,9 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     if source is None:
         raise CanaryError(f"deployment {source_name} not found in namespace {namespace}; name the Deployment that "
                           f"serves {app} with --deployment NAME")
+    # The subsets first: its refusals (discovery would take them away) come before any write, and a
+    # subsetSpec without fallbackPolicy still serves routes without a subset from every pod.
+    _version_subsets(cluster, invocation, namespace, routes[index])
     if selects_every_version(source) or _pod_version(source) != version:
         target = canary_deployment(source, app, version, None)
         names = AppNames(names.route_table, names.route_name, names.upstream, {version: target["metadata"]["name"]},
@@ -87,7 +91,6 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     else:
         target = source  # already one Deployment per version: it is the primary as it is
         names = AppNames(names.route_table, names.route_name, names.upstream, {version: source_name})
-    _version_subsets(cluster, invocation, namespace, GLOO.routes_of(table), routes)
 
     target_name = target["metadata"]["name"]
     if invocation.dry_run == "none" and routes != GLOO.routes_of(table):
@@ -129,21 +132,21 @@ def _write_deployment(cluster: Cluster, invocation: Invocation, desired: Obj) ->
         invocation.report(live, "unchanged")
 
 
-def _version_subsets(cluster: Cluster, invocation: Invocation, namespace: str, before: list[Obj],
-                     after: list[Obj]) -> None:
-    """The Upstream of the adopted route gets subsets keyed by `version`, unless it has them."""
-    changed = [route for route, old in zip(after, before) if route != old]
-    if not changed:
-        return
-    action = changed[0]["routeAction"]
+def _version_subsets(cluster: Cluster, invocation: Invocation, namespace: str, primary: Obj) -> None:
+    """The Upstream of the app's primary route gets subsets keyed by `version`, unless it has them."""
+    action = primary["routeAction"]
     destination = action["single"] if "single" in action else action["multi"]["destinations"][0]["destination"]
     ref = destination["upstream"]
     upstream = cluster.get(UPSTREAMS, ref.get("namespace") or namespace, ref["name"])
     if upstream is None:
         raise CanaryError(f"upstream {ref['name']} not found in namespace {ref.get('namespace') or namespace}, but "
                           f"the route of the app sends traffic to it")
-    if not (upstream.get("spec") or {}).get("kube"):
+    kube = (upstream.get("spec") or {}).get("kube")
+    if not kube:
         raise CanaryError(f"upstream {ref['name']} is not a Kubernetes Upstream, so it has no pod subsets")
+    service = cluster.get(SERVICES, kube.get("serviceNamespace") or namespace, kube.get("serviceName", ""))
+    if (problem := discovery_subsets_problem(upstream, service)) is not None:
+        raise CanaryError(problem)
     if upstream_selects_versions(upstream):
         return
     subsets = {"spec": {"kube": {"subsetSpec": upstream_version_subsets(upstream)}}}
@@ -213,6 +216,7 @@ COMMAND = Command(
         needs(ROUTE_TABLES, "get", "list", "patch"),
         needs(DEPLOYMENTS, "get", "create", "patch", "watch"),
         needs(UPSTREAMS, "get", "patch"),
+        needs(SERVICES, "get"),
         needs(NAMESPACES, "get", cluster_wide=True),
     ),
 )

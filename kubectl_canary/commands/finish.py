@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     old = change.before.primary
     keep = frozenset({old}) if args.keep_old else frozenset()
     backends_of(first_read.router).retire(cluster, invocation, first_read, change, keep)
-    if old in first_read.names.deployments and not args.keep_old:
+    if first_read.deployment_of(old) != deployment_name(app, old) and not args.keep_old:
         # A Deployment the team brought (--deployment) is theirs, often in Git or a Helm release: they retire it.
         name = first_read.names.deployments[old]
         invocation.warn(f"deployment {name} of {old} takes no traffic from the routes now; kubectl canary did not "

@@ -197,12 +197,12 @@ def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
 
 def recorded_table(cluster: Cluster, namespace: str, app: str) -> tuple[Router, Obj] | None:
     """The RouteTable of the namespace whose record names `app` (a table shared by several apps)."""
-    from kubectl_canary.errors import NotServedError, UsageError
+    from kubectl_canary.errors import ForbiddenError, NotServedError, UsageError
 
     try:
         tables = [t for t in cluster.list(ROUTE_TABLES, namespace) if app in recorded_apps(t)]
-    except NotServedError:
-        return None
+    except (NotServedError, ForbiddenError):
+        return None  # no RouteTables, or no right to list them: no recorded app to find
     if len(tables) > 1:
         names = ", ".join(t["metadata"]["name"] for t in tables)
         raise UsageError(f"app {app} is recorded on several RouteTables ({names}); pick one with --route-table NAME")

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 import threading
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +24,7 @@ from tests.routing_model import Request, route_request
 NS = "team-a"
 TEAM = ("-n", NS)
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+PLUGIN = str(Path(sys.executable).parent / "kubectl-canary")
 
 
 def upstream_ref(app: str) -> dict:
@@ -208,6 +213,23 @@ def test_a_primary_whose_selector_ignores_the_version_is_refused(api, team, cana
     assert writes(api) == []
 
 
+@pytest.mark.parametrize("command", [("header", "cart", "v2", *CART_FLAGS), ("adopt", "cart", "v1", *CART_FLAGS)])
+def test_a_subset_spec_discovery_would_write_over_ours_is_refused(api, team, canary, command):
+    service = api.get("services", NS, "cart")
+    config = {"kube": {"subset_spec": {"selectors": [{"keys": ["color"]}]}}}
+    service["metadata"]["annotations"] = {"gloo.solo.io/upstream_config": json.dumps(config)}
+    api.replace(service)
+    api.clear_requests()
+    result = canary(*command, *TEAM)
+    assert result.code == 1
+    assert result.err == (
+        "error: Service cart sets a subsetSpec without the version key in its annotation gloo.solo.io/upstream_config, "
+        "and Gloo's discovery writes that subsetSpec over upstream team-a-cart-80 on every resync, so routes to a "
+        "version would find no pods; add 'version' to the subset keys there first\n"
+    )
+    assert writes(api) == []
+
+
 def test_adopt_dry_run_shows_every_object_and_writes_nothing(api, team, canary):
     api.clear_requests()
     result = canary("adopt", "echo", "v1", *TEAM, *ECHO_FLAGS, "--dry-run=client", "-o", "json")
@@ -215,8 +237,8 @@ def test_adopt_dry_run_shows_every_object_and_writes_nothing(api, team, canary):
     assert writes(api) == []
     items = json.loads(result.out)["items"]
     assert [(i["kind"], i["metadata"]["name"]) for i in items] == [
-        ("Deployment", "echo-v1"), ("Upstream", "team-a-echo-80"), ("RouteTable", "team-a")]
-    assert items[0]["spec"]["selector"]["matchLabels"] == {"app": "echo", "version": "v1"}
+        ("Upstream", "team-a-echo-80"), ("Deployment", "echo-v1"), ("RouteTable", "team-a")]
+    assert items[1]["spec"]["selector"]["matchLabels"] == {"app": "echo", "version": "v1"}
     assert items[2]["spec"]["routes"] == [HEALTHZ, {**ECHO, "routeAction": to("echo", "v1")}, CART, SEARCH, LEGACY]
 
 
@@ -230,7 +252,7 @@ def test_adopt_then_a_canary_once_the_old_deployment_is_gone(api, team, canary):
     assert adopted.code == 0, adopted.err
     assert "deployment echo still runs" in adopted.err
     assert routes(api) == [HEALTHZ, {**ECHO, "routeAction": to("echo", "v1")}, CART, SEARCH, LEGACY]
-    assert record(api) == {"echo": {"adoptedFrom": "echo", "deployments": {"v1": "echo-v1"}, "routeName": "echo",
+    assert record(api) == {"echo": {"adoptedFrom": "echo", "routeName": "echo",
                                     "upstream": "gloo-system/team-a-echo-80"}}
     assert api.get("deployments", NS, "echo") is not None
 
@@ -240,6 +262,11 @@ def test_adopt_then_a_canary_once_the_old_deployment_is_gone(api, team, canary):
     api.delete("deployments", NS, "echo")
     assert canary("header", "echo", "v2", *TEAM).code == 0
     assert routes(api)[1:3] == [header_route("echo", "v2", "/echo"), {**ECHO, "routeAction": to("echo", "v1")}]
+    api.set_deployment_ready(NS, "echo-v2")
+    finished = canary("finish", "echo", *TEAM)
+    assert (finished.code, finished.err) == (0, "")
+    assert api.get("deployments", NS, "echo-v1") is None  # made by adopt: retired as any version the plugin made
+    assert routes(api) == [HEALTHZ, {**ECHO, "routeAction": to("echo", "v2")}, CART, SEARCH, LEGACY]
 
 
 def weigh(kubeconfig, app: str, percent: int) -> None:
@@ -269,3 +296,49 @@ def test_two_apps_of_one_table_changed_at_once_both_land_every_time(api, team, c
     assert conflicts, "the writes never raced"
     cluster, _ = connect(ConnectionOptions(kubeconfig=str(kubeconfig)), field_manager="kubectl-canary", dry_run="none")
     assert read_rollout(cluster, NS, "cart").state.weight == 20
+
+
+def test_two_processes_on_two_apps_of_one_table_both_land(api, team, canary, kubeconfig):
+    """The same through the installed plugin, as two people would run it."""
+    assert canary("header", "cart", "v2", *TEAM, *CART_FLAGS).code == 0
+    assert canary("header", "search", "v2", *TEAM, *SEARCH_FLAGS).code == 0
+    for name in ("cart-v2", "search-v2"):
+        api.set_deployment_ready(NS, name)
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    for round_ in range(4):
+        cart, search = 10 + round_, 90 - round_
+        api.inject_fault(Fault.delay(0.5), method="GET", path_contains="/routetables/team-a", times=1)
+        processes = [subprocess.Popen([PLUGIN, "weight", app, str(percent), *TEAM, "--route-table", "team-a"],
+                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                     for app, percent in (("cart", cart), ("search", search))]
+        for process in processes:
+            _, err = process.communicate(timeout=60)
+            assert process.returncode == 0, err
+        live = routes(api)
+        assert parse_routes("cart", live, route_name="cart").state.weight == cart, round_
+        assert parse_routes("search", live).state.weight == search, round_
+
+
+def test_requests_of_a_recorded_app(api, team, canary):
+    """A recorded app costs two GETs (404: the derived names are asked first) and a LIST of the namespace's
+    RouteTables; --route-table saves them."""
+    assert canary("header", "cart", "v2", *TEAM, *CART_FLAGS).code == 0
+    api.set_deployment_ready(NS, "cart-v2")
+    api.clear_requests()
+    assert canary("weight", "cart", "25", *TEAM).code == 0
+    recorded = [(r.method, r.path.rsplit("/", 2)[-2:]) for r in api.requests]
+    api.clear_requests()
+    assert canary("weight", "cart", "30", *TEAM, "--route-table", "team-a").code == 0
+    named = [(r.method, r.path.rsplit("/", 2)[-2:]) for r in api.requests]
+    write = [("GET", ["deployments", "cart-v2"]), ("PATCH", ["routetables", "team-a"]), ("POST", ["team-a", "events"])]
+    assert recorded == [("GET", ["routetables", "cart-routes"]), ("GET", ["httproutes", "cart"]),
+                        ("GET", ["team-a", "routetables"]), *write]  # 404, 404, then the LIST
+    assert named == [("GET", ["routetables", "team-a"]), *write]
+
+
+def test_history_of_an_app_on_a_shared_table_is_its_own(api, team, canary):
+    assert canary("header", "cart", "v2", *TEAM, *CART_FLAGS).code == 0
+    assert canary("header", "search", "v2", *TEAM, *SEARCH_FLAGS).code == 0
+    rows = json.loads(canary("history", "cart", *TEAM, "-o", "json").out)["items"]
+    assert [(r["reason"], r["message"].split(" by ")[0]) for r in rows] == [
+        ("CanaryHeader", "stable on v1 -> v1, header stage=canary to v2")]
