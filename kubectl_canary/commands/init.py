@@ -152,7 +152,7 @@ COMMAND = Command(
     run=run,
     permissions=(
         needs(EVENTS, "create"),
-        needs(ROUTE_TABLES, "get", "create", "patch"),
+        needs(ROUTE_TABLES, "get", "list", "create", "patch"),  # list: an app recorded on a shared table
         needs(HTTP_ROUTES, "get", "create", "patch"),
         needs(GATEWAYS, "get"),
         needs(DEPLOYMENTS, "get", "create", "patch"),

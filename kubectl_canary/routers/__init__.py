@@ -190,7 +190,7 @@ def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
             f"app {app} has routes on two gateways ({names}); choose which to change with "
             f"--router {'|'.join(r.name for r, _ in found)}"
         )
-    if not found and required is None and choice in (None, GLOO.name):
+    if not found and choice in (None, GLOO.name):
         return recorded_table(cluster, namespace, app)
     return found[0] if found else None
 

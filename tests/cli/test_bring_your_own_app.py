@@ -342,3 +342,12 @@ def test_history_of_an_app_on_a_shared_table_is_its_own(api, team, canary):
     rows = json.loads(canary("history", "cart", *TEAM, "-o", "json").out)["items"]
     assert [(r["reason"], r["message"].split(" by ")[0]) for r in rows] == [
         ("CanaryHeader", "stable on v1 -> v1, header stage=canary to v2")]
+
+
+def test_init_leaves_an_app_recorded_on_a_shared_table_alone(api, team, canary):
+    assert canary("header", "cart", "v2", *TEAM, *CART_FLAGS).code == 0
+    api.clear_requests()
+    result = canary("init", "cart", *TEAM)
+    assert (result.code, result.err) == (0, "")
+    assert result.out == "cart is already initialised in namespace team-a (RouteTable team-a exists); nothing changed\n"
+    assert writes(api) == []
