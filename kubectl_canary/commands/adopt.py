@@ -75,8 +75,11 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
                              upstream=names.upstream, table=table["metadata"]["name"])
     check_route_owners(LiveRollout(table, None, GLOO), cluster.field_manager,
                        force_conflicts=invocation.force_conflicts)
-    source_name = names.deployment or names.deployments.get(version) or app
-    source = cluster.get(DEPLOYMENTS, namespace, source_name)
+    named = names.deployment or names.deployments.get(version)
+    source = None
+    for source_name in [named] if named else [f"{app}-{version}", app]:
+        if (source := cluster.get(DEPLOYMENTS, namespace, source_name)) is not None:
+            break
     if source is None:
         raise CanaryError(f"deployment {source_name} not found in namespace {namespace}; name the Deployment that "
                           f"serves {app} with --deployment NAME")

@@ -165,6 +165,18 @@ def test_an_unnamed_route_found_by_its_upstream(api, team, canary):
     assert routes(api) == [HEALTHZ, ECHO, CART, header_route("search", "v2", "/search"),
                            {"name": "search-primary", **SEARCH}, LEGACY]
     assert record(api) == {"search": {"deployments": {"v1": "search"}, "upstream": "gloo-system/team-a-search-80"}}
+    api.set_deployment_ready(NS, "search-v2")
+    assert canary("weight", "search", "50", *TEAM).code == 0
+    # Back to the primary: the guard reads the primary's own Deployment (search, not search-v1).
+    api.set_deployment_ready(NS, "search", 0)
+    refused = canary("abort", "search", *TEAM)
+    assert refused.code == 1 and "deployment search" in refused.err, refused.err
+    api.set_deployment_ready(NS, "search")
+    aborted = canary("abort", "search", *TEAM)
+    assert (aborted.code, aborted.err) == (0, "")
+    assert routes(api) == [HEALTHZ, ECHO, CART, {"name": "search-primary", **SEARCH}, LEGACY]
+    assert api.get("deployments", NS, "search-v2") is None
+    assert api.get("deployments", NS, "search") is not None
 
 
 def test_two_routes_to_the_upstream_are_refused_with_the_candidates(api, team, canary):
@@ -351,3 +363,14 @@ def test_init_leaves_an_app_recorded_on_a_shared_table_alone(api, team, canary):
     assert (result.code, result.err) == (0, "")
     assert result.out == "cart is already initialised in namespace team-a (RouteTable team-a exists); nothing changed\n"
     assert writes(api) == []
+
+
+def test_adopt_of_an_app_init_made_changes_nothing(api, canary):
+    assert canary("init", "echo").code == 0
+    api.set_deployment_ready("echo", "echo-v1")
+    before = api.get("routetables", "echo", "echo-routes")
+    api.clear_requests()
+    result = canary("adopt", "echo", "v1")
+    assert (result.code, result.err) == (0, "")
+    assert writes(api) == []
+    assert api.get("routetables", "echo", "echo-routes") == before
