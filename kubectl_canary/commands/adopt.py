@@ -29,13 +29,15 @@ from kubectl_canary.waiting import wait_until_ready
 LONG = """\
 For an app that `init` did not make: a RouteTable shared with other apps (--route-table), the
 Upstream Gloo's discovery made (--upstream NS/NAME), a Deployment named freely (--deployment,
-default APP) whose pods may lack the `version` label. Once, in this order, each step only when
-needed and each refused before any write when it cannot be done safely:
-  1. Deployment APP-VERSION, cloned from --deployment with the label version=VERSION on its pods and
+default APP-VERSION, else APP) whose pods may lack the `version` label. Once, in this order, each
+step only when needed (an ambiguous route, a missing Deployment, routes owned by another tool are
+refused before any write):
+  1. the Upstream gets subsets keyed by `version` (Gloo's discovery keeps a subsetSpec it did not
+     write; refused when the Service's gloo.solo.io/upstream_config sets one without `version`,
+     which discovery would write over it);
+  2. Deployment APP-VERSION, cloned from --deployment with the label version=VERSION on its pods and
      in its selector, when that Deployment's selector ignores `version` (it would also select the
      pods of every later version: two Deployments fighting over pods);
-  2. the Upstream gets subsets keyed by `version` (Gloo's discovery keeps a subsetSpec it did not
-     write: it copies the stored one when the Service's annotations specify none);
   3. only once the version's Deployment is ready (--wait waits, --force skips the check): the app's
      primary route sends to the subset version=VERSION of the same upstream, every other route of the
      table as it was; the names are recorded on the RouteTable (annotation kubectl-canary.io/apps),
