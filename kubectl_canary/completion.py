@@ -247,21 +247,25 @@ def _apps(line: _Line) -> list[tuple[str, str]]:
         tables = cluster.list(ROUTE_TABLES, namespace)
     except Exception:  # completion never fails loudly: no candidates instead
         return []
+    from kubectl_canary.app_names import recorded_apps
+
     apps = []
     for table in tables:
         name = str((table.get("metadata") or {}).get("name") or "")
         if name.endswith(_ROUTE_TABLE_SUFFIX) and len(name) > len(_ROUTE_TABLE_SUFFIX):
             app = name[: -len(_ROUTE_TABLE_SUFFIX)]
             apps.append((app, _summary(app, table)))
-    return sorted(apps)
+        # Apps recorded on a table shared by several (app_names.py).
+        apps.extend((app, _summary(app, table)) for app in recorded_apps(table))
+    return sorted(set(apps))
 
 
 def _summary(app: str, table: dict[str, Any]) -> str:
     from kubectl_canary.rollout import format_percent
-    from kubectl_canary.routers.gloo import parse_routes
+    from kubectl_canary.routers import GLOO
 
     try:
-        state = parse_routes(app, list((table.get("spec") or {}).get("routes") or [])).state
+        state = GLOO.read(app, table).state  # found by the names the table records, if any
     except Exception:
         return ""
     if state.canary is None:
@@ -273,13 +277,14 @@ def _summary(app: str, table: dict[str, Any]) -> str:
 
 def _next_versions(line: _Line, app: str) -> list[str]:
     """The canary of a running rollout, else the version after the primary (v1 -> v2)."""
-    from kubectl_canary.cluster import ROUTE_TABLES
-    from kubectl_canary.routers.gloo import parse_routes, route_table_name
+    from kubectl_canary.routers import GLOO, find_app
 
     try:
         cluster, namespace = _connect(line)
-        table = cluster.get(ROUTE_TABLES, namespace, route_table_name(app))
-        state = parse_routes(app, list(((table or {}).get("spec") or {}).get("routes") or [])).state
+        found = find_app(cluster, namespace, app, GLOO.name)  # APP-routes, else the table that records app
+        state = GLOO.read(app, found[1]).state if found else None
+        if state is None:
+            return []
     except Exception:
         return []
     if state.canary is not None:

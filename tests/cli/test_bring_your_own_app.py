@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from kubectl_canary.cli import main
 from kubectl_canary.cluster import ConnectionOptions, connect
 from kubectl_canary.rollout import shift_weight
 from kubectl_canary.route_updates import read_rollout, update_routes
@@ -374,3 +375,12 @@ def test_adopt_of_an_app_init_made_changes_nothing(api, canary):
     assert (result.code, result.err) == (0, "")
     assert writes(api) == []
     assert api.get("routetables", "echo", "echo-routes") == before
+
+
+def test_completion_offers_recorded_apps(api, team, canary, capsys):
+    assert canary("header", "cart", "v2", *TEAM, *CART_FLAGS).code == 0
+    capsys.readouterr()
+    assert main(["__complete", "weight", "-n", NS, ""]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "cart\theader: v2 (primary v1)"
+    assert main(["__complete", "header", "-n", NS, "cart", ""]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "v2"
