@@ -384,3 +384,14 @@ def test_completion_offers_recorded_apps(api, team, canary, capsys):
     assert capsys.readouterr().out.splitlines()[0] == "cart\theader: v2 (primary v1)"
     assert main(["__complete", "header", "-n", NS, "cart", ""]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "v2"
+
+
+def test_through_kubectl(api, team, kubectl):
+    """kubectl hands the new flags to the plugin as they are."""
+    result = kubectl("canary", "header", "cart", "v2", *TEAM, *CART_FLAGS)
+    assert result.code == 0, result.err
+    # A discovered Upstream has no subsetSpec, so Gloo's default fallback: said, not refused.
+    assert result.err.startswith("warning: upstream team-a-cart-80 has fallbackPolicy ANY_ENDPOINT")
+    assert routes(api)[2:4] == [header_route("cart", "v2", "/cart"), CART]
+    status = kubectl("canary", "status", "cart", *TEAM, "-o", "json")
+    assert json.loads(status.out)["canary"]["version"] == "v2"
