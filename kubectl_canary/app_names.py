@@ -23,7 +23,7 @@ APPS_ANNOTATION = "kubectl-canary.io/apps"
 class AppNames:
     """The names of an app's objects; None (or empty) where the derived name applies."""
 
-    route_table: str | None = None
+    route_table: str | None = None  # Gloo: the RouteTable
     route_name: str | None = None
     upstream: tuple[str, str] | None = None  # (namespace, name); namespace "" when not given
     # version -> Deployment name, for versions whose Deployment is not APP-VERSION (the primary's, given
@@ -33,6 +33,7 @@ class AppNames:
     # The Deployment `adopt` copied into APP-VERSION: its selector selects every version's pods, so no
     # canary starts while it exists.
     adopted_from: str | None = None
+    route: str | None = None  # the Gateway API router: the HTTPRoute (--route)
 
     def deployment_of(self, app: str, version: str) -> str:
         return self.deployments.get(version) or f"{app}-{version}"
@@ -52,11 +53,13 @@ class AppNames:
             deployments={**recorded.deployments, **self.deployments},
             deployment=self.deployment,
             adopted_from=self.adopted_from or recorded.adopted_from,
+            route=self.route or recorded.route,
         )
 
     @property
     def given(self) -> bool:
-        return bool(self.route_table or self.route_name or self.upstream or self.deployments or self.deployment)
+        return bool(self.route_table or self.route_name or self.upstream or self.deployments or self.deployment
+                    or self.route)
 
 
 def parse_upstream(text: str) -> tuple[str, str]:
@@ -84,8 +87,11 @@ def recorded_names(route_object: dict[str, Any], app: str) -> AppNames:
         upstream_ref = parse_upstream(upstream) if isinstance(upstream, str) and upstream else None
     except UsageError:
         upstream_ref = None  # unreadable: found by the derived name, and rewritten on the next change
+    name = (route_object.get("metadata") or {}).get("name") if app in recorded_apps(route_object) else None
+    http_route = route_object.get("kind") == "HTTPRoute"
     return AppNames(
-        route_table=(route_object.get("metadata") or {}).get("name") if app in recorded_apps(route_object) else None,
+        route_table=None if http_route else name,
+        route=name if http_route else None,
         route_name=entry.get("routeName") or None,
         upstream=upstream_ref,
         deployments={str(k): str(v) for k, v in (entry.get("deployments") or {}).items()},
@@ -94,11 +100,11 @@ def recorded_names(route_object: dict[str, Any], app: str) -> AppNames:
 
 
 def record(route_object: dict[str, Any], app: str, names: AppNames, route_name: str | None,
-           versions: tuple[str, ...]) -> str | None:
+           versions: tuple[str, ...], own_name: str | None = None) -> str | None:
     """The annotation's new value with `app`'s names, or None when it need not change.
 
-    An app in a table not named APP-routes is recorded even when every other name is derived: the record
-    is how later commands find it.
+    An app in a route object not named as the app's own (`own_name`: RouteTable APP-routes, HTTPRoute APP)
+    is recorded even when every other name is derived: the record is how later commands find it.
     Only versions still in the routes keep their Deployment name, so the record shrinks as a rollout ends.
     """
     apps = recorded_apps(route_object)
@@ -112,7 +118,7 @@ def record(route_object: dict[str, Any], app: str, names: AppNames, route_name: 
         entry["deployments"] = deployments
     if names.adopted_from:
         entry["adoptedFrom"] = names.adopted_from
-    shared = (route_object.get("metadata") or {}).get("name") != f"{app}-routes"
+    shared = (route_object.get("metadata") or {}).get("name") != (own_name or f"{app}-routes")
     if apps.get(app) == entry or (not entry and not shared and app not in apps):
         return None
     if entry or shared:

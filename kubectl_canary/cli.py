@@ -68,6 +68,8 @@ def _global_flags(*, kubeconfig_user: bool = True) -> _Parser:
                        "the app's upstream)")
     names.add_argument("--upstream", default=argparse.SUPPRESS, metavar="NS/NAME",
                        help="the app's Gloo Upstream, e.g. gloo-system/team-a-echo-80 (default: APP)")
+    names.add_argument("--route", default=argparse.SUPPRESS, metavar="NAME",
+                       help="the Gateway API HTTPRoute holding the app's rules (default APP, or the recorded one)")
     names.add_argument("--deployment", default=argparse.SUPPRESS, metavar="NAME",
                        help="the primary version's Deployment (default APP-VERSION)")
     connection = flags.add_argument_group("connection flags (as kubectl's)")
@@ -150,12 +152,12 @@ def connection_options(values: dict[str, Any], default_timeout: float = 30.0) ->
 
 def app_names(values: dict[str, Any]) -> AppNames:
     """--route-table, --route-name, --upstream, --deployment as given (absent: derive or read the record)."""
-    for flag in ("route_table", "deployment"):  # route names are free text in Gloo
+    for flag in ("route_table", "route", "deployment"):  # route names are free text in Gloo
         if flag in values:
             validate_name(values[flag], f"--{flag.replace('_', '-')}")
     upstream = parse_upstream(values["upstream"]) if values.get("upstream") else None
     return AppNames(values.get("route_table"), values.get("route_name"), upstream,
-                    deployment=values.get("deployment"))
+                    deployment=values.get("deployment"), route=values.get("route"))
 
 
 def _gloo_timeout(text: str) -> float:
@@ -235,6 +237,7 @@ _VALUE_FLAGS = (
     "-n", "--namespace", "--kubeconfig", "--context", "--cluster", "--user", "-s", "--server", "--token",
     "--certificate-authority", "--client-certificate", "--client-key", "--tls-server-name", "--as", "--as-group",
     "--as-uid", "--request-timeout", "--field-manager", "--route-table", "--route-name", "--upstream", "--deployment",
+    "--route",
 )  # fmt: skip
 
 

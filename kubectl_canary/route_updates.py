@@ -65,12 +65,13 @@ def read_rollout(cluster: Cluster, namespace: str, app: str, router: str | None 
                  names: AppNames | None = None) -> LiveRollout:
     """The live route object of `app` (on the router `--router` names, else wherever it is) and its rollout."""
     names = names or AppNames()
-    found = find_app(cluster, namespace, app, router, route_table=names.route_table)
+    found = find_app(cluster, namespace, app, router, route_table=names.route_table, route=names.route)
     if found is None:
         if not namespace_exists(cluster, namespace):
             raise CanaryError(f"namespace {namespace} not found; pick one with -n NAMESPACE")
-        if names.route_table:
-            raise CanaryError(f"RouteTable {names.route_table} not found in namespace {namespace}")
+        if names.route_table or names.route:
+            kind, name = ("RouteTable", names.route_table) if names.route_table else ("HTTPRoute", names.route)
+            raise CanaryError(f"{kind} {name} not found in namespace {namespace}")
         routers = [router_named(router)] if router else list(ROUTERS.values())
         where = " or ".join(f"{r.resource.kind} {r.object_name(app)}" for r in routers)
         raise CanaryError(
@@ -185,13 +186,13 @@ def update_routes(
 
 
 def _record(live: LiveRollout, desired: RolloutState) -> str | None:
-    """The new value of the route table's record of app names, when it changes (Gloo only)."""
-    if live.router.name != "gloo":
-        return None
-    name = live.router.routes_of(live.obj)[live.parsed.primary_index].get("name")
-    route_name = None if name in (None, f"{desired.app}-primary") else str(name)
+    """The new value of the route object's record of app names, when it changes."""
+    route_name = None
+    if live.router.name == "gloo":  # Gloo finds routes by name or upstream; the Gateway API by rule name
+        name = live.router.routes_of(live.obj)[live.parsed.primary_index].get("name")
+        route_name = None if name in (None, f"{desired.app}-primary") else str(name)
     versions = tuple(v for v in (desired.primary, desired.canary) if v)
-    return record(live.obj, desired.app, live.names, route_name, versions)
+    return record(live.obj, desired.app, live.names, route_name, versions, live.router.object_name(desired.app))
 
 
 def guard_moves(

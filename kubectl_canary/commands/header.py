@@ -173,7 +173,7 @@ COMMAND = Command(
         needs(ROUTE_TABLES, "get", "list", "patch", "watch"),  # list: an app recorded on a shared table
         needs(DEPLOYMENTS, "get", "create", "patch", "watch"),
         needs(UPSTREAMS, "get", "patch"),
-        needs(HTTP_ROUTES, "get", "patch", "watch"),
+        needs(HTTP_ROUTES, "get", "list", "patch", "watch"),
         needs(SERVICES, "get", "create", "patch"),
         needs(NAMESPACES, "get", cluster_wide=True),
     ),

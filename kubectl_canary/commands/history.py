@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from kubectl_canary.cluster import EVENTS, ROUTE_TABLES
+from kubectl_canary.cluster import EVENTS, HTTP_ROUTES, ROUTE_TABLES
 from kubectl_canary.commands import Command
 from kubectl_canary.history import APP_LABEL, history_rows
 from kubectl_canary.invocation import Invocation
@@ -37,15 +37,17 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     namespace = invocation.namespace
     rows: list[dict[str, str]] = []
     # The Events are on the app's route object; no read of it: a LIST of Events per router, until one has some.
-    for router in [router_named(invocation.router)] if invocation.router else ROUTERS.values():
-        name = invocation.names.route_table if invocation.names.route_table and router is GLOO else None
+    routers = [router_named(invocation.router)] if invocation.router else list(ROUTERS.values())
+    names = invocation.names
+    for router in routers:
+        name = names.route_table if router is GLOO else names.route
         rows = _rows(invocation, router, name or router.object_name(app), app)
         if rows:
             break
-    if not rows and not invocation.names.route_table and invocation.router in (None, GLOO.name):
-        # An app recorded on a shared RouteTable (app_names.py): its Events are on that table.
-        found = recorded_table(invocation.cluster(), namespace, app)
-        rows = _rows(invocation, GLOO, found[1]["metadata"]["name"], app) if found else []
+    if not rows and not (names.route_table or names.route):
+        # An app recorded on a shared route object (app_names.py): its Events are on that object.
+        found = recorded_table(invocation.cluster(), namespace, app, routers)
+        rows = _rows(invocation, found[0], found[1]["metadata"]["name"], app) if found else []
     if args.output == "json":
         print(json.dumps({"app": app, "namespace": namespace, "items": rows}, indent=2), file=invocation.out)
     elif rows:
@@ -75,5 +77,5 @@ COMMAND = Command(
     mutating=False,
     add_arguments=add_arguments,
     run=run,
-    permissions=(needs(EVENTS, "list"), needs(ROUTE_TABLES, "list")),
+    permissions=(needs(EVENTS, "list"), needs(ROUTE_TABLES, "list"), needs(HTTP_ROUTES, "list")),
 )

@@ -103,7 +103,7 @@ COMMAND = Command(
     permissions=(
         needs(EVENTS, "create"),
         needs(ROUTE_TABLES, "get", "list", "patch", "watch"),  # list: an app recorded on a shared table
-        needs(HTTP_ROUTES, "get", "patch", "watch"),
+        needs(HTTP_ROUTES, "get", "list", "patch", "watch"),
         needs(SERVICES, "get", "create", "patch", "delete"),  # the Gateway API mirrors to a version's Service
         needs(UPSTREAMS, "get", "create", "patch", "delete"),
         needs(DEPLOYMENTS, "get"),

@@ -156,14 +156,15 @@ def router_named(name: str) -> Router:
 
 
 def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
-             required: Router | None = None, route_table: str | None = None) -> tuple[Router, Obj] | None:
+             required: Router | None = None, route_table: str | None = None, route: str | None = None
+             ) -> tuple[Router, Obj] | None:
     """The router whose route object of `app` exists, and that object; None when none does.
 
     With `choice` (--router) only that router is asked. Without it every router is, and an app whose
     routes exist on two gateways at once (during a migration) must be told which one to move. A router
     whose API the cluster does not serve holds no app, unless it is the chosen or `required` one.
-    `route_table` (--route-table) names the Gloo RouteTable; without it, an app none of the derived
-    names finds is looked for in the RouteTables that record it (app_names.py).
+    `route_table` (--route-table) names the Gloo RouteTable, `route` (--route) the HTTPRoute; without them,
+    an app none of the derived names finds is looked for in the route objects that record it (app_names.py).
     """
     from kubectl_canary.errors import NotServedError, UsageError
 
@@ -172,6 +173,11 @@ def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
             raise UsageError(f"--route-table names a Gloo RouteTable; it does not go with --router {choice}")
         table = cluster.get(ROUTE_TABLES, namespace, route_table)
         return None if table is None else (GLOO, table)
+    if route:
+        if choice and choice != GATEWAY_API.name:
+            raise UsageError(f"--route names an HTTPRoute; it does not go with --router {choice}")
+        http_route = cluster.get(HTTP_ROUTES, namespace, route)
+        return None if http_route is None else (GATEWAY_API, http_route)
 
     found: list[tuple[Router, Obj]] = []
     order = [required, *(r for r in ROUTERS.values() if r is not required)] if required else ROUTERS.values()
@@ -190,20 +196,27 @@ def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
             f"app {app} has routes on two gateways ({names}); choose which to change with "
             f"--router {'|'.join(r.name for r, _ in found)}"
         )
-    if not found and choice in (None, GLOO.name):
-        return recorded_table(cluster, namespace, app)
-    return found[0] if found else None
+    if not found:
+        return recorded_table(cluster, namespace, app, [ROUTERS[choice]] if choice else list(ROUTERS.values()))
+    return found[0]
 
 
-def recorded_table(cluster: Cluster, namespace: str, app: str) -> tuple[Router, Obj] | None:
-    """The RouteTable of the namespace whose record names `app` (a table shared by several apps)."""
+def recorded_table(cluster: Cluster, namespace: str, app: str, routers: list[Router] | None = None
+                   ) -> tuple[Router, Obj] | None:
+    """The route object of the namespace whose record names `app` (one shared by several apps): RouteTables
+    first, then HTTPRoutes; one LIST per router asked."""
     from kubectl_canary.errors import ForbiddenError, NotServedError, UsageError
 
-    try:
-        tables = [t for t in cluster.list(ROUTE_TABLES, namespace) if app in recorded_apps(t)]
-    except (NotServedError, ForbiddenError):
-        return None  # no RouteTables, or no right to list them: no recorded app to find
-    if len(tables) > 1:
-        names = ", ".join(t["metadata"]["name"] for t in tables)
-        raise UsageError(f"app {app} is recorded on several RouteTables ({names}); pick one with --route-table NAME")
-    return (GLOO, tables[0]) if tables else None
+    for router in routers or [GLOO]:
+        try:
+            objs = [o for o in cluster.list(router.resource, namespace) if app in recorded_apps(o)]
+        except (NotServedError, ForbiddenError):
+            continue  # not served, or no right to list them: no recorded app to find there
+        if len(objs) > 1:
+            names = ", ".join(o["metadata"]["name"] for o in objs)
+            flag = "--route-table" if router is GLOO else "--route"
+            raise UsageError(f"app {app} is recorded on several {router.resource.kind}s ({names}); pick one with "
+                             f"{flag} NAME")
+        if objs:
+            return router, objs[0]
+    return None

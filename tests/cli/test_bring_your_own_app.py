@@ -395,3 +395,37 @@ def test_through_kubectl(api, team, kubectl):
     assert routes(api)[2:4] == [header_route("cart", "v2", "/cart"), CART]
     status = kubectl("canary", "status", "cart", *TEAM, "-o", "json")
     assert json.loads(status.out)["canary"]["version"] == "v2"
+
+
+def test_an_httproute_shared_by_two_apps(api, gateway, canary):
+    """The Gateway API router: HTTPRoute `shop-public` holds the rules of web and api (--route)."""
+    for app in ("web", "api"):
+        assert canary("init", app, "--router", "gateway-api", "--gateway", "infra/public:http",
+                      "--prefix", f"/{app}").code == 0
+        api.set_deployment_ready("echo", f"{app}-v1")
+    shared = copy.deepcopy(api.get("httproutes", "echo", "web"))
+    shared["metadata"] = {"name": "shop-public", "namespace": "echo"}
+    shared["spec"]["rules"] += api.get("httproutes", "echo", "api")["spec"]["rules"]
+    shared.pop("status", None)
+    for app in ("web", "api"):
+        api.delete("httproutes", "echo", app)
+    api.create(shared, manager=None)
+    api_rules = copy.deepcopy(shared["spec"]["rules"][1:])
+
+    assert canary("header", "web", "v2").code == 1  # not found without the name
+    result = canary("header", "web", "v2", "--route", "shop-public")
+    assert result.code == 0, result.err
+    live = api.get("httproutes", "echo", "shop-public")
+    assert json.loads(live["metadata"]["annotations"]["kubectl-canary.io/apps"]) == {"web": {}}
+    assert [r["name"] for r in live["spec"]["rules"]] == ["web-canary-header", "web-primary", "api-primary"]
+    assert live["spec"]["rules"][2:] == api_rules
+
+    api.set_deployment_ready("echo", "web-v2")
+    assert canary("weight", "web", "30").code == 0  # recorded: no flag
+    live = api.get("httproutes", "echo", "shop-public")
+    assert live["spec"]["rules"][2:] == api_rules
+    assert [ref["weight"] for ref in live["spec"]["rules"][1]["backendRefs"]] == [70, 30]
+    status = json.loads(canary("status", "-o", "json").out)
+    assert [(i["app"], i["route"]["name"]) for i in status["items"]] == [("web", "shop-public")]
+    assert canary("finish", "web").code == 0
+    assert api.get("httproutes", "echo", "shop-public")["spec"]["rules"][1:] == api_rules

@@ -119,7 +119,7 @@ def test_forbidden_names_the_refused_request_and_the_needs(api, canary):
     assert result.err == (
         "error: forbidden: cannot patch routetables.gateway.solo.io in namespace echo; weight needs: "
         "create events; get/list/patch/watch routetables.gateway.solo.io; "
-        "get/patch/watch httproutes.gateway.networking.k8s.io; get deployments.apps; "
+        "get/list/patch/watch httproutes.gateway.networking.k8s.io; get deployments.apps; "
         "delete upstreams.gloo.solo.io; get namespaces "
         "(kubectl canary rbac prints a Role that grants them)\n"
     )
