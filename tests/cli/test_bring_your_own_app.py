@@ -20,6 +20,7 @@ from kubectl_canary.rollout import shift_weight
 from kubectl_canary.route_updates import read_rollout, update_routes
 from kubectl_canary.routers.gloo import parse_routes
 from tests.fake_apiserver import Fault
+from tests.gateway_api_routing_model import route_request as gateway_route_request
 from tests.routing_model import Request, route_request
 
 NS = "team-a"
@@ -424,6 +425,11 @@ def test_an_httproute_shared_by_two_apps(api, gateway, canary):
     assert canary("weight", "web", "30").code == 0  # recorded: no flag
     live = api.get("httproutes", "echo", "shop-public")
     assert live["spec"]["rules"][2:] == api_rules
+    # The Gateway API's precedence: api's requests (and requests of no app) go where they went.
+    for path in ("/api", "/api/x", "/", "/other", "/apix"):
+        for headers in ({}, {"stage": "canary"}):
+            request = Request(path, headers=headers)
+            assert gateway_route_request([live], request) == gateway_route_request([shared], request), request
     assert [ref["weight"] for ref in live["spec"]["rules"][1]["backendRefs"]] == [70, 30]
     status = json.loads(canary("status", "-o", "json").out)
     assert [(i["app"], i["route"]["name"]) for i in status["items"]] == [("web", "shop-public")]
