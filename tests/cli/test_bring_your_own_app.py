@@ -308,6 +308,7 @@ def test_two_apps_of_one_table_changed_at_once_both_land_every_time(api, team, c
             "healthz", "echo", "cart-canary-header", "cart", "search-canary-header", "search-primary", "legacy"]
     conflicts = [r for r in api.requests if r.method == "PATCH" and r.status == 409]
     assert conflicts, "the writes never raced"
+    assert set(record(api)) == {"cart", "search"}  # the record too: one annotation, both apps
     cluster, _ = connect(ConnectionOptions(kubeconfig=str(kubeconfig)), field_manager="kubectl-canary", dry_run="none")
     assert read_rollout(cluster, NS, "cart").state.weight == 20
 
