@@ -17,6 +17,9 @@ from typing import Any
 from kubectl_canary.errors import UsageError
 
 APPS_ANNOTATION = "kubectl-canary.io/apps"
+# On every route object that carries the record: commands looking for a recorded app LIST only those.
+RECORD_LABEL = "kubectl-canary.io/records-apps"
+RECORD_SELECTOR = f"{RECORD_LABEL}=true"
 
 
 @dataclass(frozen=True)

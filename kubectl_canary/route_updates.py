@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from kubectl_canary.app_names import APPS_ANNOTATION, AppNames, record, recorded_names
+from kubectl_canary.app_names import APPS_ANNOTATION, RECORD_LABEL, AppNames, record, recorded_names
 from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, Cluster, Obj
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
 from kubectl_canary.managed_fields import apply_body, is_one_off_edit, owners_of
@@ -161,6 +161,8 @@ def update_routes(
             annotations[APPS_ANNOTATION] = recorded
         if annotations:
             changes["metadata"] = {"annotations": annotations}
+        if recorded is not None:
+            changes["metadata"]["labels"] = {RECORD_LABEL: "true"}
         body = apply_body(live.obj, cluster.field_manager, changes)
         try:
             written = cluster.apply(body, force=force_conflicts)

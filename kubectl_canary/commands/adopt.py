@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.app_names import APPS_ANNOTATION, AppNames, record, recorded_names
+from kubectl_canary.app_names import APPS_ANNOTATION, RECORD_LABEL, AppNames, record, recorded_names
 from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, SERVICES, UPSTREAMS, Cluster, Obj
 from kubectl_canary.commands import Command
 from kubectl_canary.durations import format_duration, parse_duration
@@ -195,7 +195,7 @@ def _write_routes(cluster: Cluster, invocation: Invocation, namespace: str, app:
             return table, False
         changes: Obj = {"spec": {"routes": routes}}
         if recorded is not None:
-            changes["metadata"] = {"annotations": {APPS_ANNOTATION: recorded}}
+            changes["metadata"] = {"annotations": {APPS_ANNOTATION: recorded}, "labels": {RECORD_LABEL: "true"}}
         try:
             written: Obj = cluster.apply(apply_body(table, cluster.field_manager, changes),
                                          force=invocation.force_conflicts)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kubectl_canary.app_names import AppNames, recorded_apps, recorded_names
+from kubectl_canary.app_names import RECORD_SELECTOR, AppNames, recorded_apps, recorded_names
 from kubectl_canary.cluster import HTTP_ROUTES, ROUTE_TABLES, Resource
 from kubectl_canary.rollout import RolloutState
 from kubectl_canary.routers import gateway_api, gloo
@@ -209,7 +209,7 @@ def recorded_table(cluster: Cluster, namespace: str, app: str, routers: list[Rou
 
     for router in routers or [GLOO]:
         try:
-            objs = [o for o in cluster.list(router.resource, namespace) if app in recorded_apps(o)]
+            objs = [o for o in cluster.list(router.resource, namespace, RECORD_SELECTOR) if app in recorded_apps(o)]
         except (NotServedError, ForbiddenError):
             continue  # not served, or no right to list them: no recorded app to find there
         if len(objs) > 1:

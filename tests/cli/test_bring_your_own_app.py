@@ -342,6 +342,9 @@ def test_requests_of_a_recorded_app(api, team, canary):
     api.clear_requests()
     assert canary("weight", "cart", "25", *TEAM).code == 0
     recorded = [(r.method, r.path.rsplit("/", 2)[-2:]) for r in api.requests]
+    # Only the route objects that carry a record are listed, however many RouteTables the namespace has.
+    assert api.requests[2].query.get("labelSelector") == "kubectl-canary.io/records-apps=true"
+    assert table(api)["metadata"]["labels"]["kubectl-canary.io/records-apps"] == "true"
     api.clear_requests()
     assert canary("weight", "cart", "30", *TEAM, "--route-table", "team-a").code == 0
     named = [(r.method, r.path.rsplit("/", 2)[-2:]) for r in api.requests]
