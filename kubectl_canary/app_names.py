@@ -59,10 +59,6 @@ class AppNames:
             route=self.route or recorded.route,
         )
 
-    @property
-    def given(self) -> bool:
-        return bool(self.route_table or self.route_name or self.upstream or self.deployments or self.deployment
-                    or self.route)
 
 
 def parse_upstream(text: str) -> tuple[str, str]:
