@@ -9,12 +9,14 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from kubectl_canary import __version__
+from kubectl_canary.app_names import AppNames, parse_upstream
 from kubectl_canary.cluster import DRY_RUN_MODES, ConnectionOptions
 from kubectl_canary.commands import VERB_NAMES, load
 from kubectl_canary.durations import parse_duration
 from kubectl_canary.errors import CanaryError, ForbiddenError, UsageError
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.permissions import describe
+from kubectl_canary.rollout import validate_name
 
 DESCRIPTION = """\
 Two-phase canary rollouts on Gloo Edge: first requests with a header (stage: canary) reach the
@@ -58,6 +60,18 @@ def _global_flags(*, kubeconfig_user: bool = True) -> _Parser:
         default=argparse.SUPPRESS,
         help="log every request to the API server on stderr (never credentials)",
     )
+    names = flags.add_argument_group("an app init did not make (recorded on the RouteTable by the first change)")
+    names.add_argument("--route-table", default=argparse.SUPPRESS, metavar="NAME",
+                       help="the Gloo RouteTable holding the app's routes (default APP-routes, or the recorded one)")
+    names.add_argument("--route-name", default=argparse.SUPPRESS, metavar="NAME",
+                       help="the app's primary route in the RouteTable (default APP-primary, else the route to "
+                       "the app's upstream)")
+    names.add_argument("--upstream", default=argparse.SUPPRESS, metavar="NS/NAME",
+                       help="the app's Gloo Upstream, e.g. gloo-system/team-a-echo-80 (default: APP)")
+    names.add_argument("--route", default=argparse.SUPPRESS, metavar="NAME",
+                       help="the Gateway API HTTPRoute holding the app's rules (default APP, or the recorded one)")
+    names.add_argument("--deployment", default=argparse.SUPPRESS, metavar="NAME",
+                       help="the primary version's Deployment (default APP-VERSION)")
     connection = flags.add_argument_group("connection flags (as kubectl's)")
     connection.add_argument(
         "--kubeconfig",
@@ -134,6 +148,16 @@ def connection_options(values: dict[str, Any], default_timeout: float = 30.0) ->
         as_uid=values.get("as_uid") or None,
         request_timeout=values.get("request_timeout", default_timeout),
     )
+
+
+def app_names(values: dict[str, Any]) -> AppNames:
+    """--route-table, --route-name, --upstream, --deployment as given (absent: derive or read the record)."""
+    for flag in ("route_table", "route", "deployment"):  # route names are free text in Gloo
+        if flag in values:
+            validate_name(values[flag], f"--{flag.replace('_', '-')}")
+    upstream = parse_upstream(values["upstream"]) if values.get("upstream") else None
+    return AppNames(values.get("route_table"), values.get("route_name"), upstream,
+                    deployment=values.get("deployment"), route=values.get("route"))
 
 
 def _gloo_timeout(text: str) -> float:
@@ -228,7 +252,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 _VALUE_FLAGS = (
     "-n", "--namespace", "--kubeconfig", "--context", "--cluster", "--user", "-s", "--server", "--token",
     "--certificate-authority", "--client-certificate", "--client-key", "--tls-server-name", "--as", "--as-group",
-    "--as-uid", "--request-timeout", "--field-manager",
+    "--as-uid", "--request-timeout", "--field-manager", "--route-table", "--route-name", "--upstream", "--deployment",
+    "--route",
 )  # fmt: skip
 
 
@@ -259,6 +284,7 @@ def run(argv: Sequence[str]) -> int:
         force_conflicts=getattr(args, "force_conflicts", False),
         gloo_timeout=getattr(args, "gloo_timeout", 0.0),
         router=getattr(args, "router", None),
+        names=app_names(vars(args)),
         namespace_flag=getattr(args, "namespace", None),
         field_manager=getattr(args, "field_manager", "kubectl-canary"),
         dry_run=getattr(args, "dry_run", "none"),

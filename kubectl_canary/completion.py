@@ -245,6 +245,8 @@ def _apps(line: _Line) -> list[tuple[str, str]]:
         cluster, namespace = _connect(line)
     except Exception:  # completion never fails loudly: no candidates instead
         return []
+    from kubectl_canary.app_names import recorded_apps
+
     apps = []
     for router in ROUTERS.values():
         try:
@@ -255,7 +257,10 @@ def _apps(line: _Line) -> list[tuple[str, str]]:
             app = router.app_of(str((obj.get("metadata") or {}).get("name") or ""))
             if app is not None and router.holds_app(app, router.routes_of(obj)):
                 apps.append((app, _summary(router.name, _state(router, app, obj))))
-    return sorted(apps)
+            # Apps recorded on a route object shared by several (app_names.py).
+            for recorded in recorded_apps(obj):
+                apps.append((recorded, _summary(router.name, _state(router, recorded, obj))))
+    return sorted(set(apps))
 
 
 def _state(router: Any, app: str, obj: dict[str, Any]) -> Any:

@@ -51,14 +51,22 @@ def transition_message(before: RolloutState | None, after: RolloutState) -> str:
     return f"{start} -> {describe(after)} by {who()}"
 
 
-def event(route_object: Obj, reason: str, message: str, *, warning: bool = False) -> Obj:
-    """An Event on the app's route object (RouteTable or HTTPRoute)."""
+# On an Event about a route object shared by several apps (a RouteTable of a team): which app's it is.
+APP_LABEL = "kubectl-canary.io/app"
+
+
+def event(route_object: Obj, reason: str, message: str, *, warning: bool = False, app: str | None = None) -> Obj:
+    """An Event on the app's route object (RouteTable or HTTPRoute); labelled with the app when the object's
+    name is not the app's own (a shared table)."""
     meta = route_object["metadata"]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    metadata: Obj = {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]}
+    if app and meta["name"] not in (app, f"{app}-routes"):
+        metadata["labels"] = {APP_LABEL: app}
     return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "metadata": metadata,
         "involvedObject": {
             "apiVersion": route_object.get("apiVersion", "gateway.solo.io/v1"),
             "kind": route_object.get("kind", "RouteTable"),

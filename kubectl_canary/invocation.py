@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import yaml
 
+from kubectl_canary.app_names import AppNames
 from kubectl_canary.cluster import Cluster, ConnectionOptions, Obj, Resource, connect, resource_of
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.history import event, transition_message
@@ -34,6 +35,8 @@ class Invocation:
     gloo_timeout: float = 0.0
     # --router: which gateway's routes to read and write; None finds the one the app's routes are on.
     router: str | None = None
+    # --route-table, --route-name, --upstream, --deployment: an app's objects named, not derived.
+    names: AppNames = field(default_factory=AppNames)
     out: TextIO = field(default_factory=lambda: sys.stdout)
     # Offline (--local -f PATH): the objects of manifest files stand in for the cluster (manifest_cluster.py).
     manifests: ManifestCluster | None = None
@@ -136,7 +139,7 @@ class Invocation:
         """The app's live routes, on the gateway --router names or wherever they are."""
         if self.manifests is not None:
             return self.manifests.read_rollout(app, self.router)
-        return read_rollout(self.cluster(), self.namespace, app, self.router)
+        return read_rollout(self.cluster(), self.namespace, app, self.router, self.names)
 
     def use_manifests(self, path: str, *, check_live: bool, missing_ok: bool = False) -> None:
         """Offline: read and write the objects of the manifests at `path` instead of the cluster's
@@ -177,12 +180,13 @@ class Invocation:
         write(changes)
         self.say(f"{len(changes)} file(s) changed" if changes else "no file changed")
 
-    def record(self, route_object: Obj, reason: str, message: str, *, warning: bool = False) -> None:
+    def record(self, route_object: Obj, reason: str, message: str, *, warning: bool = False,
+               app: str | None = None) -> None:
         """Record a transition as an Event on the route object. Never fails the command: it warns."""
         if self.dry_run != "none" or self._cluster is None:
             return
         try:
-            self._cluster.create(event(route_object, reason, message, warning=warning))
+            self._cluster.create(event(route_object, reason, message, warning=warning, app=app))
         except CanaryError as error:
             self.warn(f"could not record the {reason} event: {error}")
 
@@ -209,11 +213,12 @@ class Invocation:
             transition=transition,
             force=force,
             starting=starting,
+            names=self.names,
         )
         self.report_routes(change)
         if change.changed:
             reason = f"Canary{transition.capitalize()}"
-            self.record(change.route_object, reason, transition_message(change.before, change.after))
+            self.record(change.route_object, reason, transition_message(change.before, change.after), app=app)
         return change
 
     def print_written(self) -> None:

@@ -159,6 +159,13 @@ def canary_deployment(primary: Manifest, app: str, version: str, image: str | No
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
 
 
+def selects_every_version(deployment_obj: Manifest) -> bool:
+    """Whether a Deployment's selector ignores the `version` label (so it selects every version's pods)."""
+    selector = (deployment_obj.get("spec") or {}).get("selector") or {}
+    keys = {*(selector.get("matchLabels") or {}), *(e.get("key") for e in selector.get("matchExpressions") or [])}
+    return SUBSET_KEY not in keys
+
+
 def upstream_selects_versions(upstream_obj: Manifest) -> bool:
     """True when the Upstream defines subsets keyed by `version`."""
     selectors = (((upstream_obj.get("spec") or {}).get("kube") or {}).get("subsetSpec") or {}).get("selectors")
@@ -194,6 +201,47 @@ def shadow_upstream(main_upstream: Manifest, app: str, version: str) -> Manifest
         "metadata": _metadata(shadow_upstream_name(app, version), meta["namespace"], {"app": app, **MANAGED_BY}),
         "spec": {"kube": kube},
     }
+
+
+# A Service's annotation that Gloo's discovery merges into the Upstream it derives from the Service.
+UPSTREAM_CONFIG = "gloo.solo.io/upstream_config"
+
+
+def _subset_spec_in(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key in ("subset_spec", "subsetSpec") and isinstance(inner, dict):
+                return inner
+            if (found := _subset_spec_in(inner)) is not None:
+                return found
+    return None
+
+
+def discovery_subsets_problem(upstream_obj: Manifest, service_obj: Manifest | None) -> str | None:
+    """Why Gloo's discovery would take the `version` subsets from an Upstream it made; None when it keeps them.
+
+    On every resync the Kubernetes discovery plugin keeps the stored `subsetSpec` when the one it derives
+    is empty (solo-io/gloo utils.UpdateUpstream); it derives one only from the Service's annotation
+    gloo.solo.io/upstream_config. A subsetSpec there without `version` replaces ours: routes to a version
+    would find no pods.
+    """
+    labels = (upstream_obj.get("metadata") or {}).get("labels") or {}
+    if labels.get("discovered_by") != "kubernetesplugin" or service_obj is None:
+        return None
+    raw = ((service_obj.get("metadata") or {}).get("annotations") or {}).get(UPSTREAM_CONFIG)
+    try:
+        subsets = _subset_spec_in(json.loads(raw)) if raw else None
+    except ValueError:
+        return None
+    keys = [k for s in (subsets or {}).get("selectors") or [] if isinstance(s, dict) for k in s.get("keys") or []]
+    if subsets is None or SUBSET_KEY in keys:
+        return None
+    service = service_obj["metadata"]["name"]
+    return (
+        f"Service {service} sets a subsetSpec without the {SUBSET_KEY} key in its annotation {UPSTREAM_CONFIG}, "
+        f"and Gloo's discovery writes that subsetSpec over upstream {upstream_obj['metadata']['name']} on every "
+        f"resync, so routes to a version would find no pods; add {SUBSET_KEY!r} to the subset keys there first"
+    )
 
 
 def service_port_problem(upstream_obj: Manifest, service_obj: Manifest | None) -> str | None:

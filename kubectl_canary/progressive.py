@@ -49,7 +49,9 @@ class SteppedRollout:
         """Where the routes were left, read back from the server when it answers: an interrupt can land
         between a write and the bookkeeping of it."""
         try:
-            live = read_rollout(self.invocation.cluster(), self.namespace, self.app, self.invocation.router).state
+            live = read_rollout(
+                self.invocation.cluster(), self.namespace, self.app, self.invocation.router, self.invocation.names
+            ).state
             weight: Fraction | None = live.weight or Fraction(0)
         except (CanaryError, KeyboardInterrupt):
             weight = self.applied[-1] if self.applied else None
@@ -123,7 +125,8 @@ class SteppedRollout:
     def _fall_back(self, change: RouteChange, weight: Fraction, last_good: Fraction, reason: str) -> None:
         canary = change.after.canary
         message = f"gate failed at {format_percent(weight)}%: {reason}"
-        self.invocation.record(change.route_object, "CanaryGateFailed", f"{message} by {who()}", warning=True)
+        self.invocation.record(change.route_object, "CanaryGateFailed", f"{message} by {who()}", warning=True,
+                               app=self.app)
         if self.on_failure == "pause":
             self._apply(_to_weight(last_good))
             self.applied.append(last_good)

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from kubectl_canary.app_names import APPS_ANNOTATION, RECORD_LABEL, AppNames, record, recorded_names
 from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, Cluster, Obj
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
 from kubectl_canary.managed_fields import apply_body, is_one_off_edit, owners_of
-from kubectl_canary.manifests import deployment_name
 from kubectl_canary.readiness import availability_of, readiness_of
 from kubectl_canary.rollout import Availability, RolloutState, check_moves, versions_gaining
 from kubectl_canary.routers import NO_VERDICT, ROUTERS, Router, Verdict, find_app, router_named
@@ -32,6 +32,11 @@ class LiveRollout(NamedTuple):
     obj: Obj
     parsed: Any  # the router's Parsed: `.state` and where the app's routes sit
     router: Router
+    # The names of the app's objects: given by flags, else recorded on the route table, else derived.
+    names: AppNames = AppNames()
+
+    def deployment_of(self, version: str) -> str:
+        return self.names.deployment_of(self.state.app, version)
 
     @property
     def state(self) -> RolloutState:
@@ -56,12 +61,17 @@ class RouteChange:
     earlier: Verdict = NO_VERDICT
 
 
-def read_rollout(cluster: Cluster, namespace: str, app: str, router: str | None = None) -> LiveRollout:
+def read_rollout(cluster: Cluster, namespace: str, app: str, router: str | None = None,
+                 names: AppNames | None = None) -> LiveRollout:
     """The live route object of `app` (on the router `--router` names, else wherever it is) and its rollout."""
-    found = find_app(cluster, namespace, app, router)
+    names = names or AppNames()
+    found = find_app(cluster, namespace, app, router, route_table=names.route_table, route=names.route)
     if found is None:
         if not namespace_exists(cluster, namespace):
             raise CanaryError(f"namespace {namespace} not found; pick one with -n NAMESPACE")
+        if names.route_table or names.route:
+            kind, name = ("RouteTable", names.route_table) if names.route_table else ("HTTPRoute", names.route)
+            raise CanaryError(f"{kind} {name} not found in namespace {namespace}")
         routers = [router_named(router)] if router else list(ROUTERS.values())
         where = " or ".join(f"{r.resource.kind} {r.object_name(app)}" for r in routers)
         raise CanaryError(
@@ -69,7 +79,9 @@ def read_rollout(cluster: Cluster, namespace: str, app: str, router: str | None 
             f"create it with: kubectl canary init {app} -n {namespace}"
         )
     found_router, obj = found
-    return LiveRollout(obj, found_router.read(app, obj), found_router)
+    names = names.over(recorded_names(obj, app))
+    parsed = found_router.read(app, obj, names)
+    return LiveRollout(obj, parsed, found_router, names.with_primary(parsed.state.primary))
 
 
 def namespace_exists(cluster: Cluster, namespace: str) -> bool:
@@ -80,9 +92,10 @@ def namespace_exists(cluster: Cluster, namespace: str) -> bool:
         return True
 
 
-def require_ready(cluster: Cluster, namespace: str, app: str, version: str, *, force: bool) -> None:
+def require_ready(cluster: Cluster, namespace: str, app: str, version: str, *, force: bool,
+                  names: AppNames | None = None) -> None:
     """Refuse to send users to a version whose Deployment is missing (whatever --force says) or not ready."""
-    name = deployment_name(app, version)
+    name = (names or AppNames()).deployment_of(app, version)
     deployment = cluster.live_deployment(namespace, name)
     if deployment is None:
         raise CanaryError(
@@ -110,6 +123,7 @@ def update_routes(
     transition: str = "",
     force: bool = False,
     starting: frozenset[str] = frozenset(),
+    names: AppNames | None = None,
 ) -> RouteChange:
     """Move the app's routes to `plan(live state)`; no write when they are already there.
 
@@ -128,20 +142,27 @@ def update_routes(
     """
     live: LiveRollout | None = None
     for _ in range(ATTEMPTS):
-        live = first_read or read_rollout(cluster, namespace, app, router)
+        live = first_read or read_rollout(cluster, namespace, app, router, names)
         router = live.router.name  # a re-read after a conflict stays on the same gateway
+        names = live.names  # ... and on the same route table
         first_read = None
         desired = plan(live.state)
         live_routes = live.router.routes_of(live.obj)
         routes = live.render(desired)
         earlier = live.router.verdict(live.obj)
-        if routes == live_routes:
+        recorded = _record(live, desired)
+        if routes == live_routes and recorded is None:
             return RouteChange(live.state, desired, live.obj, False, live.router, earlier=earlier)
         check_route_owners(live, cluster.field_manager, force_conflicts=force_conflicts)
-        guard_moves(cluster, namespace, live.state, desired, force=force, starting=starting)
+        guard_moves(cluster, namespace, live.state, desired, force=force, starting=starting, names=live.names)
         changes: Obj = {"spec": {live.router.list_field: routes}}
-        if transition:
-            changes["metadata"] = {"annotations": {LAST_TRANSITION: transition}}
+        annotations = {LAST_TRANSITION: transition} if transition else {}
+        if recorded is not None:
+            annotations[APPS_ANNOTATION] = recorded
+        if annotations:
+            changes["metadata"] = {"annotations": annotations}
+        if recorded is not None:
+            changes["metadata"]["labels"] = {RECORD_LABEL: "true"}
         body = apply_body(live.obj, cluster.field_manager, changes)
         try:
             written = cluster.apply(body, force=force_conflicts)
@@ -166,6 +187,16 @@ def update_routes(
     )
 
 
+def _record(live: LiveRollout, desired: RolloutState) -> str | None:
+    """The new value of the route object's record of app names, when it changes."""
+    route_name = None
+    if live.router.name == "gloo":  # Gloo finds routes by name or upstream; the Gateway API by rule name
+        name = live.router.routes_of(live.obj)[live.parsed.primary_index].get("name")
+        route_name = None if name in (None, f"{desired.app}-primary") else str(name)
+    versions = tuple(v for v in (desired.primary, desired.canary) if v)
+    return record(live.obj, desired.app, live.names, route_name, versions, live.router.object_name(desired.app))
+
+
 def guard_moves(
     cluster: Cluster,
     namespace: str,
@@ -174,6 +205,7 @@ def guard_moves(
     *,
     force: bool,
     starting: frozenset[str] = frozenset(),
+    names: AppNames | None = None,
 ) -> None:
     """Read the Deployments of the versions that would gain traffic (only those), then `check_moves`."""
     availability: dict[str, Availability] = {}
@@ -182,7 +214,7 @@ def guard_moves(
         if version in starting:
             availability[version] = Availability.UNAVAILABLE
             continue
-        deployment = cluster.live_deployment(namespace, deployment_name(after.app, version))
+        deployment = cluster.live_deployment(namespace, (names or AppNames()).deployment_of(after.app, version))
         availability[version] = availability_of(deployment)
         if deployment is not None:
             detail[version] = str(readiness_of(deployment))
@@ -231,7 +263,8 @@ def _owned_elsewhere(live: LiveRollout, managers: list[str]) -> CanaryError:
     )
 
 
-def remove_leftovers(cluster: Cluster, namespace: str, app: str, keep: str) -> list[str]:
+def remove_leftovers(cluster: Cluster, namespace: str, app: str, keep: str, names: AppNames | None = None
+                     ) -> list[str]:
     """Delete the app's Deployments (ours, by label) of versions other than `keep`.
 
     What a finish or abort that failed after its route change left behind: re-running the command
@@ -241,7 +274,7 @@ def remove_leftovers(cluster: Cluster, namespace: str, app: str, keep: str) -> l
     removed = []
     for deployment in cluster.list(DEPLOYMENTS, namespace, selector):
         name = deployment["metadata"]["name"]
-        if name != deployment_name(app, keep) and cluster.delete(DEPLOYMENTS, namespace, name):
+        if name != (names or AppNames()).deployment_of(app, keep) and cluster.delete(DEPLOYMENTS, namespace, name):
             removed.append(name)
     return removed
 
@@ -260,4 +293,5 @@ def complete_earlier_run(
     """
     if first_read.state.canary is not None or last_transition(first_read.obj) != verb:
         return None
-    return remove_leftovers(cluster, namespace, first_read.state.app, keep=first_read.state.primary) if delete else []
+    state = first_read.state
+    return remove_leftovers(cluster, namespace, state.app, keep=state.primary, names=first_read.names) if delete else []

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
+from kubectl_canary.app_names import AppNames, recorded_apps, recorded_names
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.manifests import deployment_name
 from kubectl_canary.readiness import Readiness, readiness_of
 from kubectl_canary.rollout import HeaderMatch, RolloutState, format_percent, traffic_shares
 from kubectl_canary.routers import Router
@@ -67,24 +67,33 @@ def readiness_index(deployments: Iterable[dict[str, Any]]) -> dict[tuple[str, st
     return {(d["metadata"].get("namespace", ""), d["metadata"]["name"]): readiness_of(d) for d in deployments}
 
 
-def app_status(router: Router, route_object: dict[str, Any], readiness: dict[tuple[str, str], Readiness]
-               ) -> AppStatus | None:
-    """The status of the app whose route object this is; None for an object that is not an app's."""
+def app_statuses(router: Router, route_object: dict[str, Any], readiness: dict[tuple[str, str], Readiness]
+                 ) -> list[AppStatus]:
+    """The status of every app in a route object: the one its name derives from, and those it records."""
+    apps = dict.fromkeys([router.app_of(route_object["metadata"]["name"]), *recorded_apps(route_object)])
+    found = (app_status(router, route_object, readiness, app) for app in apps if app)
+    return [status for status in found if status is not None]
+
+
+def app_status(router: Router, route_object: dict[str, Any], readiness: dict[tuple[str, str], Readiness],
+               app: str | None = None, names: AppNames | None = None) -> AppStatus | None:
+    """The status of `app` (default: the app whose route object this is); None when the object holds none."""
     meta = route_object["metadata"]
     name, namespace = meta["name"], meta["namespace"]
-    app = router.app_of(name)
+    app = app or router.app_of(name)
     routes = router.routes_of(route_object)
-    if app is None or not router.holds_app(app, routes):
+    names = (names or AppNames()).over(recorded_names(route_object, app or ""))
+    if app is None or (not router.holds_app(app, routes) and app not in recorded_apps(route_object)):
         return None
     verdict = router.verdict(route_object)
 
     def of(version: str | None) -> Readiness | None:
-        return readiness.get((namespace, deployment_name(app, version))) if version else None
+        return readiness.get((namespace, names.deployment_of(app, version))) if version else None
 
     base = AppStatus(app, namespace, name, None, None, None, verdict.state, verdict.reason, router=router.name,
                      route_kind=router.resource.kind, gateway=router.gateway)
     try:
-        state = router.parse(app, routes).state
+        state = router.read(app, route_object, names).state
     except CanaryError as error:
         return replace(base, error=str(error))
     return replace(base, state=state, primary=of(state.primary), canary=of(state.canary))

@@ -28,6 +28,7 @@ class Command:
 # importing all of them would cost every command 10-20 ms of imports it does not use.
 VERB_NAMES = (
     "init",
+    "adopt",
     "header",
     "weight",
     "finish",

@@ -73,8 +73,8 @@ COMMAND = Command(
     run=run,
     permissions=(
         needs(EVENTS, "create"),
-        needs(ROUTE_TABLES, "get", "patch", "watch"),
-        needs(HTTP_ROUTES, "get", "patch", "watch"),
+        needs(ROUTE_TABLES, "get", "list", "patch", "watch"),  # list: an app recorded on a shared table
+        needs(HTTP_ROUTES, "get", "list", "patch", "watch"),
         needs(SERVICES, "get", "delete"),  # the Gateway API: the Service of the version that takes no traffic
         needs(DEPLOYMENTS, "get", "list", "delete"),
         needs(UPSTREAMS, "delete"),

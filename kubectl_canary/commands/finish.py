@@ -53,7 +53,13 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     old = change.before.primary
     keep = frozenset({old}) if args.keep_old else frozenset()
     backends_of(first_read.router).retire(cluster, invocation, first_read, change, keep)
-    if not args.keep_old and cluster.delete(DEPLOYMENTS, namespace, deployment_name(app, old)):
+    if first_read.deployment_of(old) != deployment_name(app, old) and not args.keep_old:
+        # A Deployment the team brought (--deployment) is theirs, often in Git or a Helm release: they retire it.
+        name = first_read.names.deployments[old]
+        invocation.warn(f"deployment {name} of {old} takes no traffic from the routes now; kubectl canary did not "
+                        f"create it, so it is left: delete it where it is defined, or kubectl delete deployment "
+                        f"{name} -n {namespace}")
+    elif not args.keep_old and cluster.delete(DEPLOYMENTS, namespace, deployment_name(app, old)):
         invocation.report_deleted(DEPLOYMENTS, deployment_name(app, old))
     invocation.say(f"{app}: all traffic goes to {change.after.primary}")
     invocation.print_written()
@@ -70,8 +76,8 @@ COMMAND = Command(
     run=run,
     permissions=(
         needs(EVENTS, "create"),
-        needs(ROUTE_TABLES, "get", "patch", "watch"),
-        needs(HTTP_ROUTES, "get", "patch", "watch"),
+        needs(ROUTE_TABLES, "get", "list", "patch", "watch"),  # list: an app recorded on a shared table
+        needs(HTTP_ROUTES, "get", "list", "patch", "watch"),
         needs(SERVICES, "get", "delete"),  # the Gateway API: the Service of the version that takes no traffic
         needs(DEPLOYMENTS, "get", "list", "delete"),
         needs(UPSTREAMS, "delete"),

@@ -19,12 +19,13 @@ from kubectl_canary.commands import Command
 from kubectl_canary.durations import format_duration, parse_duration
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.invocation import Invocation
-from kubectl_canary.manifests import canary_deployment, deployment_name
+from kubectl_canary.manifests import canary_deployment, deployment_name, selects_every_version
 from kubectl_canary.permissions import needs
 from kubectl_canary.readiness import Readiness
 from kubectl_canary.rollout import DEFAULT_HEADER, parse_header, start_canary, validate_name, validate_version
-from kubectl_canary.route_updates import check_route_owners
+from kubectl_canary.route_updates import LiveRollout, check_route_owners
 from kubectl_canary.routers import backends_of
+from kubectl_canary.routers.gloo import SUBSET_KEY
 from kubectl_canary.waiting import wait_until_ready
 
 LONG = """\
@@ -78,12 +79,14 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     # Refuse before the first write: the transition, and routes the router cannot render (limits, widening).
     first_read.render(start_canary(state, version, headers))
     check_route_owners(first_read, cluster.field_manager, force_conflicts=args.force_conflicts)
-    primary = cluster.get(DEPLOYMENTS, namespace, deployment_name(app, state.primary))
+    primary_name = first_read.deployment_of(state.primary)
+    primary = cluster.get(DEPLOYMENTS, namespace, primary_name)
     if primary is None:
         raise CanaryError(
-            f"deployment {deployment_name(app, state.primary)} of the primary version {state.primary} "
+            f"deployment {primary_name} of the primary version {state.primary} "
             f"not found in namespace {namespace}; the canary is cloned from it"
         )
+    check_selectors(cluster, namespace, first_read, primary)
     # What the gateway needs before a route can name the canary (Gloo: the Upstream's version subsets;
     # the Gateway API: the canary's Service). A refusal here comes before any write.
     backends_of(first_read.router).prepare_canary(cluster, invocation, first_read, version, force=args.force_conflicts)
@@ -120,6 +123,25 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     return 0
 
 
+def check_selectors(cluster: Cluster, namespace: str, live: LiveRollout, primary: Obj) -> None:
+    """Refuse a canary whose pods a Deployment of the app already selects: two Deployments would fight
+    over them (overlapping selectors, which Kubernetes warns against)."""
+    app, name = live.state.app, primary["metadata"]["name"]
+    if selects_every_version(primary):
+        raise CanaryError(
+            f"deployment {name} selects its pods without the {SUBSET_KEY} label, so it would also select the "
+            f"canary's pods; give {app} a Deployment per version first: kubectl canary adopt {app} "
+            f"{live.state.primary} --deployment {name} --dry-run (shows every object it would touch)"
+        )
+    old = live.names.adopted_from
+    deployment = cluster.get(DEPLOYMENTS, namespace, old) if old else None
+    if deployment is not None and selects_every_version(deployment):
+        raise CanaryError(
+            f"deployment {old}, which {app} was adopted from, still exists and selects the pods of every version; "
+            f"once {name} serves, delete it where it is defined (or kubectl delete deployment {old} -n {namespace})"
+        )
+
+
 def _write_canary_deployment(
     cluster: Cluster, invocation: Invocation, desired: Obj, *, new_image: bool, force: bool
 ) -> None:
@@ -148,10 +170,10 @@ COMMAND = Command(
     run=run,
     permissions=(
         needs(EVENTS, "create"),
-        needs(ROUTE_TABLES, "get", "patch", "watch"),
+        needs(ROUTE_TABLES, "get", "list", "patch", "watch"),  # list: an app recorded on a shared table
         needs(DEPLOYMENTS, "get", "create", "patch", "watch"),
         needs(UPSTREAMS, "get", "patch"),
-        needs(HTTP_ROUTES, "get", "patch", "watch"),
+        needs(HTTP_ROUTES, "get", "list", "patch", "watch"),
         needs(SERVICES, "get", "create", "patch"),
         needs(NAMESPACES, "get", cluster_wide=True),
     ),

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from kubectl_canary.cluster import EVENTS
+from kubectl_canary.cluster import EVENTS, HTTP_ROUTES, ROUTE_TABLES
 from kubectl_canary.commands import Command
-from kubectl_canary.history import history_rows
+from kubectl_canary.history import APP_LABEL, history_rows
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import validate_name
-from kubectl_canary.routers import ROUTERS, router_named
+from kubectl_canary.routers import GLOO, ROUTERS, Router, recorded_table, router_named
 
 LONG = """\
 Lists the Events kubectl canary recorded on the app's RouteTable, oldest first: reason
@@ -37,11 +37,17 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     namespace = invocation.namespace
     rows: list[dict[str, str]] = []
     # The Events are on the app's route object; no read of it: a LIST of Events per router, until one has some.
-    for router in [router_named(invocation.router)] if invocation.router else ROUTERS.values():
-        selector = f"involvedObject.kind={router.resource.kind},involvedObject.name={router.object_name(app)}"
-        rows = history_rows(invocation.cluster().list(EVENTS, namespace, field_selector=selector))
+    routers = [router_named(invocation.router)] if invocation.router else list(ROUTERS.values())
+    names = invocation.names
+    for router in routers:
+        name = names.route_table if router is GLOO else names.route
+        rows = _rows(invocation, router, name or router.object_name(app), app)
         if rows:
             break
+    if not rows and not (names.route_table or names.route):
+        # An app recorded on a shared route object (app_names.py): its Events are on that object.
+        found = recorded_table(invocation.cluster(), namespace, app, routers)
+        rows = _rows(invocation, found[0], found[1]["metadata"]["name"], app) if found else []
     if args.output == "json":
         print(json.dumps({"app": app, "namespace": namespace, "items": rows}, indent=2), file=invocation.out)
     elif rows:
@@ -54,6 +60,15 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     return 0
 
 
+def _rows(invocation: Invocation, router: Router, name: str, app: str) -> list[dict[str, str]]:
+    """The history on route object `name`; on a table shared by several apps, only the Events of `app`."""
+    selector = f"involvedObject.kind={router.resource.kind},involvedObject.name={name}"
+    events = invocation.cluster().list(EVENTS, invocation.namespace, field_selector=selector)
+    if name not in (app, router.object_name(app)):
+        events = [e for e in events if ((e.get("metadata") or {}).get("labels") or {}).get(APP_LABEL) == app]
+    return history_rows(events)
+
+
 COMMAND = Command(
     name="history",
     short="List the recorded transitions of an app's rollout",
@@ -62,5 +77,5 @@ COMMAND = Command(
     mutating=False,
     add_arguments=add_arguments,
     run=run,
-    permissions=(needs(EVENTS, "list"),),
+    permissions=(needs(EVENTS, "list"), needs(ROUTE_TABLES, "list"), needs(HTTP_ROUTES, "list")),
 )

@@ -152,8 +152,8 @@ COMMAND = Command(
     run=run,
     permissions=(
         needs(EVENTS, "create"),
-        needs(ROUTE_TABLES, "get", "create", "patch"),
-        needs(HTTP_ROUTES, "get", "create", "patch"),
+        needs(ROUTE_TABLES, "get", "list", "create", "patch"),  # list: an app recorded on a shared table
+        needs(HTTP_ROUTES, "get", "list", "create", "patch"),
         needs(GATEWAYS, "get"),
         needs(DEPLOYMENTS, "get", "create", "patch"),
         needs(SERVICES, "get", "create", "patch"),

@@ -89,7 +89,7 @@ COMMAND = Command(
     run=run,
     permissions=(
         needs(EVENTS, "create"),
-        needs(ROUTE_TABLES, "get"),
+        needs(ROUTE_TABLES, "get", "list"),
         needs(HTTP_ROUTES, "get", "create", "patch"),
         needs(UPSTREAMS, "get"),
         needs(SERVICES, "get", "create", "patch"),

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         return _off(args, invocation, cluster, namespace, app, first_read)
 
     first_read.render(start_shadow(first_read.state, version, percent))  # refuse before the first write
-    require_ready(cluster, namespace, app, version, force=args.force)
+    require_ready(cluster, namespace, app, version, force=args.force, names=first_read.names)
     # Gloo shadows to an Upstream of the version's pods; the Gateway API mirrors to its Service.
     backends_of(first_read.router).prepare_shadow(cluster, invocation, first_read, version)
 
@@ -102,8 +102,8 @@ COMMAND = Command(
     run=run,
     permissions=(
         needs(EVENTS, "create"),
-        needs(ROUTE_TABLES, "get", "patch", "watch"),
-        needs(HTTP_ROUTES, "get", "patch", "watch"),
+        needs(ROUTE_TABLES, "get", "list", "patch", "watch"),  # list: an app recorded on a shared table
+        needs(HTTP_ROUTES, "get", "list", "patch", "watch"),
         needs(SERVICES, "get", "create", "patch", "delete"),  # the Gateway API mirrors to a version's Service
         needs(UPSTREAMS, "get", "create", "patch", "delete"),
         needs(DEPLOYMENTS, "get"),

@@ -30,7 +30,7 @@ from kubectl_canary.invocation import Invocation
 from kubectl_canary.permissions import needs
 from kubectl_canary.rollout import validate_name
 from kubectl_canary.routers import ROUTERS, Router, backends_of, router_named
-from kubectl_canary.status import AppStatus, app_status, as_dict, readiness_index, render_table
+from kubectl_canary.status import AppStatus, app_status, app_statuses, as_dict, readiness_index, render_table
 from kubectl_canary.style import style_for
 
 if TYPE_CHECKING:
@@ -78,12 +78,12 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]
         # Every Deployment of the namespace, found by name (APP-VERSION) as for many apps: a label
         # selector would miss Deployments without an `app` label (the seed's Helm chart writes none).
         readiness = readiness_index(cluster.list(DEPLOYMENTS, namespace))
-        status = app_status(live.router, live.obj, readiness)
+        status = app_status(live.router, live.obj, readiness, app, live.names)
         if status is None:
             raise CanaryError(f"{live.router.resource.kind} {live.obj['metadata']['name']} has no routes of {app}")
         notes = backends_of(live.router).status_notes(cluster, live)
         owner = gitops_notes(live.obj, live.router.list_field,
-                             lambda routes: describe(live.router.parse(app, routes).state))
+                             lambda routes: describe(live.router.parse(app, routes, live.names).state))
         return [replace(status, upstream_problems=notes.problems, notes=notes.notes + owner,
                         delegations=notes.delegations)]
     scope = None if args.all_namespaces else invocation.namespace
@@ -93,7 +93,8 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]
     found = []
     for router in _routers(invocation):
         try:
-            found += [app_status(router, obj, readiness) for obj in cluster.iter_list(router.resource, scope)]
+            for obj in cluster.iter_list(router.resource, scope):
+                found += app_statuses(router, obj, readiness)
         except NotServedError:
             if invocation.router:
                 raise

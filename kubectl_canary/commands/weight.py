@@ -158,8 +158,8 @@ COMMAND = Command(
     run=run,
     permissions=(
         needs(EVENTS, "create"),
-        needs(ROUTE_TABLES, "get", "patch", "watch"),
-        needs(HTTP_ROUTES, "get", "patch", "watch"),
+        needs(ROUTE_TABLES, "get", "list", "patch", "watch"),  # list: an app recorded on a shared table
+        needs(HTTP_ROUTES, "get", "list", "patch", "watch"),
         needs(DEPLOYMENTS, "get"),
         needs(UPSTREAMS, "delete"),  # a failed gate ends shadowing with the rollout
         needs(NAMESPACES, "get", cluster_wide=True),

@@ -11,9 +11,10 @@ know which router they drive.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kubectl_canary.app_names import RECORD_SELECTOR, AppNames, recorded_apps, recorded_names
 from kubectl_canary.cluster import HTTP_ROUTES, ROUTE_TABLES, Resource
 from kubectl_canary.errors import NotServedError, UsageError
 from kubectl_canary.rollout import RolloutState
@@ -62,7 +63,7 @@ class Router:
     list_field: str  # spec.<list_field>: the atomic list of routes the plugin writes whole
     object_name: Callable[[str], str]
     app_of: Callable[[str], str | None]  # the app whose route object has this name, if any
-    parse: Callable[[str, list[Any]], Parsed]
+    parse: Callable[[str, list[Any], AppNames], Parsed]  # names: where the app's routes are (Gloo)
     # (the whole route list, the router's own Parsed of it, the desired state) -> the whole route list
     render: Callable[[list[Any], Any, RolloutState], list[Any]]
     holds_app: Callable[[str, list[Any]], bool]  # whether a route object carries routes of the app
@@ -75,8 +76,10 @@ class Router:
     def routes_of(self, obj: Obj) -> list[Any]:
         return list((obj.get("spec") or {}).get(self.list_field) or [])
 
-    def read(self, app: str, obj: Obj) -> Parsed:
-        return self.parse(app, self.routes_of(obj))
+    def read(self, app: str, obj: Obj, names: AppNames | None = None) -> Parsed:
+        """The app's rollout in `obj`, its routes found by `names` (flags), else as `obj` records them."""
+        names = (names or AppNames()).over(recorded_names(obj, app))
+        return self.parse(app, self.routes_of(obj), replace(names, route_table=obj["metadata"]["name"]))
 
 
 def _gloo_verdict(obj: Obj) -> Verdict:
@@ -95,7 +98,9 @@ GLOO = Router(
     list_field="routes",
     object_name=gloo.route_table_name,
     app_of=gloo.app_of_route_table,
-    parse=gloo.parse_routes,
+    parse=lambda app, routes, names: gloo.parse_routes(
+        app, routes, route_name=names.route_name, upstream=names.upstream, table=names.route_table
+    ),
     render=gloo.render_routes,
     holds_app=gloo.is_rollout_table,
     verdict=_gloo_verdict,
@@ -111,7 +116,7 @@ GATEWAY_API = Router(
     list_field="rules",
     object_name=gateway_api.route_name,
     app_of=lambda name: name,
-    parse=gateway_api.parse_rules,
+    parse=lambda app, rules, names: gateway_api.parse_rules(app, rules),
     render=gateway_api.render_rules,
     holds_app=gateway_api.is_rollout_route,
     verdict=_gateway_api_verdict,
@@ -155,13 +160,27 @@ def router_named(name: str) -> Router:
 
 
 def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
-             required: Router | None = None) -> tuple[Router, Obj] | None:
+             required: Router | None = None, route_table: str | None = None, route: str | None = None
+             ) -> tuple[Router, Obj] | None:
     """The router whose route object of `app` exists, and that object; None when none does.
 
     With `choice` (--router) only that router is asked. Without it every router is, and an app whose
     routes exist on two gateways at once (during a migration) must be told which one to move. A router
     whose API the cluster does not serve holds no app, unless it is the chosen or `required` one.
+    `route_table` (--route-table) names the Gloo RouteTable, `route` (--route) the HTTPRoute; without them,
+    an app none of the derived names finds is looked for in the route objects that record it (app_names.py).
     """
+    if route_table:
+        if choice and choice != GLOO.name:
+            raise UsageError(f"--route-table names a Gloo RouteTable; it does not go with --router {choice}")
+        table = cluster.get(ROUTE_TABLES, namespace, route_table)
+        return None if table is None else (GLOO, table)
+    if route:
+        if choice and choice != GATEWAY_API.name:
+            raise UsageError(f"--route names an HTTPRoute; it does not go with --router {choice}")
+        http_route = cluster.get(HTTP_ROUTES, namespace, route)
+        return None if http_route is None else (GATEWAY_API, http_route)
+
     found: list[tuple[Router, Obj]] = []
     order = [required, *(r for r in ROUTERS.values() if r is not required)] if required else ROUTERS.values()
     for router in [ROUTERS[choice]] if choice else order:
@@ -179,4 +198,27 @@ def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
             f"app {app} has routes on two gateways ({names}); choose which to change with "
             f"--router {'|'.join(r.name for r, _ in found)}"
         )
-    return found[0] if found else None
+    if not found:
+        return recorded_table(cluster, namespace, app, [ROUTERS[choice]] if choice else list(ROUTERS.values()))
+    return found[0]
+
+
+def recorded_table(cluster: Cluster, namespace: str, app: str, routers: list[Router] | None = None
+                   ) -> tuple[Router, Obj] | None:
+    """The route object of the namespace whose record names `app` (one shared by several apps): RouteTables
+    first, then HTTPRoutes; one LIST per router asked."""
+    from kubectl_canary.errors import ForbiddenError, NotServedError, UsageError
+
+    for router in routers or [GLOO]:
+        try:
+            objs = [o for o in cluster.list(router.resource, namespace, RECORD_SELECTOR) if app in recorded_apps(o)]
+        except (NotServedError, ForbiddenError):
+            continue  # not served, or no right to list them: no recorded app to find there
+        if len(objs) > 1:
+            names = ", ".join(o["metadata"]["name"] for o in objs)
+            flag = "--route-table" if router is GLOO else "--route"
+            raise UsageError(f"app {app} is recorded on several {router.resource.kind}s ({names}); pick one with "
+                             f"{flag} NAME")
+        if objs:
+            return router, objs[0]
+    return None

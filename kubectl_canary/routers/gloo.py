@@ -40,6 +40,10 @@ class RouteTableError(CanaryError):
     """The routes cannot be read as a rollout; nothing is written."""
 
 
+class UnversionedRoute(RouteTableError):
+    """The app's primary route sends to its upstream without a `version` subset: `adopt` makes it one."""
+
+
 def route_table_name(app: str) -> str:
     return f"{app}-routes"
 
@@ -96,10 +100,11 @@ def _destination(upstream: UpstreamRef, version: str) -> dict[str, Any]:
     return {"upstream": upstream.as_dict(), "subset": {"values": {SUBSET_KEY: version}}}
 
 
-def _fail(app: str, what: str) -> RouteTableError:
+def _fail(app: str, what: str, table: str | None = None) -> RouteTableError:
+    table = table or route_table_name(app)
     return RouteTableError(
-        f"cannot read the routes of {app} in RouteTable {route_table_name(app)}: {what}; "
-        f"fix the RouteTable by hand (kubectl edit routetable {route_table_name(app)})"
+        f"cannot read the routes of {app} in RouteTable {table}: {what}; "
+        f"fix the RouteTable by hand (kubectl edit routetable {table})"
     )
 
 
@@ -146,33 +151,86 @@ def _headers_of(route: Route) -> tuple[HeaderMatch, ...]:
     )
 
 
+def _upstreams_of(route: Route) -> list[UpstreamRef]:
+    """Every upstream a route sends to, with or without a subset; [] for a route that is not to upstreams."""
+    action = route.get("routeAction") or {}
+    destinations = [action["single"]] if "single" in action else [
+        (item or {}).get("destination") for item in (action.get("multi") or {}).get("destinations") or []
+    ]
+    refs = []
+    for destination in destinations:
+        upstream = (destination or {}).get("upstream") if isinstance(destination, dict) else None
+        if not isinstance(upstream, dict) or not upstream.get("name"):
+            return []
+        refs.append(UpstreamRef(str(upstream["name"]), str(upstream.get("namespace") or "")))
+    return refs
+
+
+def _sends_to(route: Route, app: str, upstream: tuple[str, str] | None) -> bool:
+    """Whether every destination of the route is the app's upstream (--upstream, else the one named APP)."""
+    refs = _upstreams_of(route)
+    namespace, name = upstream or ("", app)
+    return bool(refs) and all(r.name == name and (not namespace or r.namespace in ("", namespace)) for r in refs)
+
+
 def _targets_app(route: Route, app: str) -> bool:
     targets = _weighted_targets(route)
     return targets is not None and all(upstream.name == app for upstream, _, _ in targets)
 
 
-def _find_routes(app: str, routes: list[Route]) -> tuple[int, int | None]:
-    """(primary index, header index). Named routes win; otherwise the Helm chart's shapes."""
+def _describe(index: int, route: Route) -> str:
+    return repr(route["name"]) if route.get("name") else f"#{index + 1} (unnamed)"
+
+
+def _find_routes(app: str, routes: list[Route], route_name: str | None = None,
+                 upstream: tuple[str, str] | None = None, table: str | None = None) -> tuple[int, int | None]:
+    """(primary index, header index). By name first (--route-name, else APP-primary); then the routes that
+    send to the app's upstream (--upstream, else the one named APP), where the seed chart's unnamed pair
+    (the header route has more header conditions) is told apart by shape."""
     names = [r.get("name") for r in routes]
+    header = names.index(header_route_name(app)) if header_route_name(app) in names else None
+    if route_name:
+        if route_name not in names:
+            raise _fail(app, f"no route is named {route_name!r} (the --route-name given or recorded)", table)
+        return names.index(route_name), header
     if primary_route_name(app) in names:
-        primary = names.index(primary_route_name(app))
-        header = names.index(header_route_name(app)) if header_route_name(app) in names else None
-        return primary, header
-    # Seed Helm chart: unnamed routes to upstream <app>; the header route is the one with more
-    # header conditions (the primary may have its own, the header route has those and more).
-    candidates = [i for i, r in enumerate(routes) if not r.get("name") and _targets_app(r, app)]
+        return names.index(primary_route_name(app)), header
+    candidates = [i for i, r in enumerate(routes) if i != header and _sends_to(r, app, upstream)]
+    target = f"upstream {'/'.join(upstream) if upstream and upstream[0] else (upstream or ('', app))[1]}"
     if not candidates:
-        raise _fail(app, f"no route sends traffic to upstream {app}")
+        sent_to = sorted({"/".join(filter(None, (u.namespace, u.name))) for r in routes for u in _upstreams_of(r)})
+        raise _fail(
+            app,
+            f"no route sends traffic to {target} (the routes send to: {', '.join(sent_to) or 'no upstream'}); "
+            f"name the app's upstream with --upstream NAMESPACE/NAME or its route with --route-name NAME",
+            table,
+        )
+    # Routes to version subsets are the rollout's; one to the bare upstream (a catch-all, another team's
+    # route) is the app's only when no route uses the subsets yet: then `adopt` makes it the primary.
+    versioned = [i for i in candidates if _weighted_targets(routes[i]) is not None]
+    candidates = versioned or candidates
+    if upstream is None:
+        # Upstream APP: the seed chart's tables, whose app routes are unnamed; a named route there is
+        # someone else's (an admin route to the same pods). Only a table without them names its routes.
+        candidates = [i for i in candidates if not names[i]] or candidates
+    if len(candidates) == 1:
+        return candidates[0], header
+    # Seed Helm chart: unnamed routes; the header route is the one with more header conditions (the
+    # primary may have its own, the header route has those and more).
     fewest = min(len(_headers_of(routes[i])) for i in candidates)
     without = [i for i in candidates if len(_headers_of(routes[i])) == fewest]
     with_headers = [i for i in candidates if i not in without]
-    if len(without) > 1 or len(with_headers) > 1:
-        raise _fail(
-            app,
-            f"{len(candidates)} unnamed routes send traffic to upstream {app}, so which one is the "
-            f"primary is ambiguous; name the primary route {primary_route_name(app)!r}",
-        )
-    return without[0], (with_headers[0] if with_headers else None)
+    if header is None and len(without) == 1 and len(with_headers) == 1 and not any(names[i] for i in candidates):
+        return without[0], with_headers[0]
+    raise AmbiguousRoutes(
+        f"which route of RouteTable {table or route_table_name(app)} is the primary route of {app} is ambiguous: "
+        f"{len(candidates)} send traffic to {target} ({', '.join(_describe(i, routes[i]) for i in candidates)}); "
+        f"pick one with --route-name NAME (name an unnamed route first)"
+    )
+
+
+class AmbiguousRoutes(RouteTableError):
+    """Several routes may be the app's primary route: the command refuses and lists them."""
 
 
 def is_rollout_table(app: str, routes: list[Route]) -> bool:
@@ -198,31 +256,60 @@ def gloo_state(route_table: dict[str, Any]) -> tuple[str | None, str]:
     return state, reason
 
 
-def parse_routes(app: str, routes: list[Route]) -> ParsedRoutes:
-    """Read the app's rollout from a RouteTable's `spec.routes`."""
-    primary_index, header_index = _find_routes(app, routes)
+def parse_routes(app: str, routes: list[Route], *, route_name: str | None = None,
+                 upstream: tuple[str, str] | None = None, table: str | None = None) -> ParsedRoutes:
+    """Read the app's rollout from a RouteTable's `spec.routes` (its routes found as `_find_routes` says)."""
+    primary_index, header_index = _find_routes(app, routes, route_name, upstream, table)
     targets = _weighted_targets(routes[primary_index])
+    if targets is None and _upstreams_of(routes[primary_index]):
+        raise UnversionedRoute(
+            f"route {_describe(primary_index, routes[primary_index])} of {app} sends traffic to upstream "
+            f"{_upstreams_of(routes[primary_index])[0].name} without a version subset, so no version can be told "
+            f"apart; adopt the app first: kubectl canary adopt {app} v1 (see its --help)"
+        )
     if targets is None or not 1 <= len(targets) <= 2:
-        raise _fail(app, "the primary route is not a single or two-way weighted route to version subsets")
-    upstream = targets[0][0]
-    if any(t[0] != upstream for t in targets):
-        raise _fail(app, "the primary route's destinations use different upstreams")
+        raise _fail(app, "the primary route is not a single or two-way weighted route to version subsets", table)
+    live_upstream = targets[0][0]
+    if any(t[0] != live_upstream for t in targets):
+        raise _fail(app, "the primary route's destinations use different upstreams", table)
 
     header = None
     if header_index is not None:
         header_targets = _weighted_targets(routes[header_index])
         if header_targets is None or len(header_targets) != 1:
-            raise _fail(app, "the header route is not a single route to a version subset")
+            raise _fail(app, "the header route is not a single route to a version subset", table)
         canary_headers = added_headers(_headers_of(routes[header_index]), _headers_of(routes[primary_index]))
         header = (header_targets[0][1], canary_headers)
     try:
         state = read_state(app, [(version, weight) for _, version, weight in targets], header)
     except UnreadableRoutes as error:
-        raise _fail(app, str(error)) from None
+        raise _fail(app, str(error), table) from None
     shadow = _shadow_of(app, routes[primary_index])
     if shadow is not None:
         state = replace(state, shadow=shadow)
-    return ParsedRoutes(state, upstream, primary_index, header_index)
+    return ParsedRoutes(state, live_upstream, primary_index, header_index)
+
+
+def adopt_routes(app: str, routes: list[Route], version: str, *, route_name: str | None = None,
+                 upstream: tuple[str, str] | None = None, table: str | None = None) -> tuple[list[Route], int]:
+    """`spec.routes` with the app's primary route sending to the `version` subset of its upstream, and
+    where that route is.
+
+    Only that route changes, and only its destinations' subsets: the requests it matches keep going to
+    the same upstream, now only to the pods labelled version=VERSION. A route already on version
+    subsets is left as it is.
+    """
+    primary_index, header_index = _find_routes(app, routes, route_name, upstream, table)
+    if header_index is not None or _weighted_targets(routes[primary_index]) is not None:
+        return routes, primary_index
+    if len(_upstreams_of(routes[primary_index])) != 1:
+        raise _fail(app, "the primary route is not a single route to one upstream, so it cannot be adopted", table)
+    route = copy.deepcopy(routes[primary_index])
+    action = route["routeAction"]
+    destination = action["single"] if "single" in action else action["multi"]["destinations"][0]["destination"]
+    subset = destination.setdefault("subset", {})
+    subset["values"] = {**(subset.get("values") or {}), SUBSET_KEY: version}
+    return [route if i == primary_index else r for i, r in enumerate(routes)], primary_index
 
 
 def _shadow_of(app: str, route: Route) -> Shadow | None:
@@ -364,7 +451,8 @@ def render_routes(routes: list[Route], parsed: ParsedRoutes, desired: RolloutSta
     app = desired.app
     live_primary = routes[parsed.primary_index]
     primary = copy.deepcopy(live_primary)
-    primary["name"] = primary_route_name(app)
+    # A route the team named keeps its name (their tools may refer to it); an unnamed one gets ours.
+    primary["name"] = live_primary.get("name") or primary_route_name(app)
     primary["routeAction"] = _primary_action(live_primary, parsed, desired)
     _set_shadowing(primary, app, parsed, desired)
     primary = {"name": primary.pop("name"), **primary}

@@ -11,6 +11,7 @@ from kubectl_canary.errors import CanaryError, ForbiddenError
 from kubectl_canary.managed_fields import apply_body
 from kubectl_canary.manifests import (
     AppSpec,
+    discovery_subsets_problem,
     fallback_policy,
     init_manifests,
     service_port_problem,
@@ -62,6 +63,8 @@ def prepare_canary(cluster: Cluster, invocation: Invocation, live: LiveRollout, 
         service = cluster.get(SERVICES, kube.get("serviceNamespace") or namespace, kube.get("serviceName", ""))
         if (problem := service_port_problem(upstream, service)) is not None:
             invocation.warn(problem)
+        if (problem := discovery_subsets_problem(upstream, service)) is not None:
+            raise CanaryError(problem)
     if fallback_policy(upstream) != "NO_FALLBACK":
         invocation.warn(
             f"upstream {upstream['metadata']['name']} has fallbackPolicy {fallback_policy(upstream)}: while {version} "

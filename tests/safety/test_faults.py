@@ -1,9 +1,9 @@
-"""A fault at every request of every command: 149 cases, the fault table in docs/fault-table.md.
+"""A fault at every request of every command: 155 cases, the fault table in docs/fault-table.md.
 
 The cases come from tests/safety/fault_cases.py: 5 commands (init, header v2, weight 50, finish, abort,
-each on a fresh fake API server with its preconditions), 34 requests in their clean runs (18 reads,
+each on a fresh fake API server with its preconditions), 41 requests in their clean runs (25 reads,
 16 writes), and each request hit by `500`, `delay` (longer than `--request-timeout`) and `drop`, each
-write also by `409 stale` and `after-write drop`: 23 x 3 + 16 x 5 = 149 cases.
+write also by `409 stale` and `after-write drop`: 25 x 3 + 16 x 5 = 155 cases.
 
 After every faulted run: exit code 0 or 1 and stderr without a traceback (known warnings, then at most
 one `error:` line); no route points at a version whose Deployment does not exist. Then a failed run is

@@ -118,8 +118,8 @@ def test_forbidden_names_the_refused_request_and_the_needs(api, canary):
     assert result.code == 1
     assert result.err == (
         "error: forbidden: cannot patch routetables.gateway.solo.io in namespace echo; weight needs: "
-        "create events; get/patch/watch routetables.gateway.solo.io; "
-        "get/patch/watch httproutes.gateway.networking.k8s.io; get deployments.apps; "
+        "create events; get/list/patch/watch routetables.gateway.solo.io; "
+        "get/list/patch/watch httproutes.gateway.networking.k8s.io; get deployments.apps; "
         "delete upstreams.gloo.solo.io; get namespaces "
         "(kubectl canary rbac prints a Role that grants them)\n"
     )
