@@ -388,7 +388,7 @@ def test_completion_offers_recorded_apps(api, team, canary, capsys):
     assert canary("header", "cart", "v2", *TEAM, *CART_FLAGS).code == 0
     capsys.readouterr()
     assert main(["__complete", "weight", "-n", NS, ""]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == "cart\theader: v2 (primary v1)"
+    assert capsys.readouterr().out.splitlines()[0] == "cart\tgloo: header: v2 (primary v1)"
     assert main(["__complete", "header", "-n", NS, "cart", ""]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "v2"
 
