@@ -147,7 +147,7 @@ def import_profiles(runner: Runner, scenario: Scenario, tools: Tools, runs: int)
         return lambda _: [tools.python, "-X", "importtime", tools.plugin, *args]
 
     jobs = {
-        "weight": lambda r: traced("weight", APP, "30" if r % 2 else "70")(r),
+        "weight": lambda r: traced("weight", APP, "30" if r % 2 else "70", "--force-conflicts")(r),
         "header": lambda r: traced("header", scenario.take("header"), "v2")(r),
         "finish": lambda r: traced("finish", scenario.take("finish"))(r),
         "abort": lambda r: traced("abort", scenario.take("abort"))(r),
