@@ -107,6 +107,20 @@ class Invocation:
             sys.stderr.write("\n")
         self._progress_shown = ""
 
+    def wait_until_ready(self, namespace: str, name: str, timeout: float) -> None:
+        """Wait (watch) until Deployment `name` is ready, with a progress line; an error at the timeout."""
+        from kubectl_canary.durations import format_duration
+        from kubectl_canary.readiness import Readiness
+        from kubectl_canary.waiting import wait_until_ready
+
+        def show(readiness: Readiness, elapsed: float) -> None:
+            self.progress(f"waiting for deployment {name}: {readiness} ready", format_duration(elapsed))
+
+        try:
+            wait_until_ready(self.cluster(), namespace, name, timeout, show)
+        finally:
+            self.end_progress()
+
     def say(self, line: str) -> None:
         """A progress line for people; silent when -o asks for machine-readable output."""
         if self.output is None:

@@ -7,7 +7,7 @@ import argparse
 from kubectl_canary.app_names import APPS_ANNOTATION, RECORD_LABEL, AppNames, record, recorded_names
 from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, SERVICES, UPSTREAMS, Cluster, Obj
 from kubectl_canary.commands import Command
-from kubectl_canary.durations import format_duration, parse_duration
+from kubectl_canary.durations import parse_duration
 from kubectl_canary.errors import ApiError, CanaryError
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.managed_fields import apply_body
@@ -19,12 +19,11 @@ from kubectl_canary.manifests import (
     upstream_version_subsets,
 )
 from kubectl_canary.permissions import needs
-from kubectl_canary.readiness import Readiness, readiness_of
+from kubectl_canary.readiness import readiness_of
 from kubectl_canary.rollout import validate_name, validate_version
 from kubectl_canary.route_updates import ATTEMPTS, LiveRollout, check_route_owners, namespace_exists
 from kubectl_canary.routers import GLOO, find_app
 from kubectl_canary.routers.gloo import SUBSET_KEY, adopt_routes, primary_route_name
-from kubectl_canary.waiting import wait_until_ready
 
 LONG = """\
 For an app that `init` did not make: a RouteTable shared with other apps (--route-table), the
@@ -163,13 +162,7 @@ def _ready(cluster: Cluster, invocation: Invocation, namespace: str, name: str, 
            force: bool) -> None:
     """The route moves to the version's pods only once they are ready: guarded as every move of traffic."""
     if wait:
-        def show(readiness: Readiness, elapsed: float) -> None:
-            invocation.progress(f"waiting for deployment {name}: {readiness} ready", format_duration(elapsed))
-
-        try:
-            wait_until_ready(cluster, namespace, name, timeout, show)
-        finally:
-            invocation.end_progress()
+        invocation.wait_until_ready(namespace, name, timeout)
         return
     deployment = cluster.get(DEPLOYMENTS, namespace, name)
     readiness = readiness_of(deployment) if deployment is not None else None

@@ -16,17 +16,15 @@ from kubectl_canary.cluster import (
     Obj,
 )
 from kubectl_canary.commands import Command
-from kubectl_canary.durations import format_duration, parse_duration
+from kubectl_canary.durations import parse_duration
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.invocation import Invocation
 from kubectl_canary.manifests import canary_deployment, deployment_name, selects_every_version
 from kubectl_canary.permissions import needs
-from kubectl_canary.readiness import Readiness
 from kubectl_canary.rollout import DEFAULT_HEADER, parse_header, start_canary, validate_name, validate_version
 from kubectl_canary.route_updates import LiveRollout, check_route_owners
 from kubectl_canary.routers import backends_of
 from kubectl_canary.routers.gloo import SUBSET_KEY
-from kubectl_canary.waiting import wait_until_ready
 
 LONG = """\
 Creates Deployment APP-VERSION as a copy of the primary's (same pod template, label
@@ -99,15 +97,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         force=args.force_conflicts,
     )
     if args.wait and invocation.dry_run == "none":
-        name = deployment_name(app, version)
-
-        def show(readiness: Readiness, elapsed: float) -> None:
-            invocation.progress(f"waiting for deployment {name}: {readiness} ready", format_duration(elapsed))
-
-        try:
-            wait_until_ready(cluster, namespace, name, timeout, show)
-        finally:
-            invocation.end_progress()
+        invocation.wait_until_ready(namespace, deployment_name(app, version), timeout)
 
     invocation.change_routes(
         app,
