@@ -9,36 +9,26 @@ tests/safety/test_connection_parity.py runs the same shapes and fails when the c
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scripts.generated_table import check_or_write, parse_check
 from tests.safety.connection_cases import TABLE_PATH, render_table, run_all
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="compare with the checked-in table, write nothing")
-    args = parser.parse_args()
+    check = parse_check(__doc__)
     with tempfile.TemporaryDirectory() as base:
         outcomes = run_all(Path(base))
     for outcome in outcomes:
         if not outcome.agree:
             print(f"disagree: {outcome.shape.id}: kubectl {outcome.kubectl} / plugin {outcome.plugin}", file=sys.stderr)
     table = render_table(outcomes)
-    current = TABLE_PATH.read_text() if TABLE_PATH.exists() else ""
-    if args.check:
-        if current != table:
-            print(f"{TABLE_PATH} is stale: run scripts/connection_table.py", file=sys.stderr)
-            return 1
-        return 0
-    if current != table:
-        TABLE_PATH.write_text(table)
-        print(f"wrote {TABLE_PATH}")
-    return 0 if all(o.agree for o in outcomes) else 1
+    written = check_or_write(TABLE_PATH, table, "scripts/connection_table.py", check=check)
+    return written or (0 if all(o.agree for o in outcomes) else 1)
 
 
 if __name__ == "__main__":

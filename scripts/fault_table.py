@@ -9,7 +9,6 @@ The same cases run in tests/safety/test_faults.py, which fails when the checked-
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import Counter
@@ -17,13 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scripts.generated_table import check_or_write, parse_check
 from tests.safety.fault_cases import TABLE_PATH, outcome_kind, render_table, run_all
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="compare with the checked-in table, write nothing")
-    args = parser.parse_args()
+    check = parse_check(__doc__)
 
     started = time.monotonic()
     outcomes = run_all()
@@ -35,17 +33,7 @@ def main() -> int:
             print(f"invariant broken: {outcome.case.id}: {'; '.join(outcome.violations)}", file=sys.stderr)
     print(f"{len(outcomes)} cases in {time.monotonic() - started:.1f}s")
 
-    current = TABLE_PATH.read_text() if TABLE_PATH.exists() else ""
-    if args.check:
-        if current != table:
-            print(f"{TABLE_PATH} is stale: run scripts/fault_table.py", file=sys.stderr)
-            return 1
-        return 0
-    if current != table:
-        TABLE_PATH.parent.mkdir(parents=True, exist_ok=True)
-        TABLE_PATH.write_text(table)
-        print(f"wrote {TABLE_PATH}")
-    return 0
+    return check_or_write(TABLE_PATH, table, "scripts/fault_table.py", check=check)
 
 
 if __name__ == "__main__":

@@ -8,20 +8,18 @@ available), from tests/safety/guard_cases.py.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scripts.generated_table import check_or_write, parse_check
 from tests.safety.guard_cases import TABLE_PATH, render_table, run_all
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="compare with the checked-in table, write nothing")
-    args = parser.parse_args()
+    check = parse_check(__doc__)
     started = time.monotonic()
     outcomes = run_all()
     table = render_table(outcomes)
@@ -31,15 +29,8 @@ def main() -> int:
                 f"invariant broken: {outcome.command} {outcome.primary}/{outcome.canary}: {violation}", file=sys.stderr
             )
     print(f"{len(outcomes)} cases in {time.monotonic() - started:.1f}s")
-    current = TABLE_PATH.read_text() if TABLE_PATH.exists() else ""
-    if args.check:
-        if current != table:
-            print(f"{TABLE_PATH} is stale: run scripts/guard_table.py", file=sys.stderr)
-            return 1
-        return 0
-    TABLE_PATH.write_text(table)
-    print(f"wrote {TABLE_PATH}")
-    return 1 if any(o.violations for o in outcomes) else 0
+    written = check_or_write(TABLE_PATH, table, "scripts/guard_table.py", check=check)
+    return written or (1 if any(o.violations for o in outcomes) else 0)
 
 
 if __name__ == "__main__":
