@@ -99,21 +99,26 @@ def _touch_routes(w: World, namespace: str, stop_after: float, prefix: str) -> N
         time.sleep(0.5)
 
 
+def _watch(w: World, kubeconfig: Path, tmp_path: Path, timeout: str) -> subprocess.Popen[str]:
+    """`status --watch` for `timeout`, in the background, with server a's request log cleared."""
+    w.a.clear_requests()
+    return subprocess.Popen(
+        [PLUGIN, "status", "--watch", "--timeout", timeout],
+        cwd=tmp_path,
+        env=_plugin_env(kubeconfig_env(kubeconfig), tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_exec_credential_expiring_during_status_watch(servers: World, tmp_path: Path):
     """The token lives 12 s and is refreshed 10 s before it expires: a watch of 6 s outlives several,
     and once the server stops accepting the first, the watch still reads with the new ones."""
     w = servers
     exec_plugin(tmp_path, "token-exec", expires_in=12)
     path = simple(w, tmp_path, user=exec_user("./bin/cred"), namespace="team-a")
-    w.a.clear_requests()
-    watch = subprocess.Popen(
-        [PLUGIN, "status", "--watch", "--timeout", "6s"],
-        cwd=tmp_path,
-        env=_plugin_env(kubeconfig_env(path), tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    watch = _watch(w, path, tmp_path, "6s")
     try:
         _touch_routes(w, "team-a", 5, "exec")
         _, err = watch.communicate(timeout=30)
@@ -131,15 +136,7 @@ def test_rotated_token_file_during_status_watch(servers: World, tmp_path: Path):
     token = tmp_path / "token"
     token.write_text("token-file\n")
     path = simple(w, tmp_path, user={"tokenFile": "token"}, namespace="team-a")
-    w.a.clear_requests()
-    watch = subprocess.Popen(
-        [PLUGIN, "status", "--watch", "--timeout", "5s"],
-        cwd=tmp_path,
-        env=_plugin_env(kubeconfig_env(path), tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    watch = _watch(w, path, tmp_path, "5s")
     try:
         time.sleep(1.5)
         w.a.accept_tokens("token-a", "token-rotated")
