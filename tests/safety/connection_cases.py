@@ -268,10 +268,11 @@ def copy_certs(target: Path, *names: str) -> None:
 # --- the shapes -------------------------------------------------------------------------------------
 
 
-def _two_files_current_context(w: World, d: Path) -> Setup:
+def _two_files_current_context(w: World, d: Path, **first_cluster: str) -> Setup:
+    """a.yaml and b.yaml, each with its own current-context; `first_cluster`: more fields of a.yaml's cluster."""
     first = config(
         d / "a.yaml",
-        clusters={"ca": cluster(w, w.a)},
+        clusters={"ca": cluster(w, w.a, **first_cluster)},
         users={"ua": {"token": "token-a"}},
         contexts={"ctx-a": {"cluster": "ca", "user": "ua", "namespace": "team-a"}},
         current="ctx-a",
@@ -315,21 +316,7 @@ def _current_context_from_second(w: World, d: Path) -> Setup:
 
 
 def _tls_server_name_first_file(w: World, d: Path) -> Setup:
-    first = config(
-        d / "a.yaml",
-        clusters={"ca": cluster(w, w.a, **{"tls-server-name": "api.fake.test"})},
-        users={"ua": {"token": "token-a"}},
-        contexts={"ctx-a": {"cluster": "ca", "user": "ua", "namespace": "team-a"}},
-        current="ctx-a",
-    )
-    second = config(
-        d / "b.yaml",
-        clusters={"cb": cluster(w, w.b)},
-        users={"ub": {"token": "token-b"}},
-        contexts={"ctx-b": {"cluster": "cb", "user": "ub", "namespace": "team-b"}},
-        current="ctx-b",
-    )
-    return Setup(env=kubeconfig_env(first, second))
+    return _two_files_current_context(w, d, **{"tls-server-name": "api.fake.test"})
 
 
 def _relative_paths_second_file(w: World, d: Path) -> Setup:
