@@ -9,14 +9,14 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from kubectl_canary import __version__
-from kubectl_canary.app_names import AppNames, parse_upstream
-from kubectl_canary.cluster import DRY_RUN_MODES, ConnectionOptions
 from kubectl_canary.commands import VERB_NAMES, load
-from kubectl_canary.durations import parse_duration
 from kubectl_canary.errors import CanaryError, ForbiddenError, UsageError
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.permissions import describe
-from kubectl_canary.rollout import validate_name
+from kubectl_canary.kube.cluster import DRY_RUN_MODES, ConnectionOptions
+from kubectl_canary.kube.permissions import describe
+from kubectl_canary.model.app_names import AppNames, parse_upstream
+from kubectl_canary.model.durations import parse_duration
+from kubectl_canary.model.rollout import validate_name
+from kubectl_canary.workflow.invocation import Invocation
 
 DESCRIPTION = """\
 Two-phase canary rollouts on Gloo Edge: first requests with a header (stage: canary) reach the
@@ -305,7 +305,7 @@ def run(argv: Sequence[str]) -> int:
     if helm_values:
         from pathlib import Path
 
-        from kubectl_canary import helm_values_file
+        from kubectl_canary.gitops import helm_values_file
 
         return helm_values_file.run(args, invocation, Path(helm_values), diff_only=args.diff,
                                     check_live=args.check_live)
@@ -329,8 +329,8 @@ def run(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
-    if arguments[:1] == ["__complete"]:  # hidden: shell completion (kubectl_canary/completion.py)
-        from kubectl_canary.completion import run_hidden
+    if arguments[:1] == ["__complete"]:  # hidden: shell completion (kubectl_canary/completer.py)
+        from kubectl_canary.completer import run_hidden
 
         return run_hidden(arguments[1:])
     try:

@@ -19,7 +19,7 @@ Python loader; a zipapp could not load an extension module anyway). kubernetes 3
 last release without compiled dependencies (37.x pulls in pydantic-core and aiohttp).
 charset-normalizer comes as its pure `py3-none-any` wheel; ruamel.yaml (0.19 needs no compiled
 ruamel.yaml.clib) too. The plugin imports `kubernetes` only
-for the kubeconfigs its own reader leaves to it (kubectl_canary/kubeconfig.py).
+for the kubeconfigs its own reader leaves to it (kubectl_canary/kube/kubeconfig.py).
 
 Reproducible: the pinned wheels are checked against their sha256; zip and tar entries are
 sorted, with fixed timestamps, owners and modes, and the gzip header carries no name or time.

@@ -7,8 +7,8 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.permissions import Permission
+from kubectl_canary.kube.permissions import Permission
+from kubectl_canary.workflow.invocation import Invocation
 
 
 @dataclass(frozen=True)

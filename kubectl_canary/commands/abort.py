@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, HTTP_ROUTES, NAMESPACES, ROUTE_TABLES, SERVICES, UPSTREAMS
 from kubectl_canary.commands import Command
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.manifests import deployment_name
-from kubectl_canary.permissions import needs
-from kubectl_canary.rollout import rollback, validate_name
-from kubectl_canary.route_updates import complete_earlier_run
+from kubectl_canary.kube.cluster import DEPLOYMENTS, EVENTS, HTTP_ROUTES, NAMESPACES, ROUTE_TABLES, SERVICES, UPSTREAMS
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.manifests import deployment_name
+from kubectl_canary.model.rollout import rollback, validate_name
 from kubectl_canary.routers import backends_of
+from kubectl_canary.workflow.invocation import Invocation
+from kubectl_canary.workflow.route_updates import complete_earlier_run
 
 LONG = """\
 Returns the app to its stable route: one route, everything to the primary, no header route.

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from kubectl_canary.cluster import EVENTS, HTTP_ROUTES, ROUTE_TABLES
 from kubectl_canary.commands import Command
-from kubectl_canary.history import APP_LABEL, history_rows
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.permissions import needs
-from kubectl_canary.rollout import validate_name
+from kubectl_canary.kube.cluster import EVENTS, HTTP_ROUTES, ROUTE_TABLES
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.events import APP_LABEL, history_rows
+from kubectl_canary.model.rollout import validate_name
 from kubectl_canary.routers import GLOO, ROUTERS, Router, recorded_table, router_named
+from kubectl_canary.workflow.invocation import Invocation
 
 LONG = """\
 Lists the Events kubectl canary recorded on the app's RouteTable, oldest first: reason

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import (
+from kubectl_canary.commands import Command
+from kubectl_canary.errors import CanaryError, UsageError
+from kubectl_canary.kube.cluster import (
     DEPLOYMENTS,
     EVENTS,
     GATEWAYS,
@@ -18,16 +20,14 @@ from kubectl_canary.cluster import (
     Obj,
     resource_of,
 )
-from kubectl_canary.commands import Command
-from kubectl_canary.errors import CanaryError, UsageError
-from kubectl_canary.history import transition_message
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.manifests import DEFAULT_IMAGE, AppSpec
-from kubectl_canary.permissions import needs
-from kubectl_canary.rollout import RolloutState, validate_name, validate_version
-from kubectl_canary.route_updates import namespace_exists
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.events import transition_message
+from kubectl_canary.model.manifests import DEFAULT_IMAGE, AppSpec
+from kubectl_canary.model.rollout import RolloutState, validate_name, validate_version
 from kubectl_canary.routers import DEFAULT, backends_of, find_app, router_named
 from kubectl_canary.routers.gateway_api import parse_gateway
+from kubectl_canary.workflow.invocation import Invocation
+from kubectl_canary.workflow.route_updates import namespace_exists
 
 LONG = """\
 Creates, in the namespace, Deployment APP-VERSION (pod labels app and version) and, on Gloo Edge

@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from kubectl_canary.cluster import (
+from kubectl_canary.commands import Command
+from kubectl_canary.errors import CanaryError, NotServedError, UsageError
+from kubectl_canary.gitops.gitops_owner import gitops_notes
+from kubectl_canary.kube.cluster import (
     DEPLOYMENTS,
     HTTP_ROUTES,
     NAMESPACES,
@@ -21,17 +24,14 @@ from kubectl_canary.cluster import (
     VIRTUAL_SERVICES,
     Resource,
 )
-from kubectl_canary.commands import Command
-from kubectl_canary.durations import parse_duration
-from kubectl_canary.errors import CanaryError, NotServedError, UsageError
-from kubectl_canary.gitops_owner import gitops_notes
-from kubectl_canary.history import describe
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.permissions import needs
-from kubectl_canary.rollout import validate_name
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.durations import parse_duration
+from kubectl_canary.model.events import describe
+from kubectl_canary.model.rollout import validate_name
+from kubectl_canary.model.status_view import AppStatus, app_status, app_statuses, as_dict, readiness_index, render_table
+from kubectl_canary.model.style import style_for
 from kubectl_canary.routers import ROUTERS, Router, backends_of, router_named
-from kubectl_canary.status import AppStatus, app_status, app_statuses, as_dict, readiness_index, render_table
-from kubectl_canary.style import style_for
+from kubectl_canary.workflow.invocation import Invocation
 
 if TYPE_CHECKING:
     import queue

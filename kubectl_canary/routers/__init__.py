@@ -14,18 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kubectl_canary.app_names import RECORD_SELECTOR, AppNames, recorded_apps, recorded_names
-from kubectl_canary.cluster import HTTP_ROUTES, ROUTE_TABLES, Resource
 from kubectl_canary.errors import NotServedError, UsageError
-from kubectl_canary.rollout import RolloutState
+from kubectl_canary.kube.cluster import HTTP_ROUTES, ROUTE_TABLES, Resource
+from kubectl_canary.model.app_names import RECORD_SELECTOR, AppNames, recorded_apps, recorded_names
+from kubectl_canary.model.rollout import RolloutState
 from kubectl_canary.routers import gateway_api, gloo
 from kubectl_canary.routers.gloo_delegation import Delegation
 
 if TYPE_CHECKING:
-    from kubectl_canary.cluster import Cluster, Obj
-    from kubectl_canary.invocation import Invocation
-    from kubectl_canary.manifests import AppSpec
-    from kubectl_canary.route_updates import LiveRollout, RouteChange
+    from kubectl_canary.kube.cluster import Cluster, Obj
+    from kubectl_canary.model.manifests import AppSpec
+    from kubectl_canary.workflow.invocation import Invocation
+    from kubectl_canary.workflow.route_updates import LiveRollout, RouteChange
 
 
 class Parsed(Protocol):

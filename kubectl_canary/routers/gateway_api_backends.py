@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kubectl_canary.cluster import GATEWAYS, SERVICES, Cluster, Obj
 from kubectl_canary.errors import CanaryError, ForbiddenError, UsageError
-from kubectl_canary.manifests import MANAGED_BY, AppSpec, deployment
-from kubectl_canary.rollout import routed_versions
+from kubectl_canary.kube.cluster import GATEWAYS, SERVICES, Cluster, Obj
+from kubectl_canary.model.manifests import MANAGED_BY, AppSpec, deployment
+from kubectl_canary.model.rollout import routed_versions
 from kubectl_canary.routers import StatusNotes
 from kubectl_canary.routers.gateway_api import canary_service, httproute, service_name, stable_rules, version_service
 
 if TYPE_CHECKING:
-    from kubectl_canary.invocation import Invocation
-    from kubectl_canary.route_updates import LiveRollout, RouteChange
+    from kubectl_canary.workflow.invocation import Invocation
+    from kubectl_canary.workflow.route_updates import LiveRollout, RouteChange
 
 
 def init_objects(spec: AppSpec) -> list[Obj]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kubectl_canary.cluster import SERVICES, UPSTREAMS, VIRTUAL_SERVICES, Cluster, Obj
 from kubectl_canary.errors import CanaryError, ForbiddenError
-from kubectl_canary.managed_fields import apply_body
-from kubectl_canary.manifests import (
+from kubectl_canary.kube.cluster import SERVICES, UPSTREAMS, VIRTUAL_SERVICES, Cluster, Obj
+from kubectl_canary.model.managed_fields import apply_body
+from kubectl_canary.model.manifests import (
     AppSpec,
     discovery_subsets_problem,
     fallback_policy,
@@ -24,8 +24,8 @@ from kubectl_canary.routers.gloo import ParsedRoutes, shadow_upstream_name
 from kubectl_canary.routers.gloo_delegation import Delegation, delegation_notes, delegations_to
 
 if TYPE_CHECKING:
-    from kubectl_canary.invocation import Invocation
-    from kubectl_canary.route_updates import LiveRollout, RouteChange
+    from kubectl_canary.workflow.invocation import Invocation
+    from kubectl_canary.workflow.route_updates import LiveRollout, RouteChange
 
 
 def init_objects(spec: AppSpec) -> list[Obj]:

@@ -23,7 +23,7 @@ from tests.packaging.conftest import kubectl_path, python_only_dir, system_pytho
 HEADER = "NAMESPACE    APP    PHASE    PRIMARY    CANARY    WEIGHT    HEADER    ROUTER    VERDICT"
 # Every top-level package the archive vendors, and what the plugin imports.
 IMPORTS = (
-    "kubectl_canary.cli", "kubectl_canary.completion", "yaml", "ruamel.yaml", "tabulate", "kubernetes.config",
+    "kubectl_canary.cli", "kubectl_canary.completer", "yaml", "ruamel.yaml", "tabulate", "kubernetes.config",
     "kubernetes.client.rest", "urllib3", "requests", "requests_oauthlib", "oauthlib", "certifi",
     "charset_normalizer", "idna", "dateutil.parser", "six", "websocket", "durationpy", "tzdata",
 )  # fmt: skip

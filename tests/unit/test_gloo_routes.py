@@ -7,7 +7,15 @@ from fractions import Fraction
 
 import pytest
 
-from kubectl_canary.rollout import DEFAULT_HEADER, HeaderMatch, Phase, promote, rollback, shift_weight, start_canary
+from kubectl_canary.model.rollout import (
+    DEFAULT_HEADER,
+    HeaderMatch,
+    Phase,
+    promote,
+    rollback,
+    shift_weight,
+    start_canary,
+)
 from kubectl_canary.routers.gloo import (
     RouteTableError,
     UpstreamRef,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.managed_fields import owners_of
+from kubectl_canary.model.managed_fields import owners_of
 
 Obj = dict[str, Any]
 

@@ -230,7 +230,7 @@ def _connection(line: _Line) -> Any:
 
 
 def _connect(line: _Line) -> tuple[Any, str]:
-    from kubectl_canary.cluster import connect
+    from kubectl_canary.kube.cluster import connect
 
     cluster, context_namespace = connect(_connection(line), field_manager="kubectl-canary", dry_run="none")
     namespace = line.values.get("namespace") or context_namespace
@@ -245,7 +245,7 @@ def _apps(line: _Line) -> list[tuple[str, str]]:
         cluster, namespace = _connect(line)
     except Exception:  # completion never fails loudly: no candidates instead
         return []
-    from kubectl_canary.app_names import recorded_apps
+    from kubectl_canary.model.app_names import recorded_apps
 
     apps = []
     for router in ROUTERS.values():
@@ -271,7 +271,7 @@ def _state(router: Any, app: str, obj: dict[str, Any]) -> Any:
 
 
 def _summary(router: str, state: Any) -> str:
-    from kubectl_canary.rollout import format_percent
+    from kubectl_canary.model.rollout import format_percent
 
     if state is None:
         return router
@@ -301,7 +301,7 @@ def _next_versions(line: _Line, app: str) -> list[str]:
 
 
 def _namespaces(line: _Line) -> list[str]:
-    from kubectl_canary.cluster import NAMESPACES
+    from kubectl_canary.kube.cluster import NAMESPACES
 
     try:
         cluster, _ = _connect(line)
@@ -315,7 +315,7 @@ def _kubeconfig_names(line: _Line, kind: str) -> list[str]:
     """Names of contexts, clusters or users in the kubeconfig files (no cluster is asked)."""
     import os
 
-    from kubectl_canary.kubeconfig import KubeconfigError, kubeconfig_paths, read_kubeconfigs
+    from kubectl_canary.kube.kubeconfig import KubeconfigError, kubeconfig_paths, read_kubeconfigs
 
     explicit = line.values.get("kubeconfig") or None
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from kubectl_canary.cluster import DEPLOYMENTS, Cluster, Obj
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.readiness import Readiness, readiness_of
+from kubectl_canary.kube.cluster import DEPLOYMENTS, Cluster, Obj
+from kubectl_canary.model.readiness import Readiness, readiness_of
 
 
 def wait_until_ready(

@@ -16,11 +16,11 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError, NotServedError
-from kubectl_canary.json_items import MalformedJSON, iter_items
-from kubectl_canary.kubeconfig import ConnectionOptions, KubeconfigError, resolve
+from kubectl_canary.kube.json_items import MalformedJSON, iter_items
+from kubectl_canary.kube.kubeconfig import ConnectionOptions, KubeconfigError, resolve
 
 __all__ = ["ConnectionOptions"]  # re-exported: callers build it beside connect()
-from kubectl_canary.transports import StdlibTransport, Transport
+from kubectl_canary.kube.transports import StdlibTransport, Transport
 
 Obj = dict[str, Any]
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from kubectl_canary.app_names import APPS_ANNOTATION, RECORD_LABEL, AppNames, record, recorded_names
-from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, Cluster, Obj
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
-from kubectl_canary.managed_fields import apply_body, is_one_off_edit, owners_of
-from kubectl_canary.readiness import availability_of, readiness_of
-from kubectl_canary.rollout import Availability, RolloutState, check_moves, versions_gaining
+from kubectl_canary.kube.cluster import DEPLOYMENTS, NAMESPACES, Cluster, Obj
+from kubectl_canary.model.app_names import APPS_ANNOTATION, RECORD_LABEL, AppNames, record, recorded_names
+from kubectl_canary.model.managed_fields import apply_body, is_one_off_edit, owners_of
+from kubectl_canary.model.readiness import availability_of, readiness_of
+from kubectl_canary.model.rollout import Availability, RolloutState, check_moves, versions_gaining
 from kubectl_canary.routers import NO_VERDICT, ROUTERS, Router, Verdict, find_app, router_named
 
 ATTEMPTS = 5

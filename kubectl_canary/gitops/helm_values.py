@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.rollout import PERCENT_DECIMALS, HeaderMatch, RolloutState, validate_name
+from kubectl_canary.model.rollout import PERCENT_DECIMALS, HeaderMatch, RolloutState, validate_name
 
 Values = dict[str, Any]
 
