@@ -200,7 +200,7 @@ def _positional(line: _Line, prefix: str) -> Completions:
 def complete(args: Sequence[str], parser: argparse.ArgumentParser | None = None) -> Completions:
     """Completions of the last of `args` (possibly empty), the words before it as typed."""
     if parser is None:
-        from kubectl_canary.cli import build_parser
+        from kubectl_canary.arguments import build_parser
 
         parser = build_parser()
     words, current = list(args[:-1]), (args[-1] if args else "")
@@ -221,7 +221,7 @@ def complete(args: Sequence[str], parser: argparse.ArgumentParser | None = None)
 
 
 def _connection(line: _Line) -> Any:
-    from kubectl_canary.cli import connection_options
+    from kubectl_canary.arguments import connection_options
 
     timeout = line.values.get("request_timeout")
     values = {**line.values, "user": None} if line.verb == "rbac" else line.values
@@ -301,7 +301,7 @@ def _next_versions(line: _Line, app: str) -> list[str]:
 
 
 def _namespaces(line: _Line) -> list[str]:
-    from kubectl_canary.kube.cluster import NAMESPACES
+    from kubectl_canary.model.resources import NAMESPACES
 
     try:
         cluster, _ = _connect(line)

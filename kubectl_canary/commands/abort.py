@@ -5,9 +5,17 @@ from __future__ import annotations
 import argparse
 
 from kubectl_canary.commands import Command
-from kubectl_canary.kube.cluster import DEPLOYMENTS, EVENTS, HTTP_ROUTES, NAMESPACES, ROUTE_TABLES, SERVICES, UPSTREAMS
 from kubectl_canary.kube.permissions import needs
 from kubectl_canary.model.manifests import deployment_name
+from kubectl_canary.model.resources import (
+    DEPLOYMENTS,
+    EVENTS,
+    HTTP_ROUTES,
+    NAMESPACES,
+    ROUTE_TABLES,
+    SERVICES,
+    UPSTREAMS,
+)
 from kubectl_canary.model.rollout import rollback, validate_name
 from kubectl_canary.routers import backends_of
 from kubectl_canary.workflow.invocation import Invocation

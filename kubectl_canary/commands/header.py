@@ -6,7 +6,11 @@ import argparse
 
 from kubectl_canary.commands import Command
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.kube.cluster import (
+from kubectl_canary.kube.cluster import Cluster
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.durations import parse_duration
+from kubectl_canary.model.manifests import canary_deployment, deployment_name, selects_every_version
+from kubectl_canary.model.resources import (
     DEPLOYMENTS,
     EVENTS,
     HTTP_ROUTES,
@@ -14,17 +18,14 @@ from kubectl_canary.kube.cluster import (
     ROUTE_TABLES,
     SERVICES,
     UPSTREAMS,
-    Cluster,
     Obj,
 )
-from kubectl_canary.kube.permissions import needs
-from kubectl_canary.model.durations import parse_duration
-from kubectl_canary.model.manifests import canary_deployment, deployment_name, selects_every_version
 from kubectl_canary.model.rollout import DEFAULT_HEADER, parse_header, start_canary, validate_name, validate_version
 from kubectl_canary.routers import backends_of
 from kubectl_canary.routers.gloo import SUBSET_KEY
+from kubectl_canary.routers.seam import LiveRollout
 from kubectl_canary.workflow.invocation import Invocation
-from kubectl_canary.workflow.route_updates import LiveRollout, check_route_owners
+from kubectl_canary.workflow.route_updates import check_route_owners
 
 LONG = """\
 Creates Deployment APP-VERSION as a copy of the primary's (same pod template, label

@@ -6,11 +6,12 @@ import argparse
 import json
 
 from kubectl_canary.commands import Command
-from kubectl_canary.kube.cluster import EVENTS, HTTP_ROUTES, ROUTE_TABLES
 from kubectl_canary.kube.permissions import needs
 from kubectl_canary.model.events import APP_LABEL, history_rows
+from kubectl_canary.model.resources import EVENTS, HTTP_ROUTES, ROUTE_TABLES
 from kubectl_canary.model.rollout import validate_name
-from kubectl_canary.routers import GLOO, ROUTERS, Router, recorded_table, router_named
+from kubectl_canary.routers import GLOO, ROUTERS, recorded_table, router_named
+from kubectl_canary.routers.seam import Router
 from kubectl_canary.workflow.invocation import Invocation
 
 LONG = """\

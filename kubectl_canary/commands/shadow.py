@@ -6,7 +6,9 @@ import argparse
 
 from kubectl_canary.commands import Command
 from kubectl_canary.errors import UsageError
-from kubectl_canary.kube.cluster import (
+from kubectl_canary.kube.cluster import Cluster
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.resources import (
     DEPLOYMENTS,
     EVENTS,
     HTTP_ROUTES,
@@ -14,9 +16,7 @@ from kubectl_canary.kube.cluster import (
     ROUTE_TABLES,
     SERVICES,
     UPSTREAMS,
-    Cluster,
 )
-from kubectl_canary.kube.permissions import needs
 from kubectl_canary.model.rollout import (
     RolloutState,
     parse_shadow_percent,
@@ -26,8 +26,9 @@ from kubectl_canary.model.rollout import (
     validate_version,
 )
 from kubectl_canary.routers import backends_of
+from kubectl_canary.routers.seam import LiveRollout
 from kubectl_canary.workflow.invocation import Invocation
-from kubectl_canary.workflow.route_updates import LiveRollout, require_ready
+from kubectl_canary.workflow.route_updates import require_ready
 
 LONG = """\
 Creates Upstream APP-shadow-VERSION selecting the pods of VERSION (Gloo shadows to an

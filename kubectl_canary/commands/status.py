@@ -14,7 +14,10 @@ import yaml
 from kubectl_canary.commands import Command
 from kubectl_canary.errors import CanaryError, NotServedError, UsageError
 from kubectl_canary.gitops.gitops_owner import gitops_notes
-from kubectl_canary.kube.cluster import (
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.durations import parse_duration
+from kubectl_canary.model.events import describe
+from kubectl_canary.model.resources import (
     DEPLOYMENTS,
     HTTP_ROUTES,
     NAMESPACES,
@@ -24,13 +27,11 @@ from kubectl_canary.kube.cluster import (
     VIRTUAL_SERVICES,
     Resource,
 )
-from kubectl_canary.kube.permissions import needs
-from kubectl_canary.model.durations import parse_duration
-from kubectl_canary.model.events import describe
 from kubectl_canary.model.rollout import validate_name
 from kubectl_canary.model.status_view import AppStatus, app_status, app_statuses, as_dict, readiness_index, render_table
 from kubectl_canary.model.style import style_for
-from kubectl_canary.routers import ROUTERS, Router, backends_of, router_named
+from kubectl_canary.routers import ROUTERS, backends_of, router_named
+from kubectl_canary.routers.seam import Router
 from kubectl_canary.workflow.invocation import Invocation
 
 if TYPE_CHECKING:

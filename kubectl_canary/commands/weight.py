@@ -7,9 +7,9 @@ from fractions import Fraction
 
 from kubectl_canary.commands import Command
 from kubectl_canary.errors import UsageError
-from kubectl_canary.kube.cluster import DEPLOYMENTS, EVENTS, HTTP_ROUTES, NAMESPACES, ROUTE_TABLES, UPSTREAMS
 from kubectl_canary.kube.permissions import needs
 from kubectl_canary.model.durations import parse_duration
+from kubectl_canary.model.resources import DEPLOYMENTS, EVENTS, HTTP_ROUTES, NAMESPACES, ROUTE_TABLES, UPSTREAMS
 from kubectl_canary.model.rollout import format_percent, parse_percent, shift_weight, validate_name
 from kubectl_canary.model.stepping import parse_steps, plan_steps
 from kubectl_canary.workflow.gates import (

@@ -16,10 +16,11 @@ from pathlib import Path
 from kubectl_canary.errors import CanaryError, UsageError
 from kubectl_canary.gitops.helm_values import state_of, values_for
 from kubectl_canary.gitops.manifest_files import ManifestFile, changes_of, plain, read_file, write
-from kubectl_canary.kube.cluster import DEPLOYMENTS, connect
+from kubectl_canary.kube.cluster import connect
 from kubectl_canary.model.events import describe
 from kubectl_canary.model.manifests import deployment_name
 from kubectl_canary.model.readiness import Readiness, availability_of, readiness_of
+from kubectl_canary.model.resources import DEPLOYMENTS
 from kubectl_canary.model.rollout import (
     DEFAULT_HEADER,
     Availability,

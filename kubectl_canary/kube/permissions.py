@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubectl_canary.kube.cluster import Resource
+from kubectl_canary.model.resources import Resource
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from kubectl_canary.model.app_names import AppNames, recorded_apps, recorded_nam
 from kubectl_canary.model.readiness import Readiness, readiness_of
 from kubectl_canary.model.rollout import HeaderMatch, RolloutState, format_percent, traffic_shares
 from kubectl_canary.model.style import Style, format_columns
-from kubectl_canary.routers import Router
 from kubectl_canary.routers.gloo_delegation import Delegation
+from kubectl_canary.routers.seam import Router
 
 
 @dataclass(frozen=True)

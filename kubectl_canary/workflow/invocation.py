@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, TextIO
 import yaml
 
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.kube.cluster import Cluster, ConnectionOptions, Obj, Resource, connect, resource_of
+from kubectl_canary.kube.cluster import Cluster, ConnectionOptions, connect
 from kubectl_canary.model.app_names import AppNames
 from kubectl_canary.model.events import event, transition_message
+from kubectl_canary.model.resources import Obj, Resource, resource_of
 from kubectl_canary.model.rollout import RolloutState, validate_name
-from kubectl_canary.workflow.route_updates import LiveRollout, RouteChange, read_rollout, update_routes
+from kubectl_canary.routers import read_rollout
+from kubectl_canary.routers.seam import LiveRollout, RouteChange
+from kubectl_canary.workflow.route_updates import update_routes
 
 if TYPE_CHECKING:
     from kubectl_canary.gitops.manifest_cluster import ManifestCluster

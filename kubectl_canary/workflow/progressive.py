@@ -11,10 +11,10 @@ from kubectl_canary.errors import CanaryError
 from kubectl_canary.model.durations import format_duration
 from kubectl_canary.model.events import who
 from kubectl_canary.model.rollout import RolloutState, format_percent, rollback, shift_weight
-from kubectl_canary.routers import backends_of
+from kubectl_canary.routers import backends_of, read_rollout
+from kubectl_canary.routers.seam import LiveRollout, RouteChange
 from kubectl_canary.workflow.gates import Gate, GateContext
 from kubectl_canary.workflow.invocation import Invocation
-from kubectl_canary.workflow.route_updates import LiveRollout, RouteChange, read_rollout
 
 
 class Interrupted(CanaryError):

@@ -171,7 +171,8 @@ def test_status_all_namespaces_lists_in_pages(api, canary):
 
 def test_paged_list_reads_every_page(api, kubeconfig):
     from kubectl_canary.kube import cluster as cluster_module
-    from kubectl_canary.kube.cluster import NAMESPACES, ConnectionOptions, connect
+    from kubectl_canary.kube.cluster import ConnectionOptions, connect
+    from kubectl_canary.model.resources import NAMESPACES
 
     for n in range(5):
         api.ensure_namespace(f"ns-{n}")
