@@ -18,8 +18,8 @@ from kubectl_canary.model.durations import parse_duration
 from kubectl_canary.model.rollout import validate_name
 
 DESCRIPTION = """\
-Two-phase canary rollouts on Gloo Edge: first requests with a header (stage: canary) reach the
-new version, then a growing share of all traffic, until it is the only one.
+Two-phase canary rollouts on Gloo Edge or the Kubernetes Gateway API: first requests with a header
+(stage: canary) reach the new version, then a growing share of all traffic, until it is the only one.
 Run 'kubectl canary COMMAND -h' for a command's flags and examples."""
 
 

@@ -6,10 +6,11 @@ reads one candidate per line, `value` or `value<TAB>description`, and a last lin
 Cobra's ShellCompDirective bit field. `kubectl-canary __complete ARG... WORD` answers the same
 way; the scripts of `kubectl canary completion bash|zsh|fish` call it.
 
-Subcommands, flags and fixed values come from the argument parser and never touch the cluster
-(nor import the `kubernetes` package). App names are the RouteTables `<app>-routes` of the
-namespace (`-n`, `--kubeconfig`, `--context` given earlier on the line apply), read with one LIST
-request; the version after `header APP` with one GET. Any failure there completes nothing.
+Subcommands, flags and fixed values come from the argument parser (arguments.py) and never touch
+the cluster. App names are those of the namespace's route objects, RouteTables `<app>-routes` and
+HTTPRoutes `<app>`, and the apps recorded on shared ones (`-n`, `--kubeconfig`, `--context` given
+earlier on the line apply), read with one LIST per router; the version after `header APP` from the
+app's route object. Any failure there completes nothing.
 """
 
 from __future__ import annotations
