@@ -1,6 +1,6 @@
 """The seed's Helm chart values (`--helm-values FILE`): a rollout phase read from them, written into them.
 
-The chart renders its Deployments and routes from these values (DESIGN.md section 2):
+The chart renders its Deployments and routes from these values (docs/design.md section 2):
 
     deployment: {v1: {}, v2: {}}          # one key per running version
     routes:

@@ -1,8 +1,9 @@
 """The one place that talks to the API server: raw REST on the kinds of model/resources.py, errors as ApiError.
 
-The `kubernetes` package is not used: it costs hundreds of milliseconds to load, hides the content
-types we need, and resolves kubeconfigs its own way; kubeconfig.py decides where and as whom to
-connect, transports.py carries the requests.
+The `kubernetes` package is not used: it costs hundreds of milliseconds to load (docs/design.md
+section 10), hides the content types we need, and resolves kubeconfigs its own way; kubeconfig.py
+decides where and as whom to connect (as kubectl does: docs/design.md section 9), transports.py
+carries the requests.
 """
 
 from __future__ import annotations

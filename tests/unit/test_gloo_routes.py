@@ -1,4 +1,4 @@
-"""parse_routes / render_routes against the exact routes of DESIGN.md section 2 (app echo)."""
+"""parse_routes / render_routes against the exact routes of docs/design.md section 2 (app echo)."""
 
 from __future__ import annotations
 
