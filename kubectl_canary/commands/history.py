@@ -1,4 +1,4 @@
-"""`kubectl canary history APP`: every transition of the app's rollout, from the RouteTable's Events."""
+"""`kubectl canary history APP`: every transition of the app's rollout, from its route object's Events."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from kubectl_canary.routers.seam import Router
 from kubectl_canary.workflow.invocation import Invocation
 
 LONG = """\
-Lists the Events kubectl canary recorded on the app's RouteTable, oldest first: reason
+Lists the Events kubectl canary recorded on the app's RouteTable or HTTPRoute, oldest first: reason
 (CanaryInit, CanaryHeader, CanaryWeight, CanaryFinish, CanaryAbort, CanaryGateFailed,
 CanaryShadow) and a message with the old and new routing and who changed it. Kubernetes
 keeps Events for a limited time (one hour by default), so this is recent history."""

@@ -199,7 +199,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
 
 COMMAND = Command(
     name="status",
-    short="Show phase, versions, readiness, weight and Gloo state of canary rollouts",
+    short="Show phase, versions, readiness, weight and the gateway's verdict of canary rollouts",
     long=LONG,
     examples=EXAMPLES,
     mutating=False,
