@@ -151,7 +151,7 @@ class Scenario:
 
 
 def add_platform(api: FakeApiServer) -> None:
-    """The platform team's VirtualService (DESIGN.md): `/` delegated to RouteTables labelled apiGroup=example."""
+    """The platform team's VirtualService (docs/design.md section 1): `/` to RouteTables labelled apiGroup=example."""
     api.ensure_namespace("gloo-system")
     api.create(PLATFORM_VIRTUAL_SERVICE)
 

@@ -1,3 +1,3 @@
-"""kubectl-canary: two-phase canary rollouts on Gloo Edge, as a kubectl plugin."""
+"""kubectl-canary: two-phase canary rollouts on Gloo Edge or the Kubernetes Gateway API, as a kubectl plugin."""
 
 __version__ = "0.1.0"

@@ -13,13 +13,12 @@ The archive holds three files:
 It is platform-independent, so krew/canary.yaml points every os/arch entry at the one archive.
 
 Vendored: the wheels pinned in WHEELS, resolved for the oldest Python we support (3.9) with
-`pip download --python-version 3.9`, so one archive runs on 3.9 and every later 3.x. All are
-pure Python except PyYAML, whose optional C accelerator is dropped (PyYAML falls back to its pure
-Python loader; a zipapp could not load an extension module anyway). kubernetes 35.0.0 is the
-last release without compiled dependencies (37.x pulls in pydantic-core and aiohttp).
-charset-normalizer comes as its pure `py3-none-any` wheel; ruamel.yaml (0.19 needs no compiled
-ruamel.yaml.clib) too. The plugin imports `kubernetes` only
-for the kubeconfigs its own reader leaves to it (kubectl_canary/kubeconfig.py).
+`pip download --python-version 3.9`, so one archive runs on 3.9 and every later 3.x: PyYAML,
+ruamel.yaml (round-trip YAML for --local) and tabulate (the `history` table), none of which needs
+another package. All are pure Python except PyYAML, whose optional C accelerator is dropped (PyYAML
+falls back to its pure Python loader; a zipapp could not load an extension module anyway);
+ruamel.yaml 0.19 needs no compiled ruamel.yaml.clib. No Kubernetes client: the plugin speaks to the
+API server itself (kubectl_canary/kube/).
 
 Reproducible: the pinned wheels are checked against their sha256; zip and tar entries are
 sorted, with fixed timestamps, owners and modes, and the gzip header carries no name or time.
@@ -84,39 +83,6 @@ WHEELS = (
         "27592957fedf6e0b62f281e96effd28043345e0e66001f97683aa9a40c667c93",
     ),
     Wheel(
-        "kubernetes==35.0.0",
-        "kubernetes-35.0.0-py2.py3-none-any.whl",
-        "39e2b33b46e5834ef6c3985ebfe2047ab39135d41de51ce7641a7ca5b372a13d",
-    ),
-    Wheel(
-        "certifi==2026.10.19.post1",
-        "certifi-2026.10.19.post1-py3-none-any.whl",
-        "1324c476b4811eff41a8bc2122cd0bbd4d9c7234c725446d99ab1612b3a7fdd2",
-    ),
-    Wheel(
-        "charset-normalizer==3.5.3",
-        "charset_normalizer-3.5.3-py3-none-any.whl",
-        "96e268b0cbda016ac519513294fcd17032264085b600abaac58b93049477e132",
-    ),
-    Wheel(
-        "durationpy==0.11",
-        "durationpy-0.11-py3-none-any.whl",
-        "a739fe2b8972c250ff72f8e2c488d18cf25f7b852f49ee76048775d5171df30c",
-    ),
-    Wheel(
-        "idna==3.20", "idna-3.20-py3-none-any.whl", "ab7ae7122974553370f0bdb919e1a960b2cd1bc1ef0276416d896db81c14582c"
-    ),
-    Wheel(
-        "oauthlib==4.0.1",
-        "oauthlib-4.0.1-py3-none-any.whl",
-        "498a298876e996301950a5b053d12c31628bb7b895db03666430c69ce182eb61",
-    ),
-    Wheel(
-        "python-dateutil==3.0.0",
-        "python_dateutil-3.0.0-py2.py3-none-any.whl",
-        "3c79630202e4152c6add678446984236efe4f57e84d8e892aab0637bab82e9fd",
-    ),
-    Wheel(
         "pyyaml==6.0.3",
         "pyyaml-6.0.3-cp39-cp39-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
         "0150219816b6a1fa26fb4699fb7daa9caf09eb1999f3b70fb6e786805e80375a",
@@ -124,39 +90,9 @@ WHEELS = (
         target=("manylinux2014_x86_64", "cp", "cp39"),
     ),
     Wheel(
-        "requests==2.32.5",
-        "requests-2.32.5-py3-none-any.whl",
-        "2462f94637a34fd532264295e186976db0f5d453d1cdd31473c85a6a161affb6",
-    ),
-    Wheel(
-        "requests-oauthlib==2.0.0",
-        "requests_oauthlib-2.0.0-py2.py3-none-any.whl",
-        "7dd8a5c40426b779b0868c404bdef9768deccf22749cde15852df527e6269b36",
-    ),
-    Wheel(
-        "six==1.17.0",
-        "six-1.17.0-py2.py3-none-any.whl",
-        "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274",
-    ),
-    Wheel(
         "tabulate==0.9.0",
         "tabulate-0.9.0-py3-none-any.whl",
         "024ca478df22e9340661486f85298cff5f6dcdba14f3813e8830015b9ed1948f",
-    ),
-    Wheel(
-        "tzdata==2026.6",
-        "tzdata-2026.6-py2.py3-none-any.whl",
-        "0a10eec6e13ef16b627fabed9a5f2ba61a62b1c67f327305f4e7e412a70b4aec",
-    ),
-    Wheel(
-        "urllib3==2.6.3",
-        "urllib3-2.6.3-py3-none-any.whl",
-        "bf272323e553dfb2e87d9bfd225ca7b0f467b919d7bbd355436d3fd37cb0acd4",
-    ),
-    Wheel(
-        "websocket-client==1.9.0",
-        "websocket_client-1.9.0-py3-none-any.whl",
-        "af248a825037ef591efbf6ed20cc5faa03d3b47b9e5a2230a529eeee1c1fc3ef",
     ),
 )
 # Never in the zipapp: compiled code (it cannot be loaded from a zip, and is per platform),

@@ -4,9 +4,8 @@ Needs a python3 (3.9 or newer) and nothing else: every dependency is in the arch
 first on sys.path, and site-packages, the user site and PYTHONPATH are dropped from sys.path, as
 `python3 -I -S` would, so what else is installed cannot change the outcome.
 
-Python compiles modules imported from a zip on every run and caches no bytecode for them: that
-costs ~0.1 s for the plugin itself and ~3 s when a kubeconfig needs the `kubernetes` package
-(auth-provider plugins, proxies, ...). So the first run unpacks the archive into
+Python compiles modules imported from a zip on every run and caches no bytecode for them (~0.1 s
+for the plugin and the packages it vendors). So the first run unpacks the archive into
 ${XDG_CACHE_HOME:-~/.cache}/kubectl-canary/<build>/, where Python caches bytecode as usual, and
 removes the builds unpacked by other versions. Where that directory cannot be written, it runs
 from the archive itself.

@@ -40,7 +40,7 @@ def api() -> Iterator[FakeApiServer]:
 
 @pytest.fixture
 def platform(api: FakeApiServer) -> dict:
-    """The platform team's VirtualService of DESIGN.md: `/` delegated to RouteTables labelled apiGroup=example."""
+    """The platform team's VirtualService (docs/design.md section 1): `/` to RouteTables labelled apiGroup=example."""
     api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gloo-system"}})
     return api.create(PLATFORM_VIRTUAL_SERVICE)
 

@@ -1,4 +1,4 @@
-"""The objects of DESIGN.md: the routes of every phase (section 2, app echo, namespace echo,
+"""The objects of docs/design.md: the routes of every phase (section 2, app echo, namespace echo,
 verbatim) and the platform team's VirtualService (section 1).
 
 Unnamed, the routes are also what the seed's Helm chart writes; `named` adds the names the plugin gives.
@@ -10,7 +10,7 @@ import copy
 
 import yaml
 
-# DESIGN.md section 2, verbatim: these are also the shapes the seed's Helm chart writes (no names).
+# docs/design.md section 2, verbatim: these are also the shapes the seed's Helm chart writes (no names).
 STABLE = yaml.safe_load("""
 routes:
   - matchers: [{prefix: /echo}]

@@ -871,7 +871,7 @@ def _deployment(name: str, image: str) -> dict[str, Any]:
 
 
 def test_kubelet_makes_deployments_available_after_a_delay_never_for_a_broken_image() -> None:
-    from kubectl_canary.readiness import readiness_of
+    from kubectl_canary.model.readiness import readiness_of
     from tests.fake_apiserver.kubelet import Kubelet
 
     with FakeApiServer() as api, Kubelet(api, delay=0.3, broken_images={"echo:broken"}):

@@ -6,9 +6,13 @@ import argparse
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.permissions import Permission
+from kubectl_canary.kube.permissions import Permission
+from kubectl_canary.workflow.invocation import Invocation
+
+if TYPE_CHECKING:
+    from kubectl_canary.workflow.ending import Ending
 
 
 @dataclass(frozen=True)
@@ -50,3 +54,24 @@ def load(name: str) -> Command:
 
 def all_commands() -> tuple[Command, ...]:
     return tuple(load(name) for name in VERB_NAMES)
+
+
+def ending_command(ending: Ending, *, short: str, long: str, examples: str, keep: tuple[str, str], force: str
+                   ) -> Command:
+    """A verb that ends the rollout (finish, abort): APP, the flag `keep` = (flag, help) that keeps the leaving
+    version's Deployment, and --force (`force`: its help). Both run workflow/ending.py's one body."""
+    from kubectl_canary.model.rollout import validate_name
+    from kubectl_canary.workflow.ending import PERMISSIONS, end_rollout
+
+    keep_flag, keep_help = keep
+
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("app", metavar="APP")
+        parser.add_argument(keep_flag, action="store_true", help=keep_help)
+        parser.add_argument("--force", action="store_true", help=force)
+
+    def run(args: argparse.Namespace, invocation: Invocation) -> int:
+        keeps = bool(getattr(args, keep_flag.removeprefix("--").replace("-", "_")))
+        return end_rollout(invocation, validate_name(args.app, "app name"), ending, keep=keeps, force=args.force)
+
+    return Command(ending.verb, short, long, examples, True, add_arguments, run, PERMISSIONS)

@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.app_names import APPS_ANNOTATION, RECORD_LABEL, AppNames, record, recorded_names
-from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, SERVICES, UPSTREAMS, Cluster, Obj
 from kubectl_canary.commands import Command
-from kubectl_canary.durations import parse_duration
 from kubectl_canary.errors import ApiError, CanaryError
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.managed_fields import apply_body
-from kubectl_canary.manifests import (
+from kubectl_canary.kube.cluster import Cluster
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.app_names import APPS_ANNOTATION, RECORD_LABEL, AppNames, record, recorded_names
+from kubectl_canary.model.durations import parse_duration
+from kubectl_canary.model.managed_fields import apply_body
+from kubectl_canary.model.manifests import (
     canary_deployment,
     discovery_subsets_problem,
     selects_every_version,
     upstream_selects_versions,
     upstream_version_subsets,
 )
-from kubectl_canary.permissions import needs
-from kubectl_canary.readiness import readiness_of
-from kubectl_canary.rollout import validate_name, validate_version
-from kubectl_canary.route_updates import ATTEMPTS, LiveRollout, check_route_owners, namespace_exists
-from kubectl_canary.routers import GLOO, find_app
+from kubectl_canary.model.readiness import readiness_of
+from kubectl_canary.model.resources import DEPLOYMENTS, NAMESPACES, ROUTE_TABLES, SERVICES, UPSTREAMS, Obj
+from kubectl_canary.model.rollout import validate_name, validate_version
+from kubectl_canary.routers import GLOO, find_app, namespace_exists
 from kubectl_canary.routers.gloo import SUBSET_KEY, adopt_routes, primary_route_name
+from kubectl_canary.routers.seam import LiveRollout
+from kubectl_canary.workflow.invocation import Invocation
+from kubectl_canary.workflow.route_updates import ATTEMPTS, check_route_owners
 
 LONG = """\
 For an app that `init` did not make: a RouteTable shared with other apps (--route-table), the

@@ -2,7 +2,7 @@
 
 `kubectl canary <TAB>` needs no script of ours: kubectl >= 1.26 runs the executable
 `kubectl_complete-canary` it finds on PATH. Both ways end in `kubectl-canary __complete`
-(kubectl_canary/completion.py), which prints Cobra's completion format.
+(kubectl_canary/completer.py), which prints Cobra's completion format.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 
 from kubectl_canary.commands import Command
-from kubectl_canary.invocation import Invocation
+from kubectl_canary.workflow.invocation import Invocation
 
 LONG = """\
 Prints a script that makes the shell complete `kubectl-canary` called directly: subcommands,
-flags, app names (from the RouteTables of the namespace), weights and versions.
+flags, app names (from the RouteTables and HTTPRoutes of the namespace), weights and versions.
 
 `kubectl canary <TAB>` is completed by kubectl itself (1.26 or newer, with kubectl's own
 completion loaded) through the executable kubectl_complete-canary on PATH, which the release

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import (
+from kubectl_canary.commands import Command
+from kubectl_canary.errors import CanaryError
+from kubectl_canary.kube.cluster import Cluster
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.durations import parse_duration
+from kubectl_canary.model.manifests import canary_deployment, deployment_name, selects_every_version
+from kubectl_canary.model.resources import (
     DEPLOYMENTS,
     EVENTS,
     HTTP_ROUTES,
@@ -12,19 +18,14 @@ from kubectl_canary.cluster import (
     ROUTE_TABLES,
     SERVICES,
     UPSTREAMS,
-    Cluster,
     Obj,
 )
-from kubectl_canary.commands import Command
-from kubectl_canary.durations import parse_duration
-from kubectl_canary.errors import CanaryError
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.manifests import canary_deployment, deployment_name, selects_every_version
-from kubectl_canary.permissions import needs
-from kubectl_canary.rollout import DEFAULT_HEADER, parse_header, start_canary, validate_name, validate_version
-from kubectl_canary.route_updates import LiveRollout, check_route_owners
+from kubectl_canary.model.rollout import DEFAULT_HEADER, parse_header, start_canary, validate_name, validate_version
 from kubectl_canary.routers import backends_of
 from kubectl_canary.routers.gloo import SUBSET_KEY
+from kubectl_canary.routers.seam import LiveRollout
+from kubectl_canary.workflow.invocation import Invocation
+from kubectl_canary.workflow.route_updates import check_route_owners
 
 LONG = """\
 Creates Deployment APP-VERSION as a copy of the primary's (same pod template, label

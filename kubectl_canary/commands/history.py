@@ -1,20 +1,21 @@
-"""`kubectl canary history APP`: every transition of the app's rollout, from the RouteTable's Events."""
+"""`kubectl canary history APP`: every transition of the app's rollout, from its route object's Events."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from kubectl_canary.cluster import EVENTS, HTTP_ROUTES, ROUTE_TABLES
 from kubectl_canary.commands import Command
-from kubectl_canary.history import APP_LABEL, history_rows
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.permissions import needs
-from kubectl_canary.rollout import validate_name
-from kubectl_canary.routers import GLOO, ROUTERS, Router, recorded_table, router_named
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.events import APP_LABEL, history_rows
+from kubectl_canary.model.resources import EVENTS, HTTP_ROUTES, ROUTE_TABLES
+from kubectl_canary.model.rollout import validate_name
+from kubectl_canary.routers import GLOO, ROUTERS, recorded_table, router_named
+from kubectl_canary.routers.seam import Router
+from kubectl_canary.workflow.invocation import Invocation
 
 LONG = """\
-Lists the Events kubectl canary recorded on the app's RouteTable, oldest first: reason
+Lists the Events kubectl canary recorded on the app's RouteTable or HTTPRoute, oldest first: reason
 (CanaryInit, CanaryHeader, CanaryWeight, CanaryFinish, CanaryAbort, CanaryGateFailed,
 CanaryShadow) and a message with the old and new routing and who changed it. Kubernetes
 keeps Events for a limited time (one hour by default), so this is recent history."""

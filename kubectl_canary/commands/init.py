@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import (
+from kubectl_canary.commands import Command
+from kubectl_canary.errors import CanaryError, UsageError
+from kubectl_canary.kube.cluster import Cluster
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.events import transition_message
+from kubectl_canary.model.manifests import DEFAULT_IMAGE, AppSpec
+from kubectl_canary.model.resources import (
     DEPLOYMENTS,
     EVENTS,
     GATEWAYS,
@@ -14,20 +20,13 @@ from kubectl_canary.cluster import (
     SERVICES,
     UPSTREAMS,
     VIRTUAL_SERVICES,
-    Cluster,
     Obj,
     resource_of,
 )
-from kubectl_canary.commands import Command
-from kubectl_canary.errors import CanaryError, UsageError
-from kubectl_canary.history import transition_message
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.manifests import DEFAULT_IMAGE, AppSpec
-from kubectl_canary.permissions import needs
-from kubectl_canary.rollout import RolloutState, validate_name, validate_version
-from kubectl_canary.route_updates import namespace_exists
-from kubectl_canary.routers import DEFAULT, backends_of, find_app, router_named
+from kubectl_canary.model.rollout import RolloutState, validate_name, validate_version
+from kubectl_canary.routers import DEFAULT, backends_of, find_app, namespace_exists, router_named
 from kubectl_canary.routers.gateway_api import parse_gateway
+from kubectl_canary.workflow.invocation import Invocation
 
 LONG = """\
 Creates, in the namespace, Deployment APP-VERSION (pod labels app and version) and, on Gloo Edge

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, HTTP_ROUTES, NAMESPACES, ROUTE_TABLES, SERVICES, UPSTREAMS
 from kubectl_canary.commands import Command
 from kubectl_canary.errors import CanaryError, UsageError
-from kubectl_canary.history import transition_message
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.migration import to_gateway_api
-from kubectl_canary.permissions import needs
-from kubectl_canary.rollout import traffic_shares, validate_name
-from kubectl_canary.route_updates import read_rollout
-from kubectl_canary.routers import GATEWAY_API, GLOO
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.events import transition_message
+from kubectl_canary.model.migration import to_gateway_api
+from kubectl_canary.model.resources import (
+    DEPLOYMENTS,
+    EVENTS,
+    HTTP_ROUTES,
+    NAMESPACES,
+    ROUTE_TABLES,
+    SERVICES,
+    UPSTREAMS,
+)
+from kubectl_canary.model.rollout import traffic_shares, validate_name
+from kubectl_canary.routers import GATEWAY_API, GLOO, read_rollout
 from kubectl_canary.routers.gateway_api import parse_gateway
 from kubectl_canary.routers.gloo import ParsedRoutes
+from kubectl_canary.workflow.invocation import Invocation
 
 LONG = """\
 Reads the app's live rollout on Gloo Edge (any phase: exact weights, the header route, shadowing) and

@@ -10,9 +10,9 @@ import yaml
 
 from kubectl_canary.commands import Command
 from kubectl_canary.errors import UsageError
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.permissions import Permission, merged
-from kubectl_canary.rollout import validate_name
+from kubectl_canary.kube.permissions import Permission, merged
+from kubectl_canary.model.rollout import validate_name
+from kubectl_canary.workflow.invocation import Invocation
 
 LONG = """\
 Prints, for `kubectl apply -f -`, a namespaced Role with exactly the verbs and resources the

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from kubectl_canary.cluster import (
+from kubectl_canary.commands import Command
+from kubectl_canary.errors import UsageError
+from kubectl_canary.kube.cluster import Cluster
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.resources import (
     DEPLOYMENTS,
     EVENTS,
     HTTP_ROUTES,
@@ -12,13 +16,8 @@ from kubectl_canary.cluster import (
     ROUTE_TABLES,
     SERVICES,
     UPSTREAMS,
-    Cluster,
 )
-from kubectl_canary.commands import Command
-from kubectl_canary.errors import UsageError
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.permissions import needs
-from kubectl_canary.rollout import (
+from kubectl_canary.model.rollout import (
     RolloutState,
     parse_shadow_percent,
     start_shadow,
@@ -26,8 +25,10 @@ from kubectl_canary.rollout import (
     validate_name,
     validate_version,
 )
-from kubectl_canary.route_updates import LiveRollout, require_ready
 from kubectl_canary.routers import backends_of
+from kubectl_canary.routers.seam import LiveRollout
+from kubectl_canary.workflow.invocation import Invocation
+from kubectl_canary.workflow.route_updates import require_ready
 
 LONG = """\
 Creates Upstream APP-shadow-VERSION selecting the pods of VERSION (Gloo shadows to an

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from kubectl_canary.cluster import (
+from kubectl_canary.commands import Command
+from kubectl_canary.errors import CanaryError, NotServedError, UsageError
+from kubectl_canary.gitops.gitops_owner import gitops_notes
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.durations import parse_duration
+from kubectl_canary.model.events import describe
+from kubectl_canary.model.resources import (
     DEPLOYMENTS,
     HTTP_ROUTES,
     NAMESPACES,
@@ -21,17 +27,12 @@ from kubectl_canary.cluster import (
     VIRTUAL_SERVICES,
     Resource,
 )
-from kubectl_canary.commands import Command
-from kubectl_canary.durations import parse_duration
-from kubectl_canary.errors import CanaryError, NotServedError, UsageError
-from kubectl_canary.gitops_owner import gitops_notes
-from kubectl_canary.history import describe
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.permissions import needs
-from kubectl_canary.rollout import validate_name
-from kubectl_canary.routers import ROUTERS, Router, backends_of, router_named
-from kubectl_canary.status import AppStatus, app_status, app_statuses, as_dict, readiness_index, render_table
-from kubectl_canary.style import style_for
+from kubectl_canary.model.rollout import validate_name
+from kubectl_canary.model.status_view import AppStatus, app_status, app_statuses, as_dict, readiness_index, render_table
+from kubectl_canary.model.style import style_for
+from kubectl_canary.routers import ROUTERS, backends_of, router_named
+from kubectl_canary.routers.seam import Router
+from kubectl_canary.workflow.invocation import Invocation
 
 if TYPE_CHECKING:
     import queue
@@ -198,7 +199,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
 
 COMMAND = Command(
     name="status",
-    short="Show phase, versions, readiness, weight and Gloo state of canary rollouts",
+    short="Show phase, versions, readiness, weight and the gateway's verdict of canary rollouts",
     long=LONG,
     examples=EXAMPLES,
     mutating=False,

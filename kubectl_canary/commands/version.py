@@ -6,7 +6,7 @@ import argparse
 
 from kubectl_canary import __version__
 from kubectl_canary.commands import Command
-from kubectl_canary.invocation import Invocation
+from kubectl_canary.workflow.invocation import Invocation
 
 LONG = """\
 Prints the version of the plugin, as `kubectl canary --version` does. Needs no cluster."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 from fractions import Fraction
 
-from kubectl_canary.cluster import DEPLOYMENTS, EVENTS, HTTP_ROUTES, NAMESPACES, ROUTE_TABLES, UPSTREAMS
 from kubectl_canary.commands import Command
-from kubectl_canary.durations import parse_duration
 from kubectl_canary.errors import UsageError
-from kubectl_canary.gates import (
+from kubectl_canary.kube.permissions import needs
+from kubectl_canary.model.durations import parse_duration
+from kubectl_canary.model.resources import DEPLOYMENTS, EVENTS, HTTP_ROUTES, NAMESPACES, ROUTE_TABLES, UPSTREAMS
+from kubectl_canary.model.rollout import format_percent, parse_percent, shift_weight, validate_name
+from kubectl_canary.model.stepping import parse_steps, plan_steps
+from kubectl_canary.workflow.gates import (
     DEFAULT_ERROR_RATE_QUERY,
     DEFAULT_P99_QUERY,
     CommandGate,
@@ -17,11 +20,8 @@ from kubectl_canary.gates import (
     PrometheusGate,
     parse_rate,
 )
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.permissions import needs
-from kubectl_canary.progressive import SteppedRollout
-from kubectl_canary.rollout import format_percent, parse_percent, shift_weight, validate_name
-from kubectl_canary.stepping import parse_steps, plan_steps
+from kubectl_canary.workflow.invocation import Invocation
+from kubectl_canary.workflow.progressive import SteppedRollout
 
 LONG = (
     """\

@@ -5,81 +5,24 @@ route list is atomic: the plugin writes it whole), how to read them into a `Roll
 state back (pure: routers/gloo.py, routers/gateway_api.py), how the gateway reports its verdict, and which
 objects a version needs before it can take traffic and which may go once it takes none (the I/O of
 routers/gloo_backends.py and routers/gateway_api_backends.py). The commands and the rollout core never
-know which router they drive.
+know which router they drive. The seam's types are in routers/seam.py; here are the two routers, and
+finding an app's route object and reading its rollout through a Cluster the caller passes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from kubectl_canary.app_names import RECORD_SELECTOR, AppNames, recorded_apps, recorded_names
-from kubectl_canary.cluster import HTTP_ROUTES, ROUTE_TABLES, Resource
-from kubectl_canary.errors import NotServedError, UsageError
-from kubectl_canary.rollout import RolloutState
+from kubectl_canary.errors import CanaryError, ForbiddenError, NotServedError, UsageError
+from kubectl_canary.model.app_names import RECORD_SELECTOR, AppNames, recorded_apps, recorded_names
+from kubectl_canary.model.resources import HTTP_ROUTES, NAMESPACES, ROUTE_TABLES
 from kubectl_canary.routers import gateway_api, gloo
-from kubectl_canary.routers.gloo_delegation import Delegation
+from kubectl_canary.routers.seam import LiveRollout, Reporter, RouteChange, Router, StatusNotes, Verdict
 
 if TYPE_CHECKING:
-    from kubectl_canary.cluster import Cluster, Obj
-    from kubectl_canary.invocation import Invocation
-    from kubectl_canary.manifests import AppSpec
-    from kubectl_canary.route_updates import LiveRollout, RouteChange
-
-
-class Parsed(Protocol):
-    """A router's reading of the app's routes: the state, plus where the routes sit (router-specific)."""
-
-    @property
-    def state(self) -> RolloutState: ...
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The gateway's judgement of the route object: `state` None while it has reported nothing."""
-
-    state: str | None
-    reason: str = ""
-
-
-NO_VERDICT = Verdict(None)
-
-
-@dataclass(frozen=True)
-class StatusNotes:
-    """What `status APP` adds beyond the routes: problems (degrade the rollout) and notes."""
-
-    problems: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    delegations: list[Delegation] | None = None  # Gloo: the VirtualServices that reach the RouteTable
-
-
-@dataclass(frozen=True)
-class Router:
-    name: str  # the value of --router
-    gateway: str  # who judges the routes, in messages
-    resource: Resource  # the kind of the object holding the app's routes
-    list_field: str  # spec.<list_field>: the atomic list of routes the plugin writes whole
-    object_name: Callable[[str], str]
-    app_of: Callable[[str], str | None]  # the app whose route object has this name, if any
-    parse: Callable[[str, list[Any], AppNames], Parsed]  # names: where the app's routes are (Gloo)
-    # (the whole route list, the router's own Parsed of it, the desired state) -> the whole route list
-    render: Callable[[list[Any], Any, RolloutState], list[Any]]
-    holds_app: Callable[[str, list[Any]], bool]  # whether a route object carries routes of the app
-    verdict: Callable[[Obj], Verdict]
-    # Whether `written` carries the gateway's verdict on itself (vs. the `before` the command read).
-    reported: Callable[[Obj, Obj], bool]
-    # True when the verdict says which generation it judged (so waiting for it has an exact end).
-    exact_verdict: bool
-
-    def routes_of(self, obj: Obj) -> list[Any]:
-        return list((obj.get("spec") or {}).get(self.list_field) or [])
-
-    def read(self, app: str, obj: Obj, names: AppNames | None = None) -> Parsed:
-        """The app's rollout in `obj`, its routes found by `names` (flags), else as `obj` records them."""
-        names = (names or AppNames()).over(recorded_names(obj, app))
-        return self.parse(app, self.routes_of(obj), replace(names, route_table=obj["metadata"]["name"]))
+    from kubectl_canary.kube.cluster import Cluster
+    from kubectl_canary.model.manifests import AppSpec
+    from kubectl_canary.model.resources import Obj
 
 
 def _gloo_verdict(obj: Obj) -> Verdict:
@@ -133,13 +76,13 @@ class RouterBackends(Protocol):
     """The I/O a router needs around its routes (routers/gloo_backends.py, routers/gateway_api_backends.py)."""
 
     def init_objects(self, spec: AppSpec) -> list[Obj]: ...
-    def after_init(self, cluster: Cluster, invocation: Invocation, written: list[Obj]) -> None: ...
-    def prepare_canary(self, cluster: Cluster, invocation: Invocation, live: LiveRollout, version: str, *,
+    def after_init(self, cluster: Cluster, reporter: Reporter, written: list[Obj]) -> None: ...
+    def prepare_canary(self, cluster: Cluster, reporter: Reporter, live: LiveRollout, version: str, *,
                        force: bool) -> None: ...
-    def prepare_shadow(self, cluster: Cluster, invocation: Invocation, live: LiveRollout, version: str) -> None: ...
-    def retire(self, cluster: Cluster, invocation: Invocation, live: LiveRollout, change: RouteChange,
+    def prepare_shadow(self, cluster: Cluster, reporter: Reporter, live: LiveRollout, version: str) -> None: ...
+    def retire(self, cluster: Cluster, reporter: Reporter, live: LiveRollout, change: RouteChange,
                keep: frozenset[str] = frozenset()) -> None: ...
-    def retire_versions(self, cluster: Cluster, invocation: Invocation, namespace: str, app: str,
+    def retire_versions(self, cluster: Cluster, reporter: Reporter, namespace: str, app: str,
                         versions: list[str]) -> None: ...
     def status_notes(self, cluster: Cluster, live: LiveRollout) -> StatusNotes: ...
 
@@ -222,3 +165,34 @@ def recorded_table(cluster: Cluster, namespace: str, app: str, routers: list[Rou
         if objs:
             return router, objs[0]
     return None
+
+
+def read_rollout(cluster: Cluster, namespace: str, app: str, router: str | None = None,
+                 names: AppNames | None = None) -> LiveRollout:
+    """The live route object of `app` (on the router `--router` names, else wherever it is) and its rollout."""
+    names = names or AppNames()
+    found = find_app(cluster, namespace, app, router, route_table=names.route_table, route=names.route)
+    if found is None:
+        if not namespace_exists(cluster, namespace):
+            raise CanaryError(f"namespace {namespace} not found; pick one with -n NAMESPACE")
+        if names.route_table or names.route:
+            kind, name = ("RouteTable", names.route_table) if names.route_table else ("HTTPRoute", names.route)
+            raise CanaryError(f"{kind} {name} not found in namespace {namespace}")
+        routers = [router_named(router)] if router else list(ROUTERS.values())
+        where = " or ".join(f"{r.resource.kind} {r.object_name(app)}" for r in routers)
+        raise CanaryError(
+            f"app {app} not found in namespace {namespace} (no {where}); "
+            f"create it with: kubectl canary init {app} -n {namespace}"
+        )
+    found_router, obj = found
+    names = names.over(recorded_names(obj, app))
+    parsed = found_router.read(app, obj, names)
+    return LiveRollout(obj, parsed, found_router, names.with_primary(parsed.state.primary))
+
+
+def namespace_exists(cluster: Cluster, namespace: str) -> bool:
+    """Namespaces are cluster-scoped: a namespaced Role cannot read them, so 403 counts as "exists"."""
+    try:
+        return cluster.get(NAMESPACES, None, namespace) is not None
+    except ForbiddenError:
+        return True

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kubectl_canary.errors import CanaryError, UsageError
-from kubectl_canary.rollout import (
+from kubectl_canary.model.rollout import (
     HeaderMatch,
     RolloutState,
     Shadow,

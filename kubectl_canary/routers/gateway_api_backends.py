@@ -4,18 +4,13 @@ functions as every router's backends module (see routers/__init__.py)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from kubectl_canary.cluster import GATEWAYS, SERVICES, Cluster, Obj
 from kubectl_canary.errors import CanaryError, ForbiddenError, UsageError
-from kubectl_canary.manifests import MANAGED_BY, AppSpec, deployment
-from kubectl_canary.rollout import routed_versions
-from kubectl_canary.routers import StatusNotes
+from kubectl_canary.kube.cluster import Cluster
+from kubectl_canary.model.manifests import MANAGED_BY, AppSpec, deployment
+from kubectl_canary.model.resources import GATEWAYS, SERVICES, Obj
+from kubectl_canary.model.rollout import routed_versions
 from kubectl_canary.routers.gateway_api import canary_service, httproute, service_name, stable_rules, version_service
-
-if TYPE_CHECKING:
-    from kubectl_canary.invocation import Invocation
-    from kubectl_canary.route_updates import LiveRollout, RouteChange
+from kubectl_canary.routers.seam import LiveRollout, Reporter, RouteChange, StatusNotes
 
 
 def init_objects(spec: AppSpec) -> list[Obj]:
@@ -30,9 +25,9 @@ def init_objects(spec: AppSpec) -> list[Obj]:
     ]
 
 
-def after_init(cluster: Cluster, invocation: Invocation, written: list[Obj]) -> None:
+def after_init(cluster: Cluster, reporter: Reporter, written: list[Obj]) -> None:
     """Warn when the Gateway the route attaches to is not there (the route is then served by nothing)."""
-    if invocation.dry_run != "none":
+    if reporter.dry_run != "none":
         return
     for parent in written[-1]["spec"]["parentRefs"]:
         try:
@@ -41,11 +36,11 @@ def after_init(cluster: Cluster, invocation: Invocation, written: list[Obj]) -> 
         except ForbiddenError:
             return
         if gateway is None:
-            invocation.warn(f"Gateway {parent.get('namespace')}/{parent['name']} not found: no gateway serves "
-                            f"HTTPRoute {written[-1]['metadata']['name']} until it exists")
+            reporter.warn(f"Gateway {parent.get('namespace')}/{parent['name']} not found: no gateway serves "
+                          f"HTTPRoute {written[-1]['metadata']['name']} until it exists")
 
 
-def _ensure_service(cluster: Cluster, invocation: Invocation, live: LiveRollout, version: str, *,
+def _ensure_service(cluster: Cluster, reporter: Reporter, live: LiveRollout, version: str, *,
                     force: bool = False) -> None:
     namespace = live.obj["metadata"]["namespace"]
     app = live.state.app
@@ -57,26 +52,26 @@ def _ensure_service(cluster: Cluster, invocation: Invocation, live: LiveRollout,
             f"service {service_name(app, live.state.primary)} of the primary version not found in namespace "
             f"{namespace}; the Service of {version} is cloned from it"
         )
-    invocation.report(cluster.apply(canary_service(primary, app, version), force=force), "created")
+    reporter.report(cluster.apply(canary_service(primary, app, version), force=force), "created")
 
 
-def prepare_canary(cluster: Cluster, invocation: Invocation, live: LiveRollout, version: str, *, force: bool) -> None:
+def prepare_canary(cluster: Cluster, reporter: Reporter, live: LiveRollout, version: str, *, force: bool) -> None:
     """The Gateway API routes to Services: the canary's, cloned from the primary's, before any rule names it."""
-    _ensure_service(cluster, invocation, live, version, force=force)
+    _ensure_service(cluster, reporter, live, version, force=force)
 
 
-def prepare_shadow(cluster: Cluster, invocation: Invocation, live: LiveRollout, version: str) -> None:
-    _ensure_service(cluster, invocation, live, version)
+def prepare_shadow(cluster: Cluster, reporter: Reporter, live: LiveRollout, version: str) -> None:
+    _ensure_service(cluster, reporter, live, version)
 
 
-def retire(cluster: Cluster, invocation: Invocation, live: LiveRollout, change: RouteChange,
+def retire(cluster: Cluster, reporter: Reporter, live: LiveRollout, change: RouteChange,
            keep: frozenset[str] = frozenset()) -> None:
     """Delete our Services of the versions the routes no longer send to (their Deployments go too)."""
     gone = routed_versions(change.before) - routed_versions(change.after) - keep
-    retire_versions(cluster, invocation, live.obj["metadata"]["namespace"], change.after.app, sorted(gone))
+    retire_versions(cluster, reporter, live.obj["metadata"]["namespace"], change.after.app, sorted(gone))
 
 
-def retire_versions(cluster: Cluster, invocation: Invocation, namespace: str, app: str, versions: list[str]) -> None:
+def retire_versions(cluster: Cluster, reporter: Reporter, namespace: str, app: str, versions: list[str]) -> None:
     """Delete the Services of `versions` that the plugin made (a Service someone else made is theirs)."""
     for version in versions:
         name = service_name(app, version)
@@ -84,7 +79,7 @@ def retire_versions(cluster: Cluster, invocation: Invocation, namespace: str, ap
         labels = ((service or {}).get("metadata") or {}).get("labels") or {}
         if service is not None and labels.get("app.kubernetes.io/managed-by") == "kubectl-canary" \
                 and cluster.delete(SERVICES, namespace, name):
-            invocation.report_deleted(SERVICES, name)
+            reporter.report_deleted(SERVICES, name)
 
 
 def status_notes(cluster: Cluster, live: LiveRollout) -> StatusNotes:

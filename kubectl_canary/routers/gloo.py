@@ -22,7 +22,7 @@ from fractions import Fraction
 from typing import Any
 
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.rollout import (
+from kubectl_canary.model.rollout import (
     HeaderMatch,
     RolloutState,
     Shadow,

@@ -4,12 +4,10 @@ endpoints. Every router's backends module offers the same functions (see routers
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from kubectl_canary.cluster import SERVICES, UPSTREAMS, VIRTUAL_SERVICES, Cluster, Obj
 from kubectl_canary.errors import CanaryError, ForbiddenError
-from kubectl_canary.managed_fields import apply_body
-from kubectl_canary.manifests import (
+from kubectl_canary.kube.cluster import Cluster
+from kubectl_canary.model.managed_fields import apply_body
+from kubectl_canary.model.manifests import (
     AppSpec,
     discovery_subsets_problem,
     fallback_policy,
@@ -19,13 +17,10 @@ from kubectl_canary.manifests import (
     upstream_selects_versions,
     upstream_version_subsets,
 )
-from kubectl_canary.routers import StatusNotes
+from kubectl_canary.model.resources import SERVICES, UPSTREAMS, VIRTUAL_SERVICES, Obj
 from kubectl_canary.routers.gloo import ParsedRoutes, shadow_upstream_name
 from kubectl_canary.routers.gloo_delegation import Delegation, delegation_notes, delegations_to
-
-if TYPE_CHECKING:
-    from kubectl_canary.invocation import Invocation
-    from kubectl_canary.route_updates import LiveRollout, RouteChange
+from kubectl_canary.routers.seam import LiveRollout, Reporter, RouteChange, StatusNotes
 
 
 def init_objects(spec: AppSpec) -> list[Obj]:
@@ -33,14 +28,14 @@ def init_objects(spec: AppSpec) -> list[Obj]:
     return init_manifests(spec)
 
 
-def after_init(cluster: Cluster, invocation: Invocation, written: list[Obj]) -> None:
+def after_init(cluster: Cluster, reporter: Reporter, written: list[Obj]) -> None:
     # Objects kept from an earlier run may not agree: Gloo finds no endpoints for a port the Service lacks.
     by_kind = {obj["kind"]: obj for obj in written}
     if "Upstream" in by_kind and (problem := service_port_problem(by_kind["Upstream"], by_kind.get("Service"))):
-        invocation.warn(problem)
-    if invocation.dry_run == "none" and (delegations := delegations_or_none(cluster, written[-1])) is not None:
+        reporter.warn(problem)
+    if reporter.dry_run == "none" and (delegations := delegations_or_none(cluster, written[-1])) is not None:
         for note in delegation_notes(written[-1], delegations):
-            invocation.warn(note)
+            reporter.warn(note)
 
 
 def _upstream(cluster: Cluster, namespace: str, parsed: ParsedRoutes) -> Obj:
@@ -54,7 +49,7 @@ def _upstream(cluster: Cluster, namespace: str, parsed: ParsedRoutes) -> Obj:
     return upstream
 
 
-def prepare_canary(cluster: Cluster, invocation: Invocation, live: LiveRollout, version: str, *, force: bool) -> None:
+def prepare_canary(cluster: Cluster, reporter: Reporter, live: LiveRollout, version: str, *, force: bool) -> None:
     """The Upstream must have subsets keyed by `version` for a route to reach the canary's pods."""
     namespace = live.obj["metadata"]["namespace"]
     upstream = _upstream(cluster, namespace, live.parsed)
@@ -62,11 +57,11 @@ def prepare_canary(cluster: Cluster, invocation: Invocation, live: LiveRollout, 
     if kube:
         service = cluster.get(SERVICES, kube.get("serviceNamespace") or namespace, kube.get("serviceName", ""))
         if (problem := service_port_problem(upstream, service)) is not None:
-            invocation.warn(problem)
+            reporter.warn(problem)
         if (problem := discovery_subsets_problem(upstream, service)) is not None:
             raise CanaryError(problem)
     if fallback_policy(upstream) != "NO_FALLBACK":
-        invocation.warn(
+        reporter.warn(
             f"upstream {upstream['metadata']['name']} has fallbackPolicy {fallback_policy(upstream)}: while {version} "
             f"has no ready pods, its requests are silently served by other versions; set "
             f"spec.kube.subsetSpec.fallbackPolicy: NO_FALLBACK to make that fail visibly"
@@ -75,10 +70,10 @@ def prepare_canary(cluster: Cluster, invocation: Invocation, live: LiveRollout, 
         body = apply_body(
             upstream, cluster.field_manager, {"spec": {"kube": {"subsetSpec": upstream_version_subsets(upstream)}}}
         )
-        invocation.report(cluster.apply(body, force=force), "configured")
+        reporter.report(cluster.apply(body, force=force), "configured")
 
 
-def prepare_shadow(cluster: Cluster, invocation: Invocation, live: LiveRollout, version: str) -> None:
+def prepare_shadow(cluster: Cluster, reporter: Reporter, live: LiveRollout, version: str) -> None:
     """Gloo shadows to an upstream, not to a subset: an Upstream for the pods of `version`."""
     parsed: ParsedRoutes = live.parsed
     main_upstream = cluster.get(UPSTREAMS, parsed.upstream.namespace or live.obj["metadata"]["namespace"],
@@ -87,10 +82,10 @@ def prepare_shadow(cluster: Cluster, invocation: Invocation, live: LiveRollout, 
         raise CanaryError(f"upstream {parsed.upstream.name} not found; the shadow upstream copies its service")
     desired = shadow_upstream(main_upstream, parsed.state.app, version)
     existed = cluster.get(UPSTREAMS, desired["metadata"]["namespace"], desired["metadata"]["name"])
-    invocation.report(cluster.apply(desired), "unchanged" if existed else "created")
+    reporter.report(cluster.apply(desired), "unchanged" if existed else "created")
 
 
-def retire(cluster: Cluster, invocation: Invocation, live: LiveRollout, change: RouteChange,
+def retire(cluster: Cluster, reporter: Reporter, live: LiveRollout, change: RouteChange,
            keep: frozenset[str] = frozenset()) -> None:
     """After the routes stopped shadowing to it, the shadow Upstream goes too (versions are subsets of
     the one Upstream: nothing else to retire)."""
@@ -101,10 +96,10 @@ def retire(cluster: Cluster, invocation: Invocation, live: LiveRollout, change: 
     name = shadow_upstream_name(change.after.app, shadow.version)
     namespace = parsed.upstream.namespace or live.obj["metadata"]["namespace"]
     if cluster.delete(UPSTREAMS, namespace, name):
-        invocation.report_deleted(UPSTREAMS, name)
+        reporter.report_deleted(UPSTREAMS, name)
 
 
-def retire_versions(cluster: Cluster, invocation: Invocation, namespace: str, app: str, versions: list[str]) -> None:
+def retire_versions(cluster: Cluster, reporter: Reporter, namespace: str, app: str, versions: list[str]) -> None:
     """Versions are subsets of the app's one Upstream: nothing of theirs to delete."""
 
 

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from kubectl_canary.cli import main
-from kubectl_canary.cluster import ConnectionOptions, connect
-from kubectl_canary.rollout import shift_weight
-from kubectl_canary.route_updates import read_rollout, update_routes
+from kubectl_canary.kube.cluster import ConnectionOptions, connect
+from kubectl_canary.model.rollout import shift_weight
+from kubectl_canary.routers import read_rollout
 from kubectl_canary.routers.gloo import parse_routes
+from kubectl_canary.workflow.route_updates import update_routes
 from tests.fake_apiserver import Fault
 from tests.gateway_api_routing_model import route_request as gateway_route_request
 from tests.routing_model import Request, route_request

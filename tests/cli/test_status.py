@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from kubectl_canary.model.status_view import app_status, readiness_index, render_table
+from kubectl_canary.model.style import Style, style_for
 from kubectl_canary.routers import GLOO
-from kubectl_canary.status import app_status, readiness_index, render_table
-from kubectl_canary.style import Style, style_for
 
 NS = "echo"
 
@@ -95,7 +95,7 @@ def test_table_colours_and_symbols(api, canary, enabled):
 
 
 def test_columns_ignore_colour_codes():
-    from kubectl_canary.style import format_columns
+    from kubectl_canary.model.style import format_columns
 
     red = Style(True).paint("v2 (0/1)", "red")
     assert format_columns(["A", "BB"], [["x", red], ["long", "y"]]).splitlines() == [

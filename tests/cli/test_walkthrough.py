@@ -41,8 +41,8 @@ def test_init_creates_the_four_objects(api, canary):
     assert service["spec"]["ports"][0]["port"] == 80 and service["spec"]["ports"][0]["targetPort"] == 8080
     kube = api.get("upstreams", NS, "echo")["spec"]["kube"]
     assert kube["subsetSpec"] == {"selectors": [{"keys": ["version"]}], "fallbackPolicy": "NO_FALLBACK"}
-    # Gloo matches servicePort with the Service's port, not the container's (projects/gloo/pkg/plugins/
-    # kubernetes/eds.go): 8080 here, as DESIGN.md has it, would leave the Upstream without endpoints.
+    # Gloo matches servicePort with the Service's port, not the container's (docs/design.md section 3):
+    # 8080 here, as the seed's chart has it, would leave the Upstream without endpoints.
     assert (kube["serviceName"], kube["serviceNamespace"], kube["servicePort"]) == ("echo", NS, 80)
 
 

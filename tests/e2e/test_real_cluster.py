@@ -81,7 +81,7 @@ def routes(namespace: str, app: str = "echo") -> list[dict]:
 
 
 def design(routes_: list[dict], namespace: str) -> list[dict]:
-    """DESIGN.md's routes use namespace echo; ours run in the test namespace."""
+    """The routes of docs/design.md section 2 use namespace echo; ours run in the test namespace."""
     text = json.dumps(named(routes_)).replace('"namespace": "echo"', f'"namespace": "{namespace}"')
     return json.loads(text)
 

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from kubectl_canary.manifest_files import load
+from kubectl_canary.gitops.manifest_files import load
 from tests.fake_apiserver.schema import apply_defaults, crd_schema
 from tests.gitops.golden import REPOS, checkout, run
 

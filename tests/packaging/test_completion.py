@@ -16,7 +16,7 @@ import yaml
 from kubectl_canary.cli import main
 from kubectl_canary.commands import all_commands
 from kubectl_canary.commands.completion import SCRIPTS
-from kubectl_canary.completion import PERCENTS
+from kubectl_canary.completer import PERCENTS
 from tests.conftest import NAMESPACE
 from tests.fake_apiserver import FakeApiServer
 from tests.packaging.conftest import kubectl_path

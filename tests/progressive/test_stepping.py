@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kubectl_canary.errors import UsageError
-from kubectl_canary.stepping import parse_steps, plan_steps
+from kubectl_canary.model.stepping import parse_steps, plan_steps
 from tests.design_routes import STABLE, named, phase2
 from tests.fake_apiserver import Fault
 from tests.progressive.fake_prometheus import FakePrometheus

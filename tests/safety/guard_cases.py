@@ -15,9 +15,10 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubectl_canary.manifests import canary_deployment
-from kubectl_canary.rollout import RolloutState, format_percent, traffic_shares, versions_gaining
-from kubectl_canary.routers import GATEWAY_API, GLOO, Router
+from kubectl_canary.model.manifests import canary_deployment
+from kubectl_canary.model.rollout import RolloutState, format_percent, traffic_shares, versions_gaining
+from kubectl_canary.routers import GATEWAY_API, GLOO
+from kubectl_canary.routers.seam import Router
 from tests.fake_apiserver import FakeApiServer
 from tests.safety.fault_cases import APP, HEADER, INIT, NAMESPACE, Scenario, prepared, run_plugin
 

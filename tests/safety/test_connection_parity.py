@@ -154,7 +154,7 @@ def test_rotated_token_file_during_status_watch(servers: World, tmp_path: Path):
 def test_status_all_namespaces_lists_in_pages(api, canary):
     for n in range(3):
         api.ensure_namespace(f"ns-{n}")
-    from kubectl_canary import cluster
+    from kubectl_canary.kube import cluster
 
     original = cluster.LIST_CHUNK
     cluster.LIST_CHUNK = 2
@@ -170,8 +170,9 @@ def test_status_all_namespaces_lists_in_pages(api, canary):
 
 
 def test_paged_list_reads_every_page(api, kubeconfig):
-    from kubectl_canary import cluster as cluster_module
-    from kubectl_canary.cluster import NAMESPACES, ConnectionOptions, connect
+    from kubectl_canary.kube import cluster as cluster_module
+    from kubectl_canary.kube.cluster import ConnectionOptions, connect
+    from kubectl_canary.model.resources import NAMESPACES
 
     for n in range(5):
         api.ensure_namespace(f"ns-{n}")
@@ -269,7 +270,7 @@ def test_missing_explicit_kubeconfig_names_it(api, canary, tmp_path):
 
 
 def test_completion_offers_kubeconfig_names_for_connection_flags(kubeconfig):
-    from kubectl_canary.completion import complete
+    from kubectl_canary.completer import complete
 
     assert [c for c, _ in complete(["status", "--cluster", ""]).candidates] == ["fake"]
     assert [c for c, _ in complete(["status", "--user", ""]).candidates] == ["fake"]

@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubectl_canary.rollout import HeaderMatch, RolloutState, promote, rollback, shift_weight, start_canary
+from kubectl_canary.model.rollout import HeaderMatch, RolloutState, promote, rollback, shift_weight, start_canary
 from kubectl_canary.routers.gateway_api import HTTPRouteError, parse_rules, render_rules
 from tests.gateway_api_routing_model import best_rule, outcome_of
 from tests.routing_model import Request

@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.rollout import HeaderMatch, RolloutState, promote, rollback, shift_weight, start_canary
+from kubectl_canary.model.rollout import HeaderMatch, RolloutState, promote, rollback, shift_weight, start_canary
 from kubectl_canary.routers.gloo import parse_routes, render_routes
 
 APP = "echo"

@@ -11,7 +11,7 @@ import yaml
 
 from kubectl_canary.commands import all_commands
 from kubectl_canary.commands.rbac import rbac_objects
-from kubectl_canary.permissions import merged
+from kubectl_canary.kube.permissions import merged
 
 COMMANDS = all_commands()
 

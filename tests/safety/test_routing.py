@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.rollout import (
+from kubectl_canary.model.rollout import (
     HeaderMatch,
     RolloutState,
     promote,

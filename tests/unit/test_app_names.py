@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from kubectl_canary.app_names import APPS_ANNOTATION, AppNames, parse_upstream, record, recorded_names
 from kubectl_canary.errors import UsageError
+from kubectl_canary.model.app_names import APPS_ANNOTATION, AppNames, parse_upstream, record, recorded_names
 
 
 def table(name: str, apps: dict | str | None = None) -> dict:

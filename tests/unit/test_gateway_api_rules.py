@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kubectl_canary.rollout import (
+from kubectl_canary.model.rollout import (
     DEFAULT_HEADER,
     HeaderMatch,
     RolloutState,
@@ -18,7 +18,7 @@ from kubectl_canary.rollout import (
     shift_weight,
     start_canary,
 )
-from kubectl_canary.rollout import start_shadow as shadow_on
+from kubectl_canary.model.rollout import start_shadow as shadow_on
 from kubectl_canary.routers.gateway_api import (
     HTTPRouteError,
     parse_rules,

@@ -1,4 +1,4 @@
-"""parse_routes / render_routes against the exact routes of DESIGN.md section 2 (app echo)."""
+"""parse_routes / render_routes against the exact routes of docs/design.md section 2 (app echo)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from fractions import Fraction
 
 import pytest
 
-from kubectl_canary.rollout import DEFAULT_HEADER, HeaderMatch, Phase, promote, rollback, shift_weight, start_canary
+from kubectl_canary.model.rollout import (
+    DEFAULT_HEADER,
+    HeaderMatch,
+    Phase,
+    promote,
+    rollback,
+    shift_weight,
+    start_canary,
+)
 from kubectl_canary.routers.gloo import (
     RouteTableError,
     UpstreamRef,

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubectl_canary import kubeconfig
-from kubectl_canary.identity import Identity
-from kubectl_canary.kubeconfig import ConnectionOptions, Credentials, KubeconfigError, resolve
+from kubectl_canary.kube import kubeconfig
+from kubectl_canary.kube.identity import Identity
+from kubectl_canary.kube.kubeconfig import ConnectionOptions, Credentials, KubeconfigError, resolve
 
 CA = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n"
 

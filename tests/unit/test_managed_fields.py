@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubectl_canary.managed_fields import apply_body, owners_of
+from kubectl_canary.model.managed_fields import apply_body, owners_of
 
 LIVE = {
     "apiVersion": "gateway.solo.io/v1",

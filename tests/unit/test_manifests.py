@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubectl_canary.manifests import (
+from kubectl_canary.model.manifests import (
     AppSpec,
     canary_deployment,
     deployment,

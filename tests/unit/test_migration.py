@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kubectl_canary.migration import MigrationError, http_matches, to_gateway_api
+from kubectl_canary.model.migration import MigrationError, http_matches, to_gateway_api
 from kubectl_canary.routers.gateway_api import GatewayRef, parse_rules
 from tests.design_routes import STABLE, phase2
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 
 from kubectl_canary.errors import CanaryError, UsageError
-from kubectl_canary.rollout import (
+from kubectl_canary.model.rollout import (
     DEFAULT_HEADER,
     HeaderMatch,
     Phase,

@@ -18,18 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kubectl_canary.cluster import (
-    DEPLOYMENTS,
-    EVENTS,
-    GATEWAYS,
-    NAMESPACES,
-    VIRTUAL_SERVICES,
-    Cluster,
-    Obj,
-    Resource,
-)
 from kubectl_canary.errors import CanaryError, ForbiddenError, UsageError
-from kubectl_canary.manifest_files import (
+from kubectl_canary.gitops.manifest_files import (
     KUSTOMIZATION_FILES,
     Document,
     FileChange,
@@ -40,7 +30,9 @@ from kubectl_canary.manifest_files import (
     new_document,
     plain,
 )
-from kubectl_canary.route_updates import LiveRollout
+from kubectl_canary.kube.cluster import Cluster
+from kubectl_canary.model.resources import DEPLOYMENTS, EVENTS, GATEWAYS, NAMESPACES, VIRTUAL_SERVICES, Obj, Resource
+from kubectl_canary.routers.seam import LiveRollout
 
 Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 
@@ -263,8 +255,7 @@ class ManifestCluster(Cluster):
 
     def read_rollout(self, app: str, router: str | None) -> LiveRollout:
         """The app's routes as the files declare them; an error naming the files when they hold none."""
-        from kubectl_canary.route_updates import read_rollout
-        from kubectl_canary.routers import ROUTERS, find_app, router_named
+        from kubectl_canary.routers import ROUTERS, find_app, read_rollout, router_named
 
         if find_app(self, self.namespace, app, router) is not None:
             return read_rollout(self, self.namespace, app, router)

@@ -1,8 +1,9 @@
-"""The one place that talks to the API server: typed resources, raw REST, errors as ApiError.
+"""The one place that talks to the API server: raw REST on the kinds of model/resources.py, errors as ApiError.
 
-The `kubernetes` package is not used: it costs hundreds of milliseconds to load, hides the content
-types we need, and resolves kubeconfigs its own way; kubeconfig.py decides where and as whom to
-connect, transports.py carries the requests.
+The `kubernetes` package is not used: it costs hundreds of milliseconds to load (docs/design.md
+section 10), hides the content types we need, and resolves kubeconfigs its own way; kubeconfig.py
+decides where and as whom to connect (as kubectl does: docs/design.md section 9), transports.py
+carries the requests.
 """
 
 from __future__ import annotations
@@ -11,66 +12,20 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError, NotServedError
-from kubectl_canary.json_items import MalformedJSON, iter_items
-from kubectl_canary.kubeconfig import ConnectionOptions, KubeconfigError, resolve
+from kubectl_canary.kube.json_items import MalformedJSON, iter_items
+from kubectl_canary.kube.kubeconfig import ConnectionOptions, KubeconfigError, resolve
 
 __all__ = ["ConnectionOptions"]  # re-exported: callers build it beside connect()
-from kubectl_canary.transports import StdlibTransport, Transport
+from kubectl_canary.kube.transports import StdlibTransport, Transport
+from kubectl_canary.model.resources import DEPLOYMENTS, Obj, Resource, resource_of
 
-Obj = dict[str, Any]
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 LIST_CHUNK = 500  # kubectl's --chunk-size: big collections come in pages (limit/continue)
 DRY_RUN_MODES = ("none", "client", "server")
-
-
-@dataclass(frozen=True)
-class Resource:
-    group: str
-    version: str
-    plural: str
-    kind: str
-    namespaced: bool = True
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
-    def qualified(self) -> str:
-        """`routetables.gateway.solo.io`, as kubectl names a resource."""
-        return f"{self.plural}.{self.group}" if self.group else self.plural
-
-    @property
-    def display(self) -> str:
-        """`routetable.gateway.solo.io`, as kubectl prints a written object."""
-        singular = self.kind.lower()
-        return f"{singular}.{self.group}" if self.group else singular
-
-    def path(self, namespace: str | None, name: str | None = None) -> str:
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{quote(namespace, safe='')}"
-        base += f"/{self.plural}"
-        return base + (f"/{quote(name, safe='')}" if name else "")
-
-
-NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
-SERVICES = Resource("", "v1", "services", "Service")
-DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
-UPSTREAMS = Resource("gloo.solo.io", "v1", "upstreams", "Upstream")
-ROUTE_TABLES = Resource("gateway.solo.io", "v1", "routetables", "RouteTable")
-VIRTUAL_SERVICES = Resource("gateway.solo.io", "v1", "virtualservices", "VirtualService")
-EVENTS = Resource("", "v1", "events", "Event")
-HTTP_ROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
-GATEWAYS = Resource("gateway.networking.k8s.io", "v1", "gateways", "Gateway")
-RESOURCES = (
-    NAMESPACES, SERVICES, DEPLOYMENTS, UPSTREAMS, ROUTE_TABLES, VIRTUAL_SERVICES, EVENTS, HTTP_ROUTES, GATEWAYS,
-)
 
 
 # What to install when a group's resources are not served.
@@ -84,13 +39,6 @@ _INSTALL = {
 def _not_served(resource: Resource) -> str:
     what = _INSTALL.get(resource.group, f"the CRD of {resource.qualified}")
     return f"the API server does not serve {resource.qualified} ({resource.api_version}); install {what}"
-
-
-def resource_of(obj: Obj) -> Resource:
-    for resource in RESOURCES:
-        if resource.kind == obj.get("kind") and resource.api_version == obj.get("apiVersion"):
-            return resource
-    raise CanaryError(f"unsupported object kind {obj.get('apiVersion')}/{obj.get('kind')}")
 
 
 def _verb(method: str, name: str | None, query: dict[str, str] | None) -> str:

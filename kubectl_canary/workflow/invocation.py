@@ -11,15 +11,18 @@ from typing import TYPE_CHECKING, TextIO
 
 import yaml
 
-from kubectl_canary.app_names import AppNames
-from kubectl_canary.cluster import Cluster, ConnectionOptions, Obj, Resource, connect, resource_of
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.history import event, transition_message
-from kubectl_canary.rollout import RolloutState, validate_name
-from kubectl_canary.route_updates import LiveRollout, RouteChange, read_rollout, update_routes
+from kubectl_canary.kube.cluster import Cluster, ConnectionOptions, connect
+from kubectl_canary.model.app_names import AppNames
+from kubectl_canary.model.events import event, transition_message
+from kubectl_canary.model.resources import Obj, Resource, resource_of
+from kubectl_canary.model.rollout import RolloutState, validate_name
+from kubectl_canary.routers import read_rollout
+from kubectl_canary.routers.seam import LiveRollout, RouteChange
+from kubectl_canary.workflow.route_updates import update_routes
 
 if TYPE_CHECKING:
-    from kubectl_canary.manifest_cluster import ManifestCluster
+    from kubectl_canary.gitops.manifest_cluster import ManifestCluster
 
 
 @dataclass
@@ -109,9 +112,9 @@ class Invocation:
 
     def wait_until_ready(self, namespace: str, name: str, timeout: float) -> None:
         """Wait (watch) until Deployment `name` is ready, with a progress line; an error at the timeout."""
-        from kubectl_canary.durations import format_duration
-        from kubectl_canary.readiness import Readiness
-        from kubectl_canary.waiting import wait_until_ready
+        from kubectl_canary.kube.waiting import wait_until_ready
+        from kubectl_canary.model.durations import format_duration
+        from kubectl_canary.model.readiness import Readiness
 
         def show(readiness: Readiness, elapsed: float) -> None:
             self.progress(f"waiting for deployment {name}: {readiness} ready", format_duration(elapsed))
@@ -158,8 +161,8 @@ class Invocation:
     def use_manifests(self, path: str, *, check_live: bool, missing_ok: bool = False) -> None:
         """Offline: read and write the objects of the manifests at `path` instead of the cluster's
         (`missing_ok`: init writes into a directory it may have to make)."""
-        from kubectl_canary.manifest_cluster import ManifestCluster
-        from kubectl_canary.manifest_files import load
+        from kubectl_canary.gitops.manifest_cluster import ManifestCluster
+        from kubectl_canary.gitops.manifest_files import load
 
         manifests = load(Path(path), missing_ok=missing_ok)
         declared = [o.obj["metadata"].get("namespace") or o.namespace for o in manifests.objects]
@@ -181,7 +184,7 @@ class Invocation:
 
     def write_manifests(self, *, diff_only: bool) -> None:
         """Print the unified diff of the files, then write them (not with --diff)."""
-        from kubectl_canary.manifest_files import write
+        from kubectl_canary.gitops.manifest_files import write
 
         assert self.manifests is not None
         changes = self.manifests.changes()

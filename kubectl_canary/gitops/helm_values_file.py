@@ -13,15 +13,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from kubectl_canary.cluster import DEPLOYMENTS, connect
 from kubectl_canary.errors import CanaryError, UsageError
-from kubectl_canary.helm_values import state_of, values_for
-from kubectl_canary.history import describe
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.manifest_files import ManifestFile, changes_of, plain, read_file, write
-from kubectl_canary.manifests import deployment_name
-from kubectl_canary.readiness import Readiness, availability_of, readiness_of
-from kubectl_canary.rollout import (
+from kubectl_canary.gitops.helm_values import state_of, values_for
+from kubectl_canary.gitops.manifest_files import ManifestFile, changes_of, plain, read_file, write
+from kubectl_canary.kube.cluster import connect
+from kubectl_canary.model.events import describe
+from kubectl_canary.model.manifests import deployment_name
+from kubectl_canary.model.readiness import Readiness, availability_of, readiness_of
+from kubectl_canary.model.resources import DEPLOYMENTS
+from kubectl_canary.model.rollout import (
     DEFAULT_HEADER,
     Availability,
     RolloutState,
@@ -36,6 +36,7 @@ from kubectl_canary.rollout import (
     validate_version,
     versions_gaining,
 )
+from kubectl_canary.workflow.invocation import Invocation
 
 SKIPPED = "(needs the cluster; --check-live checks it there)"
 
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace, invocation: Invocation, path: Path, *, diff_on
 def _status(args: argparse.Namespace, invocation: Invocation, path: Path, values: dict[str, object],
             state: RolloutState, *, check_live: bool) -> int:
     from kubectl_canary.commands.status import render
-    from kubectl_canary.status import AppStatus
+    from kubectl_canary.model.status_view import AppStatus
 
     if args.watch:
         raise UsageError("--watch follows a cluster; a values file changes by commits")

@@ -9,7 +9,8 @@ What is read (and nothing else: a guess would send users to the wrong tool):
   `helm.toolkit.fluxcd.io/name` and `/namespace` (helm-controller). Flux applies server-side, so
   `metadata.managedFields` says whether its controller still owns the routes or someone wrote over them.
 
-From those, `gitops_notes` says who owns the object, that changes made on the cluster are reverted, and,
+Who writes route objects, and how managedFields shows it: docs/design.md section 7. From those traces,
+`gitops_notes` says who owns the object, that changes made on the cluster are reverted, and,
 when it can tell, that the live routes differ from what the owner declares.
 """
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.managed_fields import owners_of
+from kubectl_canary.model.managed_fields import owners_of
 
 Obj = dict[str, Any]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from kubectl_canary.cluster import DEPLOYMENTS, Cluster, Obj
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.readiness import Readiness, readiness_of
+from kubectl_canary.kube.cluster import Cluster
+from kubectl_canary.model.readiness import Readiness, readiness_of
+from kubectl_canary.model.resources import DEPLOYMENTS, Obj
 
 
 def wait_until_ready(

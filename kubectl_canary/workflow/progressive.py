@@ -7,14 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from kubectl_canary.durations import format_duration
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.gates import Gate, GateContext
-from kubectl_canary.history import who
-from kubectl_canary.invocation import Invocation
-from kubectl_canary.rollout import RolloutState, format_percent, rollback, shift_weight
-from kubectl_canary.route_updates import LiveRollout, RouteChange, read_rollout
-from kubectl_canary.routers import backends_of
+from kubectl_canary.model.durations import format_duration
+from kubectl_canary.model.events import who
+from kubectl_canary.model.rollout import RolloutState, format_percent, rollback, shift_weight
+from kubectl_canary.routers import backends_of, read_rollout
+from kubectl_canary.routers.seam import LiveRollout, RouteChange
+from kubectl_canary.workflow.gates import Gate, GateContext
+from kubectl_canary.workflow.invocation import Invocation
 
 
 class Interrupted(CanaryError):

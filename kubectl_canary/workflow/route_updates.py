@@ -9,87 +9,21 @@ bounded number of times.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, NamedTuple
 
-from kubectl_canary.app_names import APPS_ANNOTATION, RECORD_LABEL, AppNames, record, recorded_names
-from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, Cluster, Obj
-from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
-from kubectl_canary.managed_fields import apply_body, is_one_off_edit, owners_of
-from kubectl_canary.readiness import availability_of, readiness_of
-from kubectl_canary.rollout import Availability, RolloutState, check_moves, versions_gaining
-from kubectl_canary.routers import NO_VERDICT, ROUTERS, Router, Verdict, find_app, router_named
+from kubectl_canary.errors import ApiError, CanaryError
+from kubectl_canary.kube.cluster import Cluster
+from kubectl_canary.model.app_names import APPS_ANNOTATION, RECORD_LABEL, AppNames, record
+from kubectl_canary.model.managed_fields import apply_body, is_one_off_edit, owners_of
+from kubectl_canary.model.readiness import availability_of, readiness_of
+from kubectl_canary.model.resources import DEPLOYMENTS, Obj
+from kubectl_canary.model.rollout import Availability, RolloutState, check_moves, versions_gaining
+from kubectl_canary.routers import read_rollout
+from kubectl_canary.routers.seam import NO_VERDICT, LiveRollout, RouteChange, Verdict
 
 ATTEMPTS = 5
 # Written with every route change: which command made it. A finish or abort whose deletion step
 # lost its answer is recognised on a re-run by it, and ends with exit 0 instead of "no canary".
 LAST_TRANSITION = "kubectl-canary.io/last-transition"
-
-
-class LiveRollout(NamedTuple):
-    """The app's route object as read, the rollout read from it, and the router that reads it."""
-
-    obj: Obj
-    parsed: Any  # the router's Parsed: `.state` and where the app's routes sit
-    router: Router
-    # The names of the app's objects: given by flags, else recorded on the route table, else derived.
-    names: AppNames = AppNames()
-
-    def deployment_of(self, version: str) -> str:
-        return self.names.deployment_of(self.state.app, version)
-
-    @property
-    def state(self) -> RolloutState:
-        state: RolloutState = self.parsed.state
-        return state
-
-    def render(self, desired: RolloutState) -> list[Any]:
-        """The whole route list with the app's routes at `desired` (raises what the router refuses)."""
-        return self.router.render(self.router.routes_of(self.obj), self.parsed, desired)
-
-
-@dataclass(frozen=True)
-class RouteChange:
-    before: RolloutState
-    after: RolloutState
-    route_object: Obj
-    changed: bool
-    router: Router
-    # The gateway's verdict on the written routes, when waited for (--gloo-timeout) and reported in time.
-    verdict: Verdict = NO_VERDICT
-    # The gateway's verdict as it stood before the command: on the routes someone wrote earlier.
-    earlier: Verdict = NO_VERDICT
-
-
-def read_rollout(cluster: Cluster, namespace: str, app: str, router: str | None = None,
-                 names: AppNames | None = None) -> LiveRollout:
-    """The live route object of `app` (on the router `--router` names, else wherever it is) and its rollout."""
-    names = names or AppNames()
-    found = find_app(cluster, namespace, app, router, route_table=names.route_table, route=names.route)
-    if found is None:
-        if not namespace_exists(cluster, namespace):
-            raise CanaryError(f"namespace {namespace} not found; pick one with -n NAMESPACE")
-        if names.route_table or names.route:
-            kind, name = ("RouteTable", names.route_table) if names.route_table else ("HTTPRoute", names.route)
-            raise CanaryError(f"{kind} {name} not found in namespace {namespace}")
-        routers = [router_named(router)] if router else list(ROUTERS.values())
-        where = " or ".join(f"{r.resource.kind} {r.object_name(app)}" for r in routers)
-        raise CanaryError(
-            f"app {app} not found in namespace {namespace} (no {where}); "
-            f"create it with: kubectl canary init {app} -n {namespace}"
-        )
-    found_router, obj = found
-    names = names.over(recorded_names(obj, app))
-    parsed = found_router.read(app, obj, names)
-    return LiveRollout(obj, parsed, found_router, names.with_primary(parsed.state.primary))
-
-
-def namespace_exists(cluster: Cluster, namespace: str) -> bool:
-    """Namespaces are cluster-scoped: a namespaced Role cannot read them, so 403 counts as "exists"."""
-    try:
-        return cluster.get(NAMESPACES, None, namespace) is not None
-    except ForbiddenError:
-        return True
 
 
 def require_ready(cluster: Cluster, namespace: str, app: str, version: str, *, force: bool,

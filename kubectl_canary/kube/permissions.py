@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubectl_canary.cluster import Resource
+from kubectl_canary.model.resources import Resource
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_canary.rollout import Availability
+from kubectl_canary.model.rollout import Availability
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 from kubectl_canary import __version__
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.identity import Identity
-from kubectl_canary.kubeconfig import Credentials, KubeconfigError
+from kubectl_canary.kube.identity import Identity
+from kubectl_canary.kube.kubeconfig import Credentials, KubeconfigError
 
 _GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
 USER_AGENT = (

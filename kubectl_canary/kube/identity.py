@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from kubectl_canary.kubeconfig import Credentials, ExecPlugin, KubeconfigError
+from kubectl_canary.kube.kubeconfig import Credentials, ExecPlugin, KubeconfigError
 
 # Refresh an expiring exec credential this long before it expires, so a request never carries a token
 # that lapses in flight.

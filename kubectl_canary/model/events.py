@@ -7,7 +7,7 @@ import socket
 from datetime import datetime, timezone
 from typing import Any
 
-from kubectl_canary.rollout import Phase, RolloutState, format_percent
+from kubectl_canary.model.rollout import Phase, RolloutState, format_percent
 
 Obj = dict[str, Any]
 COMPONENT = "kubectl-canary"

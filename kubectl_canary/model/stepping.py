@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from kubectl_canary.errors import UsageError
-from kubectl_canary.rollout import parse_percent
+from kubectl_canary.model.rollout import parse_percent
 
 
 def parse_steps(text: str) -> list[Fraction]:

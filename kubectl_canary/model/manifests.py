@@ -14,7 +14,8 @@ Manifest = dict[str, Any]
 
 DEFAULT_IMAGE = "hashicorp/http-echo"
 # The Service listens on 80 and forwards to the container port. Gloo's EDS matches an Upstream's
-# servicePort against the Service's `port` (not its targetPort), so the Upstream names 80 too.
+# servicePort against the Service's `port` (not its targetPort), so the Upstream names 80 too
+# (docs/design.md section 3).
 SERVICE_PORT = 80
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kubectl-canary"}
 # The Deployment annotations that describe one Deployment's own history, not its template.
@@ -111,7 +112,8 @@ def upstream(spec: AppSpec) -> Manifest:
 
 
 def subset_spec() -> dict[str, Any]:
-    # NO_FALLBACK: a route to a version with no pods fails visibly instead of being served by every pod.
+    # NO_FALLBACK: a route to a version with no pods fails visibly instead of being served by every pod
+    # (docs/design.md section 3).
     return {"selectors": [{"keys": [SUBSET_KEY]}], "fallbackPolicy": "NO_FALLBACK"}
 
 

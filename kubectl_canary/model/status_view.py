@@ -7,13 +7,13 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
-from kubectl_canary.app_names import AppNames, recorded_apps, recorded_names
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.readiness import Readiness, readiness_of
-from kubectl_canary.rollout import HeaderMatch, RolloutState, format_percent, traffic_shares
-from kubectl_canary.routers import Router
+from kubectl_canary.model.app_names import AppNames, recorded_apps, recorded_names
+from kubectl_canary.model.readiness import Readiness, readiness_of
+from kubectl_canary.model.rollout import HeaderMatch, RolloutState, format_percent, traffic_shares
+from kubectl_canary.model.style import Style, format_columns
 from kubectl_canary.routers.gloo_delegation import Delegation
-from kubectl_canary.style import Style, format_columns
+from kubectl_canary.routers.seam import Router
 
 
 @dataclass(frozen=True)

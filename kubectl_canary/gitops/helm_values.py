@@ -1,6 +1,6 @@
 """The seed's Helm chart values (`--helm-values FILE`): a rollout phase read from them, written into them.
 
-The chart renders its Deployments and routes from these values (DESIGN.md section 2):
+The chart renders its Deployments and routes from these values (docs/design.md section 2):
 
     deployment: {v1: {}, v2: {}}          # one key per running version
     routes:
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kubectl_canary.errors import CanaryError
-from kubectl_canary.rollout import PERCENT_DECIMALS, HeaderMatch, RolloutState, validate_name
+from kubectl_canary.model.rollout import PERCENT_DECIMALS, HeaderMatch, RolloutState, validate_name
 
 Values = dict[str, Any]
 

@@ -14,7 +14,7 @@ from string import Template
 from typing import Protocol
 
 from kubectl_canary.errors import UsageError
-from kubectl_canary.rollout import format_percent
+from kubectl_canary.model.rollout import format_percent
 
 # Envoy reports per cluster; Gloo names the cluster of Upstream <name> in <namespace> "<name>_<namespace>".
 # Subsets of one Upstream share that cluster, so these defaults see primary and canary together:

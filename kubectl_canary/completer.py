@@ -6,10 +6,11 @@ reads one candidate per line, `value` or `value<TAB>description`, and a last lin
 Cobra's ShellCompDirective bit field. `kubectl-canary __complete ARG... WORD` answers the same
 way; the scripts of `kubectl canary completion bash|zsh|fish` call it.
 
-Subcommands, flags and fixed values come from the argument parser and never touch the cluster
-(nor import the `kubernetes` package). App names are the RouteTables `<app>-routes` of the
-namespace (`-n`, `--kubeconfig`, `--context` given earlier on the line apply), read with one LIST
-request; the version after `header APP` with one GET. Any failure there completes nothing.
+Subcommands, flags and fixed values come from the argument parser (arguments.py) and never touch
+the cluster. App names are those of the namespace's route objects, RouteTables `<app>-routes` and
+HTTPRoutes `<app>`, and the apps recorded on shared ones (`-n`, `--kubeconfig`, `--context` given
+earlier on the line apply), read with one LIST per router; the version after `header APP` from the
+app's route object. Any failure there completes nothing.
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ def _positional(line: _Line, prefix: str) -> Completions:
 def complete(args: Sequence[str], parser: argparse.ArgumentParser | None = None) -> Completions:
     """Completions of the last of `args` (possibly empty), the words before it as typed."""
     if parser is None:
-        from kubectl_canary.cli import build_parser
+        from kubectl_canary.arguments import build_parser
 
         parser = build_parser()
     words, current = list(args[:-1]), (args[-1] if args else "")
@@ -221,7 +222,7 @@ def complete(args: Sequence[str], parser: argparse.ArgumentParser | None = None)
 
 
 def _connection(line: _Line) -> Any:
-    from kubectl_canary.cli import connection_options
+    from kubectl_canary.arguments import connection_options
 
     timeout = line.values.get("request_timeout")
     values = {**line.values, "user": None} if line.verb == "rbac" else line.values
@@ -230,7 +231,7 @@ def _connection(line: _Line) -> Any:
 
 
 def _connect(line: _Line) -> tuple[Any, str]:
-    from kubectl_canary.cluster import connect
+    from kubectl_canary.kube.cluster import connect
 
     cluster, context_namespace = connect(_connection(line), field_manager="kubectl-canary", dry_run="none")
     namespace = line.values.get("namespace") or context_namespace
@@ -245,7 +246,7 @@ def _apps(line: _Line) -> list[tuple[str, str]]:
         cluster, namespace = _connect(line)
     except Exception:  # completion never fails loudly: no candidates instead
         return []
-    from kubectl_canary.app_names import recorded_apps
+    from kubectl_canary.model.app_names import recorded_apps
 
     apps = []
     for router in ROUTERS.values():
@@ -271,7 +272,7 @@ def _state(router: Any, app: str, obj: dict[str, Any]) -> Any:
 
 
 def _summary(router: str, state: Any) -> str:
-    from kubectl_canary.rollout import format_percent
+    from kubectl_canary.model.rollout import format_percent
 
     if state is None:
         return router
@@ -301,7 +302,7 @@ def _next_versions(line: _Line, app: str) -> list[str]:
 
 
 def _namespaces(line: _Line) -> list[str]:
-    from kubectl_canary.cluster import NAMESPACES
+    from kubectl_canary.model.resources import NAMESPACES
 
     try:
         cluster, _ = _connect(line)
@@ -315,7 +316,7 @@ def _kubeconfig_names(line: _Line, kind: str) -> list[str]:
     """Names of contexts, clusters or users in the kubeconfig files (no cluster is asked)."""
     import os
 
-    from kubectl_canary.kubeconfig import KubeconfigError, kubeconfig_paths, read_kubeconfigs
+    from kubectl_canary.kube.kubeconfig import KubeconfigError, kubeconfig_paths, read_kubeconfigs
 
     explicit = line.values.get("kubeconfig") or None
     try:
