@@ -107,6 +107,8 @@ class Cluster:
         self.tmp = tmp
         self.standins = Standins(self.kube)
         self.kubectl_path = kubectl_binary()
+        # Cluster-scoped objects the tests made (a namespace's deletion does not take them): deleted at the end.
+        self.cluster_scoped: list[tuple[str, str]] = []
         plugin = shutil.which("kubectl-canary", path=self.env()["PATH"])
         assert plugin, "kubectl-canary is not on PATH: install the project (scripts/test does, into .venv)"
         self.plugin_path = plugin
@@ -236,10 +238,9 @@ class Cluster:
 
     # --- users ---
 
-    def user_kubeconfig(self, namespace: str, account: str, *, role: Obj | None = None,
-                        cluster_role: Obj | None = None) -> Path:
+    def user_kubeconfig(self, namespace: str, account: str, *, role: Obj | None = None) -> Path:
         """A kubeconfig acting as ServiceAccount `account` of `namespace` (a bearer token from the TokenRequest
-        API), bound to `role` (a Role in `namespace`) and `cluster_role` when given."""
+        API), bound to `role` (a Role in `namespace`) when given."""
         kube = self.kube
         if kube.get("serviceaccounts", namespace, account) is None:
             kube.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account,
@@ -253,13 +254,22 @@ class Cluster:
                         "metadata": {"name": f"{account}-{role['metadata']['name']}", "namespace": namespace},
                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                                     "name": role["metadata"]["name"]}, "subjects": subject}, "e2e")
-        if cluster_role is not None:
-            kube.apply({**cluster_role, "apiVersion": rbac, "kind": "ClusterRole"}, "e2e")
-            kube.apply({"apiVersion": rbac, "kind": "ClusterRoleBinding",
-                        "metadata": {"name": f"{namespace}-{account}-{cluster_role['metadata']['name']}"},
-                        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                                    "name": cluster_role["metadata"]["name"]}, "subjects": subject}, "e2e")
+            self.wait_bound(namespace, account, role["rules"][0])
         return self.write_user_kubeconfig(namespace, account, {"token": self.token(namespace, account)})
+
+    def wait_bound(self, namespace: str, account: str, rule: Obj) -> None:
+        """Until the API server's RBAC (fed by informers) grants the account `rule`'s first verb: the first
+        command of a test must not race the binding it just made."""
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {
+            "user": f"system:serviceaccount:{namespace}:{account}",
+            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"],
+            "resourceAttributes": {"namespace": namespace, "verb": rule["verbs"][0], "group": rule["apiGroups"][0],
+                                   "resource": rule["resources"][0]}}}
+
+        def allowed() -> bool:
+            answer = self.kube.call("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
+            return bool(answer["status"].get("allowed"))
+        self.kube.wait_for(f"RBAC to grant {account} what it was bound to", allowed, timeout=30)
 
     def token(self, namespace: str, account: str) -> str:
         request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
@@ -363,6 +373,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     print(f"e2e: cluster ready in {time.monotonic() - started:.1f}s", file=sys.stderr)
     yield found
     found.standins.close()
+    for plural, name in found.cluster_scoped:
+        found.kube.delete(plural, None, name)
     for plural, namespace, name in reversed(created):
         found.kube.delete(plural, namespace, name)
     errors = found.standins.errors()

@@ -43,6 +43,8 @@ RESOURCES: dict[str, tuple[str, bool]] = {
     "customresourcedefinitions": ("/apis/apiextensions.k8s.io/v1", False),
     "roles": ("/apis/rbac.authorization.k8s.io/v1", True),
     "rolebindings": ("/apis/rbac.authorization.k8s.io/v1", True),
+    "clusterroles": ("/apis/rbac.authorization.k8s.io/v1", False),
+    "clusterrolebindings": ("/apis/rbac.authorization.k8s.io/v1", False),
 }
 
 

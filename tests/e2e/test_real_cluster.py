@@ -70,6 +70,23 @@ def test_four_phases(cluster, ns):
     assert cluster.gone("deployments", ns, "echo-v1")
 
 
+def test_gloo_timeout_on_an_accepted_table_keeps_the_verdict(cluster, ns):
+    """Gloo reports only a verdict that changes: after a write that stays Accepted nothing new arrives, so
+    `--gloo-timeout` ends at its timeout with the previous verdict, and the reporter wrote nothing."""
+    n = ["-n", ns]
+    cluster.kubectl("canary", "init", "echo", *n).ok()
+    cluster.kubectl("canary", "header", "echo", "v2", *n).ok()
+    cluster.wait_rolled_out(ns)
+    cluster.wait_gloo_verdict(ns, "echo-routes", "Accepted")
+    reports = cluster.standins.gloo.reports
+    started = time.monotonic()
+    cluster.kubectl("canary", "weight", "echo", "10", "--gloo-timeout", "2s", *n).ok()
+    assert time.monotonic() - started >= 2
+    assert cluster.standins.gloo.reports == reports
+    status = json.loads(cluster.kubectl("canary", "status", "echo", "-o", "json", *n).ok().out)
+    assert status["routeTable"] == {"name": "echo-routes", "state": "Accepted"}
+
+
 def test_abort(cluster, ns):
     n = ["-n", ns]
     cluster.kubectl("canary", "init", "abortme", *n).ok()

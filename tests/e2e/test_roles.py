@@ -22,7 +22,11 @@ def rbac_user(cluster, ns: str, account: str = "deployer"):
     objects = list(yaml.safe_load_all(printed))
     assert [o["kind"] for o in objects] == ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"]
     cluster.kubectl("apply", "-f", "-", stdin=printed).ok()
-    return cluster.user_kubeconfig(ns, account)
+    cluster.cluster_scoped += [(f"{o['kind'].lower()}s", o["metadata"]["name"]) for o in objects
+                               if o["kind"].startswith("Cluster")]
+    kubeconfig = cluster.user_kubeconfig(ns, account)
+    cluster.wait_bound(ns, account, objects[0]["rules"][0])
+    return kubeconfig
 
 
 def test_the_role_rbac_prints_runs_every_command_on_both_routers(cluster, ns):
