@@ -52,6 +52,7 @@ class IssuerRules:
     client_auth: str = "basic-or-form"  # "form": refuses Basic auth, as Google's endpoint does
     rotate: bool = True  # answer a new refresh-token
     refuse: bool = False  # invalid_grant: the refresh-token was revoked
+    id_token: str = ""  # the id_token answered (default REFRESHED_ID_TOKEN; e2e: a token a real server takes)
 
 
 @dataclass
@@ -98,7 +99,7 @@ class FakeIssuer:
                     self._answer(400, {"error": "invalid_grant", "error_description": "Token is not active"})
                 else:
                     answer = {"access_token": "access-1", "token_type": "Bearer", "expires_in": 300,
-                              "id_token": REFRESHED_ID_TOKEN}
+                              "id_token": issuer.rules.id_token or REFRESHED_ID_TOKEN}
                     if issuer.rules.rotate:
                         answer["refresh_token"] = ROTATED_REFRESH_TOKEN
                     self._answer(200, answer)
