@@ -72,6 +72,10 @@ class Router:
     reported: Callable[[Obj, Obj], bool]
     # True when the verdict says which generation it judged (so waiting for it has an exact end).
     exact_verdict: bool
+    # For status -o wide: (Parsed, the object's namespace) -> what the routes send to (Upstreams, Services),
+    # and the object -> its parents, when the object itself names them (Gloo's come from VirtualServices).
+    backends: Callable[[Any, str], tuple[str, ...]]
+    parents: Callable[[Obj], tuple[str, ...] | None]
 
     def routes_of(self, obj: Obj) -> list[Any]:
         return list((obj.get("spec") or {}).get(self.list_field) or [])
@@ -107,6 +111,8 @@ GLOO = Router(
     # Gloo rewrites its status only when the verdict changes, and it has no observedGeneration.
     reported=lambda before, written: (written.get("status") or {}) != (before.get("status") or {}),
     exact_verdict=False,
+    backends=gloo.backends,
+    parents=lambda obj: None,
 )
 
 GATEWAY_API = Router(
@@ -123,6 +129,8 @@ GATEWAY_API = Router(
     # Every condition carries the generation it judged: processed means judged at the current one.
     reported=lambda before, written: gateway_api.route_verdict(written).processed,
     exact_verdict=True,
+    backends=gateway_api.backends,
+    parents=gateway_api.parents,
 )
 
 ROUTERS = {router.name: router for router in (GLOO, GATEWAY_API)}
