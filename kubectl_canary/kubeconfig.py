@@ -684,13 +684,18 @@ def locked(path: Path) -> Iterator[None]:
 
 
 def replace_file(path: Path, text: str) -> None:
-    """Write `text` to `path` at once (a file beside it, renamed over it), through symlinks, keeping its mode."""
+    """Write `text` to `path` at once (a file beside it, renamed over it), through symlinks, keeping its mode;
+    in place, as kubectl writes, when only the file may be written, not its directory."""
     import tempfile
 
     real = path.resolve()
     try:
         mode = real.stat().st_mode & 0o7777
-        fd, temporary = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.")
+        try:
+            fd, temporary = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.")
+        except PermissionError:
+            real.write_text(text)
+            return
         try:
             with os.fdopen(fd, "w") as out:
                 out.write(text)

@@ -509,3 +509,31 @@ def test_renewed_oidc_tokens_in_a_layout_that_cannot_be_edited_in_place_rewrite_
     expected = yaml.safe_load(text)
     expected["users"][1]["user"]["auth-provider"]["config"]["id-token"] = "new.id.token"
     assert written == expected
+
+
+def test_renewed_tokens_are_written_through_a_symlink_keeping_the_mode(tmp_path):
+    real = tmp_path / "real" / "config"
+    real.parent.mkdir()
+    real.write_text("old\n")
+    real.chmod(0o600)
+    link = tmp_path / "config"
+    link.symlink_to(real)
+    kubeconfig.replace_file(link, "new\n")
+    assert link.is_symlink() and real.read_text() == "new\n"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    assert sorted(p.name for p in real.parent.iterdir()) == ["config"]  # no file left beside it
+
+
+def test_renewed_tokens_are_written_in_place_when_the_directory_is_not_writable(tmp_path, monkeypatch):
+    import tempfile
+
+    path = tmp_path / "config"
+    path.write_text("old\n")
+    inode = path.stat().st_ino
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    kubeconfig.replace_file(path, "new\n")
+    assert (path.read_text(), path.stat().st_ino) == ("new\n", inode)
