@@ -156,13 +156,14 @@ def test_rotated_token_file_during_status_watch(servers: World, tmp_path: Path):
         _, err = watch.communicate(timeout=30)
     finally:
         watch.kill()
-        w.a.accept_tokens("token-a", "token-b", "token-flag", "token-file", "token-exec")
+        w.a.accept_tokens(*TOKENS)
     assert watch.returncode == 0, err
     used = {r.authorization for r in w.a.requests if r.status == 200}
     assert {"Bearer token-file", "Bearer token-rotated"} <= used
 
 
 def _run_plugin(w: World, kubeconfig: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    w.a.accept_tokens(*TOKENS)
     w.a.clear_requests()
     w.issuer.reset()
     return subprocess.run([PLUGIN, *args], cwd=tmp_path, env=_plugin_env(kubeconfig_env(kubeconfig), tmp_path),
