@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from kubectl_canary.commands import Command
-from kubectl_canary.errors import CanaryError, NotServedError, UsageError
+from kubectl_canary.errors import CanaryError, ForbiddenError, NotServedError, UsageError
 from kubectl_canary.gitops.gitops_owner import gitops_notes
 from kubectl_canary.kube.permissions import needs
 from kubectl_canary.model.durations import parse_duration
@@ -25,17 +26,29 @@ from kubectl_canary.model.resources import (
     SERVICES,
     UPSTREAMS,
     VIRTUAL_SERVICES,
+    Obj,
     Resource,
 )
 from kubectl_canary.model.rollout import validate_name
-from kubectl_canary.model.status_view import AppStatus, app_status, app_statuses, as_dict, readiness_index, render_table
+from kubectl_canary.model.status_view import (
+    AppStatus,
+    app_status,
+    app_statuses,
+    as_dict,
+    object_names,
+    readiness_index,
+    render_table,
+)
 from kubectl_canary.model.style import style_for
-from kubectl_canary.routers import ROUTERS, backends_of, router_named
+from kubectl_canary.routers import GLOO, ROUTERS, backends_of, router_named
+from kubectl_canary.routers.gloo_delegation import delegations_to
 from kubectl_canary.routers.seam import Router
 from kubectl_canary.workflow.invocation import Invocation
 
 if TYPE_CHECKING:
     import queue
+
+    from kubectl_canary.kube.cluster import Cluster
 
 LONG = """\
 Shows, per app: the phase (stable, header, weighted), the primary and canary versions with
@@ -45,7 +58,13 @@ ResolvedRefs conditions at its current generation). Exits 1 when a rollout is de
 or primary receiving traffic while not ready, or the routes rejected), so scripts can gate on it.
 One LIST per kind whatever the number of apps. For one app, a note names the GitOps owner of its
 routes (Argo CD, Flux: read from their annotations and labels), whose next sync reverts changes made
-on the cluster, and says when the live routes differ from what that owner declares."""
+on the cluster, and says when the live routes differ from what that owner declares.
+
+As kubectl get: -o wide adds columns at the end (SHADOW; ROUTE, the object holding the app's routes;
+BACKENDS, the Upstreams or Services they send to; PARENTS, the VirtualServices delegating to a
+RouteTable, with one more LIST, or an HTTPRoute's parentRefs). -o name prints each app's route object
+as `kubectl get -o name` does (KIND.GROUP/NAME, to feed back to kubectl; apps sharing one print it
+once; with -A no namespace, as kubectl's); problems and "none found" then go to stderr."""
 
 EXAMPLES = """\
   # Where echo's traffic goes
@@ -57,6 +76,12 @@ EXAMPLES = """\
   # For scripts: JSON, and exit code 1 while the rollout is degraded
   kubectl canary status echo -o json
 
+  # More columns: shadowing, the route object, its Upstream or Services, who routes to it
+  kubectl canary status -o wide
+
+  # The route objects of the namespace's apps, for kubectl
+  kubectl get $(kubectl canary status -o name) -o yaml
+
   # Follow a rollout; redraws when the routes or pods change
   kubectl canary status echo --watch"""
 
@@ -64,7 +89,11 @@ EXAMPLES = """\
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("app", metavar="APP", nargs="?", help="one app (default: every app in the namespace)")
     parser.add_argument("-A", "--all-namespaces", action="store_true", help="every app in every namespace")
-    parser.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+    parser.add_argument(
+        "-o", "--output", choices=("table", "wide", "name", "json", "yaml"), default="table",
+        help="wide: the table plus SHADOW, ROUTE, BACKENDS and PARENTS; name: each app's route object as "
+        "kubectl get -o name prints it (routetable.gateway.solo.io/echo-routes)",
+    )
     parser.add_argument("-w", "--watch", action="store_true", help="redraw whenever the routes or Deployments change")
     parser.add_argument("--timeout", help="with --watch: stop after this long (default: until Ctrl-C)")
     parser.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
@@ -91,37 +120,79 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]
     # Deployments first, each reduced to its readiness as it is decoded, then the route objects one by
     # one: at thousands of apps, holding the full objects would be most of the memory.
     readiness = readiness_index(cluster.iter_list(DEPLOYMENTS, scope))
+    listed: list[list[Obj] | None] = []  # the VirtualServices once listed (None: we may not list them)
     found = []
     for router in _routers(invocation):
         try:
             for obj in cluster.iter_list(router.resource, scope):
-                found += app_statuses(router, obj, readiness)
+                statuses = app_statuses(router, obj, readiness)
+                if args.output == "wide" and router is GLOO and statuses:
+                    # The PARENTS column: one LIST of VirtualServices (all namespaces) for every table.
+                    if not listed:
+                        listed.append(_virtual_services(cluster))
+                    delegations = None if listed[0] is None else delegations_to(obj, listed[0])
+                    statuses = [replace(s, delegations=delegations) for s in statuses]
+                found += statuses
         except NotServedError:
             if invocation.router:
                 raise
     return sorted((s for s in found if s is not None), key=lambda s: (s.namespace, s.app, s.router))
 
 
+def _virtual_services(cluster: Cluster) -> list[Obj] | None:
+    try:
+        return cluster.list(VIRTUAL_SERVICES, None)
+    except ForbiddenError:
+        return None
+    except NotServedError:
+        return []
+
+
 def _routers(invocation: Invocation) -> list[Router]:
     return [router_named(invocation.router)] if invocation.router else list(ROUTERS.values())
 
 
+def _none_found(args: argparse.Namespace, invocation: Invocation) -> str:
+    where = "any namespace" if args.all_namespaces else f"namespace {invocation.namespace}"
+    return f"No canary apps found in {where}."
+
+
 def render(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus]) -> str:
-    if args.output == "table":
+    """What goes to stdout (empty: nothing)."""
+    if args.output in ("table", "wide"):
         if statuses:
             style = style_for(invocation.out, no_color=args.no_color)
-            return render_table(statuses, all_namespaces=args.all_namespaces, style=style)
-        where = "any namespace" if args.all_namespaces else f"namespace {invocation.namespace}"
-        return f"No canary apps found in {where}."
+            return render_table(statuses, all_namespaces=args.all_namespaces, style=style, wide=args.output == "wide")
+        return _none_found(args, invocation)
+    if args.output == "name":
+        return "\n".join(object_names(statuses))
     items = [as_dict(s) for s in statuses]
     body = items[0] if args.app else {"items": items}
     return (json.dumps(body, indent=2) if args.output == "json" else yaml.safe_dump(body, sort_keys=False)).rstrip()
 
 
+def aside(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus]) -> list[str]:
+    """What goes to stderr: with -o name stdout holds names only (as kubectl's, fit to feed back to it), so
+    "none found" and why a rollout is degraded (the exit code 1) are said there."""
+    if args.output != "name":
+        return []
+    if not statuses:
+        return [_none_found(args, invocation)]
+    return [f"! {s.app}: {problem}" for s in statuses for problem in s.problems]
+
+
+def print_status(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus]) -> None:
+    text = render(args, invocation, statuses)
+    if text:
+        print(text, file=invocation.out, flush=True)
+    for line in aside(args, invocation, statuses):
+        print(line, file=sys.stderr, flush=True)
+
+
 def show(args: argparse.Namespace, invocation: Invocation) -> int:
     """Print the status once; the exit code says whether a rollout is degraded."""
     statuses = collect(args, invocation)
-    print(render(args, invocation, statuses), file=invocation.out, flush=True)
+    print_status(args, invocation, statuses)
     return 1 if any(s.problems for s in statuses) else 0
 
 
@@ -163,6 +234,8 @@ def watch(args: argparse.Namespace, invocation: Invocation) -> int:
                 stamp = time.strftime("%H:%M:%S")
                 text = f"\x1b[H\x1b[2J{text}\n\nwatching since {stamp}; Ctrl-C to stop"
             print(text + ("" if terminal else "\n"), file=invocation.out, flush=True)
+            for line in aside(args, invocation, statuses):
+                print(line, file=sys.stderr, flush=True)
             if not _next_change(changes, deadline):
                 return code
     except KeyboardInterrupt:

@@ -130,8 +130,10 @@ def run(args: argparse.Namespace, invocation: Invocation, path: Path, *, diff_on
 
 def _status(args: argparse.Namespace, invocation: Invocation, path: Path, values: dict[str, object],
             state: RolloutState, *, check_live: bool) -> int:
-    from kubectl_canary.commands.status import render
+    from kubectl_canary.commands.status import print_status
+    from kubectl_canary.model.resources import ROUTE_TABLES
     from kubectl_canary.model.status_view import AppStatus
+    from kubectl_canary.routers.gloo import route_table_name
 
     if args.watch:
         raise UsageError("--watch follows a cluster; a values file changes by commits")
@@ -156,8 +158,12 @@ def _status(args: argparse.Namespace, invocation: Invocation, path: Path, values
             print(f"skipped: deployment {name} is available {SKIPPED}", file=sys.stderr)
         else:
             readiness[version] = None
+    # The chart renders RouteTable RELEASE-routes to Upstream RELEASE (and shadow-VERSION) in the release's
+    # namespace: the release is the app.
+    backends = [f"{namespace}/{state.app}"] + ([f"{namespace}/shadow-{state.shadow.version}"] if state.shadow else [])
     status = AppStatus(state.app, namespace, path.name, state, readiness[state.primary],
                        readiness.get(state.canary or ""), None, router="helm-values", route_kind="values",
-                       gateway="Helm")
-    print(render(args, invocation, [status]), file=invocation.out, flush=True)
+                       gateway="Helm", route_ref=f"{ROUTE_TABLES.display}/{route_table_name(state.app)}",
+                       backends=tuple(backends))
+    print_status(args, invocation, [status])
     return 1 if status.problems else 0

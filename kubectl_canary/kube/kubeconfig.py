@@ -12,14 +12,19 @@ as kubectl applies them:
 - an empty configuration and no --server: the pod's service account (in-cluster), when there is one.
 - proxy: the cluster's proxy-url, else $HTTPS_PROXY/$HTTP_PROXY with $NO_PROXY, as Go reads them
   (loopback hosts are never proxied).
+- auth-provider oidc (client-go plugin/pkg/client/auth/oidc): read here; identity.py renews the id-token,
+  and `with_oidc_tokens` writes the new tokens into the file that defined the user. gcp and azure are gone.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
+import json
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,12 +38,16 @@ _EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", *_LEGACY_EXEC_API_VERSI
 _AUTH_PROVIDER_INSTEAD = {
     "gcp": "the gke-gcloud-auth-plugin exec plugin",
     "azure": "the kubelogin exec plugin (kubelogin convert-kubeconfig)",
-    "oidc": "an exec plugin such as kubelogin (kubectl oidc-login)",
 }
 
 
 class KubeconfigError(Exception):
     """The kubeconfig (or a flag) does not give a usable connection; the message names the file or entry."""
+
+
+class CredentialError(KubeconfigError):
+    """A credential could not be obtained (an OIDC issuer refused or was unreachable): not a kubeconfig fault,
+    so its message stands alone."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,23 @@ class ExecPlugin:
 
 
 @dataclass(frozen=True)
+class OidcProvider:
+    """`auth-provider: {name: oidc}`: the id-token is the bearer token; once it has expired, the refresh-token
+    buys a new one at the issuer's token endpoint, and both are written back to `file`, under `user`."""
+
+    user: str  # the user entry's name
+    file: Path  # the kubeconfig that defined it (the first to name it)
+    owner: str  # "user 'NAME' in FILE": for messages
+    issuer_url: str
+    client_id: str
+    client_secret: str
+    id_token: str
+    refresh_token: str
+    ca_pem: str | None  # idp-certificate-authority(-data); None: the system's roots
+    proxy: str | None  # for the issuer: the environment's proxy, as Go's default transport
+
+
+@dataclass(frozen=True)
 class Credentials:
     """Everything a transport needs: the server, its TLS settings, the identity, the proxy."""
 
@@ -114,6 +140,7 @@ class Credentials:
     proxy: str | None = None  # http://host:port of the proxy to tunnel through, None: direct
     impersonation: Impersonation | None = None
     exec_plugin: ExecPlugin | None = None
+    oidc: OidcProvider | None = None
     source: str = field(default="", compare=False)  # "context X of FILE": for messages
 
 
@@ -277,6 +304,48 @@ def _exec_plugin(spec: Any, owner: str, base: Path | None, cluster: dict[str, An
         interactive_mode=mode,
         install_hint=str(spec.get("installHint") or "").strip(),
         cluster_info=info,
+    )
+
+
+def _oidc_provider(spec: Any, name: str, file: Path, owner: str, env: Mapping[str, str]) -> OidcProvider:
+    """client-go's oidc auth-provider, checked as kubectl checks it before the first request."""
+    provider = str(spec.get("name") or "") if isinstance(spec, dict) else ""
+    if provider != "oidc":
+        if provider in _AUTH_PROVIDER_INSTEAD:
+            raise KubeconfigError(f"{owner} uses the {provider} auth-provider, which kubectl removed; use "
+                                  f"{_AUTH_PROVIDER_INSTEAD[provider]}")
+        raise KubeconfigError(f"{owner}: kubectl knows no auth-provider {provider!r} (only oidc); use an exec "
+                              f"credential plugin")
+    config = spec.get("config") or {}
+    if not isinstance(config, dict):
+        raise KubeconfigError(f"{owner}: auth-provider config is not a mapping")
+    config = {str(k): "" if v is None else str(v) for k, v in config.items()}
+    for key in ("idp-issuer-url", "client-id"):
+        if not config.get(key):
+            raise KubeconfigError(f"{owner}: the oidc auth-provider needs {key}")
+    issuer = config["idp-issuer-url"]
+    if urlsplit(issuer).scheme not in ("http", "https") or not urlsplit(issuer).hostname:
+        raise KubeconfigError(f"{owner}: idp-issuer-url {issuer!r} is not an http(s) URL")
+    ca = None
+    if config.get("idp-certificate-authority-data"):  # the data wins over the file, as in client-go
+        try:
+            ca = base64.b64decode(config["idp-certificate-authority-data"], validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            raise KubeconfigError(f"idp-certificate-authority-data of {owner} is not base64 of a PEM file") from None
+    elif config.get("idp-certificate-authority"):
+        # kubectl resolves no path inside an auth-provider's config: relative means the working directory.
+        ca = _file_text(Path(config["idp-certificate-authority"]), f"idp-certificate-authority of {owner}")
+    return OidcProvider(
+        user=name,
+        file=file,
+        owner=owner,
+        issuer_url=issuer,
+        client_id=config["client-id"],
+        client_secret=config.get("client-secret", ""),
+        id_token=config.get("id-token", ""),
+        refresh_token=config.get("refresh-token", ""),
+        ca_pem=ca,
+        proxy=proxy_for(issuer, None, env),
     )
 
 
@@ -461,12 +530,12 @@ def resolve(options: ConnectionOptions, env: Mapping[str, str] | None = None) ->
         # client-go reads no credentials for a plain-HTTP server (impersonation still goes).
         return Credentials(server=server, namespace=namespace, proxy=proxy, impersonation=impersonation, source=source)
 
+    oidc = None
     if user.get("auth-provider"):
-        provider = str((user["auth-provider"] or {}).get("name") or "")
-        instead = _AUTH_PROVIDER_INSTEAD.get(provider, "an exec credential plugin")
-        raise KubeconfigError(
-            f"{user_owner} uses the {provider or 'legacy'} auth-provider, which kubectl removed; use {instead}"
-        )
+        assert user_file is not None  # no flag makes an auth-provider
+        if user.get("exec"):
+            raise KubeconfigError(f"{user_owner}: exec and auth-provider cannot both be set")
+        oidc = _oidc_provider(user["auth-provider"], user_name, user_file, user_owner, env)
     token = str(user.get("token") or "") or None
     token_file = _relative_to(str(user["tokenFile"]), user_file) if user.get("tokenFile") else None
     if token_file is not None and token is None:
@@ -493,5 +562,148 @@ def resolve(options: ConnectionOptions, env: Mapping[str, str] | None = None) ->
         proxy=proxy,
         impersonation=impersonation,
         exec_plugin=exec_plugin,
+        oidc=oidc,
         source=source,
     )
+
+
+# --- writing renewed OIDC tokens back ---------------------------------------------------------------------
+# kubectl (client-go's ModifyConfig) writes them into the file that defined the user, under the lock file
+# FILE.lock, and re-serializes that whole file (comments, key order and unknown fields are lost). Here only
+# the two values change: every other byte of the file stays as it was.
+
+_PLAIN_SCALAR = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._~+/=-]*")
+
+
+def _user_config_node(document: Any, user: str) -> Any:
+    """The composed `auth-provider.config` mapping of the first user entry named `user`, or None."""
+
+    def get(node: Any, key: str) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == key:
+                    return v
+        return None
+
+    users = get(document, "users")
+    for entry in users.value if isinstance(users, yaml.SequenceNode) else []:
+        name = get(entry, "name")
+        if isinstance(name, yaml.ScalarNode) and name.value == user:
+            config = get(get(get(entry, "user"), "auth-provider"), "config")
+            return config if isinstance(config, yaml.MappingNode) else None
+    return None
+
+
+def oidc_tokens_in(text: str, user: str) -> tuple[str, str] | None:
+    """(id-token, refresh-token) of `user` as the file holds them now; None when it holds no oidc config."""
+    try:
+        config = _user_config_node(yaml.compose(text, Loader=yaml.SafeLoader), user)
+    except yaml.YAMLError:
+        return None
+    if config is None:
+        return None
+    values = {k.value: v.value for k, v in config.value if isinstance(k, yaml.ScalarNode)
+              and isinstance(v, yaml.ScalarNode)}
+    return str(values.get("id-token") or ""), str(values.get("refresh-token") or "")
+
+
+def _scalar_text(value: str, style: str | None) -> str:
+    """`value` as a YAML scalar, in the style the file used for the old one where that can hold it."""
+    plain = _PLAIN_SCALAR.fullmatch(value) is not None and yaml.safe_load(value) == value
+    if style == "'" and "\n" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    if style is None and plain:
+        return value
+    return json.dumps(value)  # JSON's string is a YAML double-quoted scalar
+
+
+def with_oidc_tokens(text: str, user: str, tokens: dict[str, str]) -> str:
+    """`text` (a kubeconfig) with `tokens` ({"id-token": ..., "refresh-token": ...}) set in the oidc config of
+    `user`: each value replaced where it stands, or a missing key added first in that mapping. A layout
+    this cannot edit in place (block scalars, aliases) is written again whole, without its comments."""
+    document = yaml.compose(text, Loader=yaml.SafeLoader)
+    config = _user_config_node(document, user)
+    if config is None:
+        raise KubeconfigError(f"user {user!r} has no auth-provider config any more")
+    edits: list[tuple[int, int, str]] = []
+    existing = {k.value: v for k, v in config.value if isinstance(k, yaml.ScalarNode)}
+    missing = []
+    for key, value in tokens.items():
+        node = existing.get(key)
+        if node is None:
+            missing.append((key, value))
+        elif not isinstance(node, yaml.ScalarNode) or node.style in ("|", ">"):
+            return _rewritten(text, user, tokens)
+        else:
+            start, end = node.start_mark.index, node.end_mark.index
+            new = _scalar_text(value, node.style)
+            if start == end and text[start - 1:start] == ":":
+                new = " " + new  # `id-token:` with no value
+            edits.append((start, end, new))
+    if missing:
+        at = config.start_mark.index
+        if config.flow_style:
+            added = ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in missing)
+            edits.append((at + 1, at + 1, added + (", " if config.value else "")))
+        else:
+            line_start = text.rfind("\n", 0, at) + 1
+            if text[line_start:at].strip():
+                return _rewritten(text, user, tokens)
+            added = "".join(f"{k}: {_scalar_text(v, None)}\n{text[line_start:at]}" for k, v in missing)
+            edits.append((at, at, added))
+    for start, end, new in sorted(edits, reverse=True):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+def _rewritten(text: str, user: str, tokens: dict[str, str]) -> str:
+    document = yaml.safe_load(text)
+    for entry in document.get("users") or []:
+        if isinstance(entry, dict) and entry.get("name") == user:
+            entry["user"]["auth-provider"].setdefault("config", {}).update(tokens)
+            break
+    return str(yaml.safe_dump(document, sort_keys=False, default_flow_style=False))
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """client-go's lock on a kubeconfig it changes: FILE.lock, created exclusively, removed afterwards."""
+    lock = Path(f"{path}.lock")
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        raise CredentialError(f"cannot write to kubeconfig {path}: {lock} exists (kubectl is writing it; remove the "
+                              f"lock if no kubectl runs)") from None
+    except OSError as error:
+        raise CredentialError(f"cannot lock kubeconfig {path}: {error.strerror}") from None
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write `text` to `path` at once (a file beside it, renamed over it), through symlinks, keeping its mode;
+    in place, as kubectl writes, when only the file may be written, not its directory."""
+    import tempfile
+
+    real = path.resolve()
+    try:
+        mode = real.stat().st_mode & 0o7777
+        try:
+            fd, temporary = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.")
+        except PermissionError:
+            real.write_text(text)
+            return
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(text)
+            os.chmod(temporary, mode)
+            os.replace(temporary, real)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+    except OSError as error:
+        raise CredentialError(f"cannot write kubeconfig {path}: {error.strerror}") from None

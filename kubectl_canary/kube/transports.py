@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from kubectl_canary import __version__
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.kube.identity import Identity
-from kubectl_canary.kube.kubeconfig import Credentials, KubeconfigError
+from kubectl_canary.kube.kubeconfig import CredentialError, Credentials, KubeconfigError
 
 _GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
 USER_AGENT = (
@@ -65,6 +65,11 @@ def _unreachable(server: str, error: BaseException, timeout: float) -> CanaryErr
     else:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
     return CanaryError(f"cannot reach the API server at {server}: {reason}")
+
+
+def _kubeconfig_failure(error: KubeconfigError) -> CanaryError:
+    """A credential that could not be had says so; any other problem is the kubeconfig's."""
+    return CanaryError(str(error) if isinstance(error, CredentialError) else f"cannot load kubeconfig: {error}")
 
 
 def _ssl_context(credentials: Credentials, client_pair: tuple[str, str] | None) -> ssl.SSLContext:
@@ -124,7 +129,7 @@ class StdlibTransport:
     def __init__(self, credentials: Credentials, timeout: float, identity: Identity | None = None) -> None:
         self.server = credentials.server
         self._credentials = credentials
-        self._identity = identity or Identity(credentials)
+        self._identity = identity or Identity(credentials, timeout)
         self._timeout: float | None = timeout or None  # 0: no timeout, as kubectl
         url = urlsplit(credentials.server)
         self._host, self._port, self._https = url.hostname or "localhost", url.port, url.scheme == "https"
@@ -206,7 +211,7 @@ class StdlibTransport:
                 if response.will_close:
                     self._connection = None
             except KubeconfigError as error:
-                raise CanaryError(f"cannot load kubeconfig: {error}") from None
+                raise _kubeconfig_failure(error) from None
             except _RETRYABLE as error:
                 self._connection = None
                 # A kept-alive connection the server closed: retry reads once on a new one.
@@ -225,7 +230,7 @@ class StdlibTransport:
                     if self._identity.refresh_after_unauthorized():
                         continue  # a 401 was not processed: safe to repeat, writes included
                 except KubeconfigError as error:
-                    raise CanaryError(f"cannot load kubeconfig: {error}") from None
+                    raise _kubeconfig_failure(error) from None
             wait = self._retry_after(status, response, deadline)
             if wait is not None:
                 time.sleep(wait)
@@ -243,7 +248,7 @@ class StdlibTransport:
                 conn = self._connect(timeout)
                 response = self._request(conn, "GET", path, None, headers)
         except KubeconfigError as error:
-            raise CanaryError(f"cannot load kubeconfig: {error}") from None
+            raise _kubeconfig_failure(error) from None
         except (OSError, http.client.HTTPException) as error:
             raise _unreachable(self.server, error, timeout) from None
 

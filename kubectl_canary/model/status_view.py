@@ -35,6 +35,9 @@ class AppStatus:
     notes: tuple[str, ...] = ()
     # Found outside the routes (one app only): e.g. an Upstream port the Service does not have.
     upstream_problems: tuple[str, ...] = ()
+    route_ref: str = ""  # the route object as `kubectl get -o name` prints it: routetable.gateway.solo.io/NAME
+    backends: tuple[str, ...] = ()  # what the routes send to: Upstreams (NS/NAME) or Services
+    parents: tuple[str, ...] | None = None  # the object's parents, where it names them (Gateway API)
 
     @property
     def phase(self) -> str:
@@ -91,12 +94,15 @@ def app_status(router: Router, route_object: dict[str, Any], readiness: dict[tup
         return readiness.get((namespace, names.deployment_of(app, version))) if version else None
 
     base = AppStatus(app, namespace, name, None, None, None, verdict.state, verdict.reason, router=router.name,
-                     route_kind=router.resource.kind, gateway=router.gateway)
+                     route_kind=router.resource.kind, gateway=router.gateway,
+                     route_ref=f"{router.resource.display}/{name}", parents=router.parents(route_object))
     try:
-        state = router.read(app, route_object, names).state
+        parsed = router.read(app, route_object, names)
     except CanaryError as error:
         return replace(base, error=str(error))
-    return replace(base, state=state, primary=of(state.primary), canary=of(state.canary))
+    state = parsed.state
+    return replace(base, state=state, primary=of(state.primary), canary=of(state.canary),
+                   backends=router.backends(parsed, namespace))
 
 
 def _header(headers: tuple[HeaderMatch, ...]) -> dict[str, str | None] | None:
@@ -160,14 +166,28 @@ _PHASE_COLOURS = {"stable": "green", "header": "yellow", "weighted": "yellow", "
 _STATE_COLOURS = {"Accepted": "green", "Warning": "yellow", "Pending": "yellow", "Rejected": "red", "Degraded": "red"}
 
 
-def render_table(statuses: list[AppStatus], *, all_namespaces: bool, style: Style | None = None) -> str:
+def _parents(status: AppStatus) -> str:
+    """Who sends traffic to the route object: its parentRefs, else the VirtualServices delegating to it."""
+    if status.parents is not None:
+        return ",".join(status.parents) or "<none>"
+    if status.delegations is None:
+        return "<unknown>"  # not looked up, or no right to list VirtualServices
+    return ",".join(f"{d.virtual_service} ({d.by})" for d in status.delegations) or "<none>"
+
+
+def render_table(statuses: list[AppStatus], *, all_namespaces: bool, style: Style | None = None,
+                 wide: bool = False) -> str:
+    """kubectl's table; `wide` adds, as `kubectl get -o wide` does, columns of detail at the end: SHADOW
+    (always), ROUTE (the object holding the routes), BACKENDS (Upstreams or Services) and PARENTS."""
     style = style or Style()
     headers = ["APP", "PHASE", "PRIMARY", "CANARY", "WEIGHT", "HEADER", "ROUTER", "VERDICT"]
     if all_namespaces:
         headers.insert(0, "NAMESPACE")
-    with_shadow = any(s.state and s.state.shadow for s in statuses)
+    with_shadow = wide or any(s.state and s.state.shadow for s in statuses)
     if with_shadow:
         headers.append("SHADOW")
+    if wide:
+        headers += ["ROUTE", "BACKENDS", "PARENTS"]
     rows = []
     for status in statuses:
         state = status.state
@@ -186,8 +206,17 @@ def render_table(statuses: list[AppStatus], *, all_namespaces: bool, style: Styl
         if with_shadow:
             shadow = state.shadow if state else None
             row.append(f"{shadow.percent:g}% to {shadow.version}" if shadow else "-")
+        if wide:
+            kind, _, name = status.route_ref.partition("/")
+            row += [f"{kind.split('.')[0]}/{name}", ",".join(status.backends) or "-", _parents(status)]
         rows.append(row)
     table = format_columns(headers, rows)
     lines = [style.paint(f"! {s.app}: {problem}", "red") for s in statuses for problem in s.problems]
     lines += [style.paint(f"note: {s.app}: {note}", "dim") for s in statuses for note in s.notes]
     return "\n".join([table, *lines])
+
+
+def object_names(statuses: list[AppStatus]) -> list[str]:
+    """`status -o name`: each app's route object as `kubectl get -o name` prints it (KIND.GROUP/NAME), to feed
+    back to kubectl. Apps sharing an object print it once; like kubectl's, no namespace, even with -A."""
+    return [ref for _, ref in dict.fromkeys((s.namespace, s.route_ref) for s in statuses)]

@@ -50,6 +50,8 @@ GLOO = Router(
     # Gloo rewrites its status only when the verdict changes, and it has no observedGeneration.
     reported=lambda before, written: (written.get("status") or {}) != (before.get("status") or {}),
     exact_verdict=False,
+    backends=gloo.backends,
+    parents=lambda obj: None,
 )
 
 GATEWAY_API = Router(
@@ -66,6 +68,8 @@ GATEWAY_API = Router(
     # Every condition carries the generation it judged: processed means judged at the current one.
     reported=lambda before, written: gateway_api.route_verdict(written).processed,
     exact_verdict=True,
+    backends=gateway_api.backends,
+    parents=gateway_api.parents,
 )
 
 ROUTERS = {router.name: router for router in (GLOO, GATEWAY_API)}

@@ -171,6 +171,26 @@ def parse_rules(app: str, rules: list[Rule]) -> ParsedRules:
     return ParsedRules(state, primary_index, header_index)
 
 
+def backends(parsed: ParsedRules, namespace: str) -> tuple[str, ...]:
+    """The Services the app's rules send (and mirror) to, primary first (status -o wide)."""
+    state = parsed.state
+    versions = [v for v in (state.primary, state.canary, state.shadow.version if state.shadow else None) if v]
+    return tuple(dict.fromkeys(service_name(state.app, v) for v in versions))
+
+
+def parents(route: dict[str, Any]) -> tuple[str, ...]:
+    """The route's parentRefs as `NS/NAME[:SECTION]` (Gateways), or `KIND/NS/NAME` for other kinds."""
+    namespace = (route.get("metadata") or {}).get("namespace", "")
+    found = []
+    for ref in (route.get("spec") or {}).get("parentRefs") or []:
+        where = f"{ref.get('namespace') or namespace}/{ref.get('name', '')}"
+        where += f":{ref['sectionName']}" if ref.get("sectionName") else ""
+        where += f" port {ref['port']}" if ref.get("port") else ""
+        kind = ref.get("kind", "Gateway")
+        found.append(where if kind == "Gateway" else f"{kind}/{where}")
+    return tuple(found)
+
+
 def _mirror_index(app: str, rule: Rule, primary: str) -> int | None:
     """Our RequestMirror filter: one that mirrors to another version's Service of the app."""
     for index, item in enumerate(rule.get("filters") or []):

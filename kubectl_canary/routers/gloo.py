@@ -290,6 +290,15 @@ def parse_routes(app: str, routes: list[Route], *, route_name: str | None = None
     return ParsedRoutes(state, live_upstream, primary_index, header_index)
 
 
+def backends(parsed: ParsedRoutes, namespace: str) -> tuple[str, ...]:
+    """`NS/NAME` of the Upstream the app's routes send to, then of its shadow Upstream (status -o wide)."""
+    upstream_namespace = parsed.upstream.namespace or namespace
+    found = [f"{upstream_namespace}/{parsed.upstream.name}"]
+    if parsed.state.shadow is not None:
+        found.append(f"{upstream_namespace}/{shadow_upstream_name(parsed.state.app, parsed.state.shadow.version)}")
+    return tuple(found)
+
+
 def adopt_routes(app: str, routes: list[Route], version: str, *, route_name: str | None = None,
                  upstream: tuple[str, str] | None = None, table: str | None = None) -> tuple[list[Route], int]:
     """`spec.routes` with the app's primary route sending to the `version` subset of its upstream, and

@@ -63,6 +63,10 @@ class Router:
     reported: Callable[[Obj, Obj], bool]
     # True when the verdict says which generation it judged (so waiting for it has an exact end).
     exact_verdict: bool
+    # For status -o wide: (Parsed, the object's namespace) -> what the routes send to (Upstreams, Services),
+    # and the object -> its parents, when the object itself names them (Gloo's come from VirtualServices).
+    backends: Callable[[Any, str], tuple[str, ...]]
+    parents: Callable[[Obj], tuple[str, ...] | None]
 
     def routes_of(self, obj: Obj) -> list[Any]:
         return list((obj.get("spec") or {}).get(self.list_field) or [])

@@ -442,3 +442,15 @@ def test_an_httproute_shared_by_two_apps(api, gateway, canary):
     assert [(i["app"], i["route"]["name"]) for i in status["items"]] == [("web", "shop-public")]
     assert canary("finish", "web").code == 0
     assert api.get("httproutes", "echo", "shop-public")["spec"]["rules"][1:] == api_rules
+
+
+def test_status_name_prints_the_shared_table_once_and_wide_its_apps(api, team, canary):
+    assert canary("header", "cart", "v2", *TEAM, *CART_FLAGS).code == 0
+    assert canary("header", "search", "v2", *TEAM, *SEARCH_FLAGS).code == 0
+    assert canary("status", *TEAM, "-o", "name").out == "routetable.gateway.solo.io/team-a\n"
+    wide = canary("status", *TEAM, "-o", "wide").out.splitlines()
+    assert [line.split()[0] for line in wide] == ["APP", "cart", "search"]
+    assert [line.split()[-3:] for line in wide[1:]] == [
+        ["routetable/team-a", "gloo-system/team-a-cart-80", "<none>"],
+        ["routetable/team-a", "gloo-system/team-a-search-80", "<none>"],
+    ]

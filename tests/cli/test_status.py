@@ -100,3 +100,92 @@ def test_columns_ignore_colour_codes():
     red = Style(True).paint("v2 (0/1)", "red")
     assert format_columns(["A", "BB"], [["x", red], ["long", "y"]]).splitlines() == [
         "A     BB", f"x     {red}", "long  y"]
+
+
+def _apps_on_both_routers(api, canary) -> None:
+    """echo on Gloo (weighted, shadowing 5% to v2), web on the Gateway API (header phase), echo again in
+    namespace other (stable, not ready)."""
+    api.ensure_namespace("other")
+    canary("init", "echo")
+    canary("init", "web", "--router", "gateway-api", "--gateway", "infra/public:http")
+    canary("init", "echo", "-n", "other")
+    for deployment in ("echo-v1", "web-v1"):
+        api.set_deployment_ready(NS, deployment)
+    canary("header", "echo", "v2")
+    api.set_deployment_ready(NS, "echo-v2")
+    assert canary("weight", "echo", "20").code == 0
+    assert canary("shadow", "echo", "v2", "--percent", "5").code == 0
+    assert canary("header", "web", "v2", "--gloo-timeout", "5s").code == 0  # judged: Accepted
+
+
+def test_wide_adds_shadow_route_backends_and_parents(api, canary, platform, gateway):
+    _apps_on_both_routers(api, canary)
+    result = canary("status", "-o", "wide")
+    assert (result.code, result.err) == (0, "")
+    assert result.out.splitlines() == [
+        "APP   PHASE     PRIMARY   CANARY    WEIGHT  HEADER        ROUTER       VERDICT   SHADOW    "
+        "ROUTE                   BACKENDS                       PARENTS",
+        "echo  weighted  v1 (1/1)  v2 (1/1)  20%     stage=canary  gloo         -         5% to v2  "
+        "routetable/echo-routes  echo/echo,echo/echo-shadow-v2  gloo-system/default (selector)",
+        "web   header    v1 (1/1)  v2 (0/1)  -       stage=canary  gateway-api  Accepted  -         "
+        "httproute/web           web-v1,web-v2                  infra/public:http",
+    ]
+    # The default table is unchanged: no wide columns.
+    assert canary("status").out.splitlines()[0].split() == [
+        "APP", "PHASE", "PRIMARY", "CANARY", "WEIGHT", "HEADER", "ROUTER", "VERDICT", "SHADOW"]
+
+
+def test_wide_all_namespaces_lists_virtual_services_once(api, canary, platform, gateway):
+    _apps_on_both_routers(api, canary)
+    api.clear_requests()
+    result = canary("status", "-A", "-o", "wide")
+    assert result.code == 1  # other/echo's primary is not ready
+    assert result.out.splitlines() == [
+        "NAMESPACE  APP   PHASE     PRIMARY   CANARY    WEIGHT  HEADER        ROUTER       VERDICT   SHADOW    "
+        "ROUTE                   BACKENDS                       PARENTS",
+        "echo       echo  weighted  v1 (1/1)  v2 (1/1)  20%     stage=canary  gloo         -         5% to v2  "
+        "routetable/echo-routes  echo/echo,echo/echo-shadow-v2  gloo-system/default (selector)",
+        "echo       web   header    v1 (1/1)  v2 (0/1)  -       stage=canary  gateway-api  Accepted  -         "
+        "httproute/web           web-v1,web-v2                  infra/public:http",
+        "other      echo  stable    v1 (0/1)  -         -       -             gloo         -         -         "
+        "routetable/echo-routes  other/echo                     gloo-system/default (selector)",
+        "! echo: primary v1 receives 100% of the traffic but is not ready",
+    ]
+    assert [r.path for r in api.requests if "virtualservices" in r.path] == ["/apis/gateway.solo.io/v1/virtualservices"]
+
+
+def test_wide_says_unknown_parents_when_virtual_services_may_not_be_listed(api, canary):
+    from tests.fake_apiserver import Fault
+
+    canary("init", "echo")
+    api.inject_fault(Fault.status(403, "Forbidden", "virtualservices is forbidden"), method="GET",
+                     path_contains="/virtualservices", times=1)
+    result = canary("status", "-o", "wide")
+    assert result.out.splitlines()[1].split()[-3:] == ["routetable/echo-routes", "echo/echo", "<unknown>"]
+
+
+def test_name_prints_each_route_object_as_kubectl_get_does(api, canary, platform, gateway):
+    _apps_on_both_routers(api, canary)
+
+    def name(*args: str) -> tuple[int, str, str]:
+        result = canary("status", "-o", "name", *args)
+        return result.code, result.out, result.err
+
+    assert name() == (0, "routetable.gateway.solo.io/echo-routes\nhttproute.gateway.networking.k8s.io/web\n", "")
+    assert name("web") == (0, "httproute.gateway.networking.k8s.io/web\n", "")
+    # Like `kubectl get -A -o name`: no namespace; stdout stays names only, the problems go to stderr.
+    assert name("-A") == (
+        1,
+        "routetable.gateway.solo.io/echo-routes\nhttproute.gateway.networking.k8s.io/web\n"
+        "routetable.gateway.solo.io/echo-routes\n",
+        "! echo: primary v1 receives 100% of the traffic but is not ready\n",
+    )
+    assert name("-n", "default") == (0, "", "No canary apps found in namespace default.\n")
+
+
+def test_watch_with_name_prints_the_names_at_each_change(api, canary):
+    canary("init", "echo")
+    result = canary("status", "echo", "--watch", "--timeout", "1s", "-o", "name")
+    frames = result.out.split("\n\n")
+    assert frames[-1] == "" and set(frames[:-1]) == {"routetable.gateway.solo.io/echo-routes"}
+    assert set(result.err.splitlines()) == {"! echo: primary v1 receives 100% of the traffic but is not ready"}

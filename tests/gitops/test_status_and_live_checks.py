@@ -50,3 +50,36 @@ def test_check_live_judges_readiness_on_the_cluster(api, kubeconfig, tmp_path):
     assert result.err == ""  # nothing skipped
     assert files_of(repo) != before
     assert api.get("routetables", NS, "echo-routes") is None  # the cluster was only read
+
+
+def test_status_name_and_wide_from_the_files(tmp_path):
+    repo = checkout("plain", tmp_path)
+    assert run("header", "echo", "v2", "--local", "-f", str(repo)).code == 0
+    wide = run("status", "echo", "--local", "-f", str(repo), "-o", "wide")
+    assert (wide.code, wide.out) == (0, (
+        "APP   PHASE   PRIMARY   CANARY    WEIGHT  HEADER        ROUTER  VERDICT  SHADOW  ROUTE                   "
+        "BACKENDS   PARENTS\n"
+        "echo  header  v1 (2/2)  v2 (2/2)  -       stage=canary  gloo    -        -       routetable/echo-routes  "
+        "echo/echo  <unknown>\n"))
+    assert "skipped: which VirtualServices delegate to the routes" in wide.err
+    for args in (["echo"], [], ["-A"]):
+        name = run("status", *args, "--local", "-f", str(repo), "-o", "name")
+        assert (name.code, name.out) == (0, "routetable.gateway.solo.io/echo-routes\n"), args
+    gateway_api = checkout("gateway-api", tmp_path)
+    name = run("status", "--local", "-f", str(gateway_api), "-o", "name")
+    assert (name.code, name.out) == (0, "httproute.gateway.networking.k8s.io/echo\n")
+
+
+def test_status_name_and_wide_from_helm_values():
+    """The chart renders RouteTable RELEASE-routes (the release is the app) to Upstream RELEASE."""
+    from tests.gitops.test_helm_values import HELM
+
+    values = str(HELM / "values-weight-10.yaml")
+    wide = run("status", "echo", "--helm-values", values, "-o", "wide")
+    assert (wide.code, wide.out) == (0, (
+        "APP   PHASE     PRIMARY   CANARY    WEIGHT  HEADER        ROUTER       VERDICT  SHADOW  "
+        "ROUTE                   BACKENDS      PARENTS\n"
+        "echo  weighted  v1 (1/1)  v2 (1/1)  10%     stage=canary  helm-values  -        -       "
+        "routetable/echo-routes  default/echo  <unknown>\n"))
+    name = run("status", "echo", "--helm-values", values, "-o", "name")
+    assert (name.code, name.out) == (0, "routetable.gateway.solo.io/echo-routes\n")

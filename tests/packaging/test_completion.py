@@ -98,7 +98,7 @@ def test_kubectl_completes_subcommands_and_flags_without_the_cluster(api: FakeAp
     assert {"--force", "--dry-run", "--namespace", "--kubeconfig", "--context", "--output"} <= set(flags)
     assert directive == 4
     assert kubectl_complete("weight", "--dry-run=") == (["--dry-run=none", "--dry-run=client", "--dry-run=server"], 4)
-    assert kubectl_complete("status", "-o", "") == (["table", "json", "yaml"], 4)
+    assert kubectl_complete("status", "-o", "") == (["table", "wide", "name", "json", "yaml"], 4)
     assert kubectl_complete("completion", "") == (["bash", "zsh", "fish"], 4)
     assert kubectl_complete("weight", "echo", "") == (list(PERCENTS), 4 | 32)  # keep 0..100 in order
     assert kubectl_complete("init", "") == ([], 4)  # a new app's name: nothing to offer

@@ -1,17 +1,21 @@
 """The connection corpus: kubeconfig / flag / environment shapes, each run through the real kubectl
 (`kubectl get routetables`) and through the plugin (`kubectl-canary status`), against two fake API servers
-("a" and "b") and two CONNECT proxies ("env-proxy" for $HTTPS_PROXY, "url-proxy" for proxy-url).
+("a" and "b"), two CONNECT proxies ("env-proxy" for $HTTPS_PROXY, "url-proxy" for proxy-url) and an OIDC
+issuer (tests/safety/oidc_issuer.py) for the oidc auth-provider.
 
 What a run is reduced to, per request for RouteTables: which server, through which proxy, the SNI name,
-the client certificate's subject, Authorization, every Impersonate-* header, and the namespace. The two
-runs must agree on all of it, or both must fail. docs/connection-table.md is rendered from the same
-shapes (scripts/connection_table.py writes it; tests/safety/test_connection_parity.py checks it).
+the client certificate's subject, Authorization, every Impersonate-* header, and the namespace; then what
+the issuer was asked, and which user entries of the kubeconfig files changed (renewed OIDC tokens). The
+two runs must agree on all of it, or both must fail (having asked the issuer the same kinds of requests).
+docs/connection-table.md is rendered from the same shapes (scripts/connection_table.py writes it;
+tests/safety/test_connection_parity.py checks it).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import re
 import select
@@ -29,12 +33,22 @@ import yaml
 
 from tests.fake_apiserver import FakeApiServer
 from tests.fake_apiserver.transport import CA_CERTIFICATE, TLS_DIRECTORY
+from tests.safety.oidc_issuer import (
+    EXPIRED_ID_TOKEN,
+    FRESH_ID_TOKEN,
+    ISSUER_CERTIFICATE,
+    REFRESHED_ID_TOKEN,
+    TOKEN_NAMES,
+    FakeIssuer,
+    IssuerRules,
+    oidc_user,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 TABLE_PATH = REPO / "docs" / "connection-table.md"
 BIN = Path(sys.executable).parent
 PLUGIN = str(BIN / "kubectl-canary")
-TOKENS = ("token-a", "token-b", "token-flag", "token-file", "token-exec")
+TOKENS = ("token-a", "token-b", "token-flag", "token-file", "token-exec", FRESH_ID_TOKEN, REFRESHED_ID_TOKEN)
 NAMESPACES = ("team-a", "team-b", "flag-ns")
 # Variables of the caller's environment that would change where a run goes.
 _CLEARED = (
@@ -121,6 +135,7 @@ class World:
     b: FakeApiServer
     env_proxy: ConnectProxy
     url_proxy: ConnectProxy
+    issuer: FakeIssuer
 
     def port(self, server: FakeApiServer) -> int:
         return int(server.https_url.rsplit(":", 1)[1])
@@ -146,7 +161,8 @@ def world() -> Iterator[World]:
         hosts = {"fake-a.test": "127.0.0.1", "fake-b.test": "127.0.0.1"}
         env_proxy, url_proxy = ConnectProxy("env-proxy", hosts), ConnectProxy("url-proxy", hosts)
         try:
-            yield World(a, b, env_proxy, url_proxy)
+            with FakeIssuer() as issuer:
+                yield World(a, b, env_proxy, url_proxy, issuer)
         finally:
             env_proxy.close()
             url_proxy.close()
@@ -157,6 +173,7 @@ class Setup:
     env: dict[str, str] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
     service_account: Path | None = None  # run in-cluster: these files at /var/run/secrets/... (a mount namespace)
+    issuer: IssuerRules = field(default_factory=IssuerRules)  # how the OIDC issuer answers
 
 
 @dataclass(frozen=True)
@@ -501,6 +518,77 @@ def _malformed(w: World, d: Path) -> Setup:
     return Setup(env=kubeconfig_env(d / "broken.yaml"))
 
 
+def _oidc(w: World, d: Path, *, id_token: str | None, rules: IssuerRules | None = None, **user: Any) -> Setup:
+    return Setup(env=kubeconfig_env(simple(w, d, user=oidc_user(w.issuer, id_token=id_token, **user))),
+                 issuer=rules or IssuerRules())
+
+
+def _oidc_ca_file(w: World, d: Path, *, relative: bool) -> Setup:
+    """The issuer's CA in a file named by idp-certificate-authority; the kubeconfig in sub/. A relative
+    path is the working directory's (certs/, beside sub/), not the kubeconfig's."""
+    copy_certs(d / "certs", ISSUER_CERTIFICATE.name)
+    ca = "certs/issuer.crt" if relative else str(d / "certs" / "issuer.crt")
+    user = oidc_user(w.issuer, id_token=EXPIRED_ID_TOKEN, ca=ca)
+    return Setup(env=kubeconfig_env(simple(w, d / "sub", user=user)))
+
+
+def _oidc_second_file(w: World, d: Path) -> Setup:
+    """KUBECONFIG=a:b: a holds the cluster, the context and another user; b the oidc user: b is written."""
+    first = config(
+        d / "a.yaml",
+        clusters={"c": cluster(w, w.a)},
+        users={"other": {"token": "token-a"}},
+        contexts={"ctx": {"cluster": "c", "user": "jane", "namespace": "team-a"}},
+        current="ctx",
+    )
+    second = config(d / "b.yaml", users={"jane": oidc_user(w.issuer, id_token=EXPIRED_ID_TOKEN)})
+    return Setup(env=kubeconfig_env(first, second))
+
+
+def _oidc_explicit(w: World, d: Path) -> Setup:
+    listed = simple(w, d, name="listed", user=oidc_user(w.issuer, id_token=EXPIRED_ID_TOKEN))
+    explicit = simple(w, d, name="explicit", user=oidc_user(w.issuer, id_token=EXPIRED_ID_TOKEN))
+    return Setup(env=kubeconfig_env(listed), args=["--kubeconfig", str(explicit)])
+
+
+def _oidc_rejected(w: World, d: Path) -> Setup:
+    w.a.accept_tokens("token-a")  # the server no longer takes the (unexpired) id-token: a 401
+    return _oidc(w, d, id_token=FRESH_ID_TOKEN)
+
+
+OIDC_SHAPES: tuple[Shape, ...] = (
+    Shape("oidc-fresh-id-token", "auth-provider oidc, id-token not expired: the bearer token; the issuer is not asked",
+          lambda w, d: _oidc(w, d, id_token=FRESH_ID_TOKEN)),
+    Shape("oidc-expired-refresh", "oidc, id-token expired, refresh-token, idp-certificate-authority-data: renewed at "
+          "the issuer, both tokens written back", lambda w, d: _oidc(w, d, id_token=EXPIRED_ID_TOKEN)),
+    Shape("oidc-no-id-token", "oidc, no id-token, a refresh-token: renewed, id-token added to the user",
+          lambda w, d: _oidc(w, d, id_token=None)),
+    Shape("oidc-expired-no-refresh-token", "oidc, id-token expired, no refresh-token",
+          lambda w, d: _oidc(w, d, id_token=EXPIRED_ID_TOKEN, refresh_token=None)),
+    Shape("oidc-no-tokens", "oidc, neither id-token nor refresh-token",
+          lambda w, d: _oidc(w, d, id_token=None, refresh_token=None)),
+    Shape("oidc-id-token-not-jwt", "oidc, an id-token that is not a JWT", lambda w, d: _oidc(w, d, id_token="opaque")),
+    Shape("oidc-idp-ca-file", "oidc, expired, the issuer's CA in idp-certificate-authority (absolute path)",
+          lambda w, d: _oidc_ca_file(w, d, relative=False)),
+    Shape("oidc-idp-ca-file-relative", "oidc, expired, idp-certificate-authority relative: to the working directory, "
+          "not to the kubeconfig", lambda w, d: _oidc_ca_file(w, d, relative=True)),
+    Shape("oidc-no-idp-ca", "oidc, expired, no idp-certificate-authority: the issuer's certificate is not trusted",
+          lambda w, d: _oidc(w, d, id_token=EXPIRED_ID_TOKEN, ca=None)),
+    Shape("oidc-user-in-second-file", "KUBECONFIG=a:b, the oidc user only in b (expired): b is written",
+          _oidc_second_file),
+    Shape("oidc-explicit-kubeconfig", "--kubeconfig with an expired oidc user, $KUBECONFIG another: the explicit file "
+          "is written", _oidc_explicit),
+    Shape("oidc-issuer-wants-form", "oidc, expired; the issuer refuses Basic client auth and sends no new "
+          "refresh-token", lambda w, d: _oidc(w, d, id_token=EXPIRED_ID_TOKEN,
+                                              rules=IssuerRules(client_auth="form", rotate=False))),
+    Shape("oidc-refresh-refused", "oidc, expired; the issuer answers invalid_grant",
+          lambda w, d: _oidc(w, d, id_token=EXPIRED_ID_TOKEN, rules=IssuerRules(refuse=True))),
+    Shape("oidc-server-401", "oidc, fresh id-token the server refuses (401): neither renews it", _oidc_rejected),
+    Shape("oidc-under-token-flag", "oidc user (expired) with --token: the token wins, the issuer is not asked",
+          lambda w, d: Setup(env=_oidc(w, d, id_token=EXPIRED_ID_TOKEN).env, args=["--token", "token-flag"])),
+)
+
+
 SHAPES: tuple[Shape, ...] = (
     Shape(
         "one-file",
@@ -625,6 +713,7 @@ SHAPES: tuple[Shape, ...] = (
     Shape("unknown-context", "--context that no file has", _flag("--context", "nope")),
     Shape("unknown-cluster", "--cluster that no file has", _flag("--cluster", "nope")),
     Shape("unknown-user", "--user that no file has", _flag("--user", "nope")),
+    *OIDC_SHAPES,
 )
 
 
@@ -636,10 +725,19 @@ class Run:
     code: int
     seen: tuple[tuple[str, ...], ...]  # sorted observations of RouteTable requests
     message: str  # the last line of stderr
+    issuer: tuple[str, ...] = ()  # what the OIDC issuer answered, in order
+    # Per user entry that changed: (kubeconfig file relative to the run's directory, user, the entry as JSON,
+    # the auth-provider config values that changed).
+    written: tuple[tuple[str, str, str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.code == 0
+
+    @property
+    def issuer_kinds(self) -> tuple[str, ...]:
+        """The issuer's requests without repeats (kubectl repeats a failing renewal per discovery request)."""
+        return tuple(dict.fromkeys(self.issuer))
 
 
 @dataclass(frozen=True)
@@ -650,9 +748,11 @@ class Outcome:
 
     @property
     def agree(self) -> bool:
-        return (not self.kubectl.ok and not self.plugin.ok) or (
-            self.kubectl.ok and self.plugin.ok and self.kubectl.seen == self.plugin.seen
-        )
+        kubectl, plugin = self.kubectl, self.plugin
+        if not kubectl.ok and not plugin.ok:
+            return kubectl.issuer_kinds == plugin.issuer_kinds and kubectl.written == plugin.written
+        return (kubectl.ok and plugin.ok and (kubectl.seen, kubectl.issuer, kubectl.written)
+                == (plugin.seen, plugin.issuer, plugin.written))
 
 
 def in_cluster_supported() -> bool:
@@ -681,7 +781,19 @@ def _run(w: World, command: list[str], setup: Setup, d: Path) -> Run:
     # number of an earlier case's tunnel would read as proxied).
     for proxy in (w.env_proxy, w.url_proxy):
         proxy.ports.clear()
+    w.issuer.reset(setup.issuer)
+    files = _kubeconfig_files(setup)
+    before = {path: _users_of(path) for path in files}
     done = subprocess.run([*command, *setup.args], env=env, cwd=d, capture_output=True, text=True, timeout=60)
+    written = []
+    for path in files:
+        old, new = before[path], _users_of(path)
+        for name, entry in new.items():
+            if entry != old.get(name):
+                changes = _config_changes(old.get(name) or {}, entry)
+                # The two runs live in two directories: an absolute path into the run's own reads the same.
+                as_json = json.dumps(entry, sort_keys=True).replace(str(d), "RUN")
+                written.append((str(path.relative_to(d)), name, as_json, changes))
     seen = set()
     for server in (w.a, w.b):
         for record in server.requests:
@@ -702,7 +814,29 @@ def _run(w: World, command: list[str], setup: Setup, d: Path) -> Run:
     # The last line: kubectl logs (klog, with times) before its final one; the plugin writes one line.
     message = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "")
     message = re.sub(r"^[EIW]\d{4} [\d:.]+ +\d+ \S+\] ", "", message)
-    return Run(done.returncode, tuple(sorted(seen)), message)
+    return Run(done.returncode, tuple(sorted(seen)), message, tuple(w.issuer.requests), tuple(sorted(written)))
+
+
+def _kubeconfig_files(setup: Setup) -> list[Path]:
+    listed = [Path(p) for p in setup.env.get("KUBECONFIG", "").split(os.pathsep) if p]
+    explicit = [Path(setup.args[i + 1]) for i, a in enumerate(setup.args[:-1]) if a == "--kubeconfig"]
+    return [p for p in dict.fromkeys(listed + explicit) if p.is_absolute()]
+
+
+def _users_of(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    users = document.get("users") if isinstance(document, dict) else None
+    return {u["name"]: u.get("user") for u in users or [] if isinstance(u, dict) and "name" in u}
+
+
+def _config_changes(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """`id-token=<refreshed>, refresh-token=refresh-2`: the auth-provider config values that changed."""
+    before = (old.get("auth-provider") or {}).get("config") or {}
+    after = (new.get("auth-provider") or {}).get("config") or {}
+    return ", ".join(f"{k}={TOKEN_NAMES.get(v, v)}" for k, v in sorted(after.items()) if before.get(k) != v)
 
 
 def run_shape(w: World, shape: Shape, d: Path) -> Outcome:
@@ -735,10 +869,11 @@ def _describe(run: Run) -> str:
         text = re.sub(r"(fake-[ab]\.test):\d+", r"\1:PORT", text)
         text = re.sub(r"/tmp/\S+", "TMP", text)
         text = re.sub(r" on [\d.]+:53:", " on DNS:", text)  # the resolver of the machine
-        return f"fails: {text[:140]}".replace("|", "\\|")
+        return f"fails: {text[:140]}".replace("|", "\\|") + _oidc_detail(run)
     parts = []
     for instance, via, sni, subject, authorization, impersonate, namespace, status in run.seen:
-        who = subject if subject != "-" else authorization.replace("Bearer ", "token ")
+        bearer = authorization.removeprefix("Bearer ")
+        who = subject if subject != "-" else f"token {TOKEN_NAMES.get(bearer, bearer)}"
         detail = [f"server {instance}", f"ns {namespace}", who]
         if via != "direct":
             detail.append(f"via {via}")
@@ -749,7 +884,19 @@ def _describe(run: Run) -> str:
         if status != "200":
             detail.append(f"HTTP {status}")
         parts.append(", ".join(detail))
-    return "; ".join(parts).replace("|", "\\|") or "ok, no request"
+    return ("; ".join(parts) or "ok, no request").replace("|", "\\|") + _oidc_detail(run)
+
+
+def _oidc_detail(run: Run) -> str:
+    """What the OIDC issuer was asked and what was written back, after a cell."""
+    detail = ""
+    if run.issuer:
+        # A failing kubectl renews again per discovery request: how often depends on its timing.
+        asked = run.issuer_kinds if not run.ok else run.issuer
+        detail += f"; issuer: {', '.join(asked)}" + (" (repeated)" if len(run.issuer) > len(asked) else "")
+    for file, user, _, changes in run.written:
+        detail += f"; wrote {changes} into {file} (user {user})"
+    return detail
 
 
 def render_table(outcomes: list[Outcome]) -> str:
@@ -764,7 +911,10 @@ def render_table(outcomes: list[Outcome]) -> str:
         "and *b*, and two CONNECT proxies (*env-proxy* in $HTTPS_PROXY, *url-proxy* in a cluster's",
         "proxy-url). A cell says what the servers saw of the RouteTable requests: which server, the",
         "namespace, the identity (token or client certificate subject), the proxy, the SNI name and the",
-        "Impersonate-* headers; or the first line of the error. The two must agree, or both must fail.",
+        "Impersonate-* headers; or the first line of the error. For the oidc auth-provider, what the OIDC",
+        "issuer stand-in answered (discovery, the token endpoint and how the client authenticated) and which",
+        "token values were written into which kubeconfig file (the user entries must be equal after both",
+        "runs). The two must agree, or both must fail.",
         "",
         "| shape | kubectl | kubectl-canary |",
         "|---|---|---|",

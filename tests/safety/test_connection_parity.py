@@ -17,6 +17,7 @@ from tests.safety.connection_cases import (
     PLUGIN,
     SHAPES,
     TABLE_PATH,
+    TOKENS,
     Outcome,
     World,
     exec_plugin,
@@ -27,6 +28,16 @@ from tests.safety.connection_cases import (
     run_shape,
     simple,
     world,
+)
+from tests.safety.oidc_issuer import (
+    CLIENT_ID,
+    EXPIRED_ID_TOKEN,
+    FRESH_ID_TOKEN,
+    REFRESH_TOKEN,
+    REFRESHED_ID_TOKEN,
+    ROTATED_REFRESH_TOKEN,
+    jwt,
+    oidc_user,
 )
 
 
@@ -145,10 +156,83 @@ def test_rotated_token_file_during_status_watch(servers: World, tmp_path: Path):
         _, err = watch.communicate(timeout=30)
     finally:
         watch.kill()
-        w.a.accept_tokens("token-a", "token-b", "token-flag", "token-file", "token-exec")
+        w.a.accept_tokens(*TOKENS)
     assert watch.returncode == 0, err
     used = {r.authorization for r in w.a.requests if r.status == 200}
     assert {"Bearer token-file", "Bearer token-rotated"} <= used
+
+
+def _run_plugin(w: World, kubeconfig: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    w.a.accept_tokens(*TOKENS)
+    w.a.clear_requests()
+    w.issuer.reset()
+    return subprocess.run([PLUGIN, *args], cwd=tmp_path, env=_plugin_env(kubeconfig_env(kubeconfig), tmp_path),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_renewed_oidc_tokens_keep_the_rest_of_the_kubeconfig(servers: World, tmp_path: Path):
+    """kubectl writes the whole file anew (sorted keys, no comments); the plugin changes the two values only."""
+    w = servers
+    path = simple(w, tmp_path, user=oidc_user(w.issuer, id_token=EXPIRED_ID_TOKEN))
+    original = "# written by hand\n" + path.read_text().replace("kind: Config", "kind: Config  # keep me")
+    path.write_text(original)
+    done = _run_plugin(w, path, tmp_path, "status")
+    assert done.returncode == 0, done.stderr
+    assert path.read_text() == original.replace(EXPIRED_ID_TOKEN, REFRESHED_ID_TOKEN).replace(
+        f"refresh-token: {REFRESH_TOKEN}", f"refresh-token: {ROTATED_REFRESH_TOKEN}")
+    assert w.issuer.requests == ["GET discovery", "POST token (basic)"]
+    assert not (tmp_path / "main.yaml.lock").exists()
+
+
+def test_oidc_renewal_refused_while_kubectl_holds_the_lock(servers: World, tmp_path: Path):
+    """kubectl's lock file (FILE.lock) held: one error line naming it, the issuer not asked, nothing written."""
+    w = servers
+    path = simple(w, tmp_path, user=oidc_user(w.issuer, id_token=EXPIRED_ID_TOKEN))
+    original = path.read_text()
+    (tmp_path / "main.yaml.lock").write_text("")
+    done = _run_plugin(w, path, tmp_path, "status")
+    assert (done.returncode, done.stderr) == (
+        1, f"error: cannot write to kubeconfig {path}: {path}.lock exists (kubectl is writing it; remove the lock "
+           f"if no kubectl runs)\n")
+    assert (w.issuer.requests, path.read_text(), w.a.requests) == ([], original, [])
+
+
+def test_oidc_tokens_renewed_meanwhile_by_another_kubectl_are_used(servers: World, tmp_path: Path):
+    """Between reading the kubeconfig and the first request, another kubectl renewed the tokens: the plugin
+    reads them again under the lock and uses them; no second renewal (a refresh-token may be good only once)."""
+    from kubectl_canary.kube.identity import Identity
+    from kubectl_canary.kube.kubeconfig import ConnectionOptions, resolve
+
+    w = servers
+    w.issuer.reset()
+    path = simple(w, tmp_path, user=oidc_user(w.issuer, id_token=EXPIRED_ID_TOKEN))
+    identity = Identity(resolve(ConnectionOptions(kubeconfig=str(path)), {}))
+    renewed = path.read_text().replace(EXPIRED_ID_TOKEN, FRESH_ID_TOKEN).replace(REFRESH_TOKEN, "refresh-9")
+    path.write_text(renewed)
+    assert dict(identity.headers())["Authorization"] == f"Bearer {FRESH_ID_TOKEN}"
+    assert (w.issuer.requests, path.read_text()) == ([], renewed)
+
+
+def test_oidc_id_token_expiring_during_status_watch(servers: World, tmp_path: Path):
+    """An id-token with 13 s left counts as expired 10 s before: during a 6 s watch it is renewed once, the
+    requests after carry the new one, and the kubeconfig holds it."""
+    w = servers
+    short_lived = jwt(iss="issuer", sub="jane", aud=CLIENT_ID, exp=int(time.time()) + 13, jti="short")
+    w.a.accept_tokens(*TOKENS, short_lived)
+    path = simple(w, tmp_path, user=oidc_user(w.issuer, id_token=short_lived), namespace="team-a")
+    w.issuer.reset()
+    watch = _watch(w, path, tmp_path, "6s")
+    try:
+        _touch_routes(w, "team-a", 5, "oidc")
+        _, err = watch.communicate(timeout=30)
+    finally:
+        watch.kill()
+        w.a.accept_tokens(*TOKENS)
+    assert watch.returncode == 0, err
+    used = [r.authorization for r in w.a.requests]
+    assert used[0] == f"Bearer {short_lived}" and used[-1] == f"Bearer {REFRESHED_ID_TOKEN}"
+    assert w.issuer.requests == ["GET discovery", "POST token (basic)"]
+    assert REFRESHED_ID_TOKEN in path.read_text()
 
 
 def test_status_all_namespaces_lists_in_pages(api, canary):

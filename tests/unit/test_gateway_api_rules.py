@@ -156,3 +156,16 @@ def test_the_verdict_knows_whether_the_change_was_processed() -> None:
     missing = route(2, ("Accepted", "True", "Accepted", 2), ("ResolvedRefs", "False", "BackendNotFound", 2))
     assert route_verdict(missing).state == "Degraded" and "BackendNotFound" in route_verdict(missing).reason
     assert route_verdict({"metadata": {"generation": 1}}).state == "Pending"
+
+
+def test_parents_as_status_wide_shows_them():
+    from kubectl_canary.routers.gateway_api import parents
+
+    route = {"metadata": {"name": "echo", "namespace": "shop"}, "spec": {"parentRefs": [
+        {"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "infra", "name": "public",
+         "sectionName": "http"},
+        {"name": "internal", "port": 8080},
+        {"group": "", "kind": "Service", "name": "echo"},
+    ]}}
+    assert parents(route) == ("infra/public:http", "shop/internal port 8080", "Service/shop/echo")
+    assert parents({"metadata": {"namespace": "shop"}, "spec": {}}) == ()

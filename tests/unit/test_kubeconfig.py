@@ -76,6 +76,8 @@ def authorization(credentials: Credentials) -> str | None:
 
 
 EXEC_V1 = {"apiVersion": "client.authentication.k8s.io/v1", "interactiveMode": "Never"}
+OIDC: dict = {"name": "oidc", "config": {"idp-issuer-url": "https://issuer.example/realms/dev", "client-id": "kubectl",
+                                   "refresh-token": "r1"}}
 ANSWER = 'print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": %s}))'
 
 
@@ -192,8 +194,20 @@ def test_exec_plugin_failures_are_one_line(tmp_path, body, exec_extra, message):
 @pytest.mark.parametrize(
     ("user", "message"),
     [
-        ({"auth-provider": {"name": "oidc"}}, "uses the oidc auth-provider, which kubectl removed; use an exec plugin"),
+        ({"auth-provider": {"name": "oidc"}}, "user 'c' in .*: the oidc auth-provider needs idp-issuer-url"),
+        ({"auth-provider": {"name": "oidc", "config": {"idp-issuer-url": "https://i"}}}, "needs client-id"),
         ({"auth-provider": {"name": "gcp"}}, "use the gke-gcloud-auth-plugin exec plugin"),
+        ({"auth-provider": {"name": "azure"}}, "which kubectl removed; use the kubelogin exec plugin"),
+        ({"auth-provider": {"name": "keystone"}}, "kubectl knows no auth-provider 'keystone' \\(only oidc\\)"),
+        ({"auth-provider": OIDC, "exec": {"command": "x"}}, "exec and auth-provider cannot both be set"),
+        (
+            {"auth-provider": {"name": "oidc", "config": {**OIDC["config"], "idp-certificate-authority-data": "%%"}}},
+            "idp-certificate-authority-data of user 'c' in .* is not base64",
+        ),
+        (
+            {"auth-provider": {"name": "oidc", "config": {**OIDC["config"], "idp-certificate-authority": "no.pem"}}},
+            "cannot read idp-certificate-authority of user 'c'",
+        ),
         ({"exec": {"command": "x"}}, "apiVersion '' is not one of"),
         ({"exec": {"command": "x", "apiVersion": "client.authentication.k8s.io/v1"}}, "interactiveMode must be"),
         ({"client-certificate": "cert.pem"}, "cannot read client-certificate of user 'c'"),
@@ -340,3 +354,186 @@ def test_exec_kubeconfig_end_to_end_without_the_kubernetes_package(api, kubeconf
     )
     assert done.stdout.splitlines()[-1] == "False 0", done.stderr
     assert json.loads("\n".join(done.stdout.splitlines()[:-1])) == {"items": []}
+
+
+def _jwt(claims: dict) -> str:
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln"
+
+
+def test_oidc_user_reads_its_provider(tmp_path):
+    user = {"auth-provider": {"name": "oidc", "config": {
+        **OIDC["config"], "client-secret": "s", "id-token": "a.b.c",
+        "idp-certificate-authority-data": base64.b64encode(CA.encode()).decode(),
+        "idp-certificate-authority": "ignored-when-data-is-set.pem"}}}
+    path = write(tmp_path / "k", user)
+    oidc = load(path).oidc
+    assert oidc is not None
+    assert (oidc.user, oidc.file, oidc.issuer_url, oidc.client_id, oidc.client_secret, oidc.id_token,
+            oidc.refresh_token, oidc.ca_pem, oidc.proxy) == (
+        "c", path, "https://issuer.example/realms/dev", "kubectl", "s", "a.b.c", "r1", CA, None)
+
+
+def test_oidc_idp_ca_file_is_relative_to_the_working_directory(tmp_path, monkeypatch):
+    """kubectl resolves no path inside an auth-provider's config: a relative one is the working directory's."""
+    (tmp_path / "cwd").mkdir()
+    (tmp_path / "cwd" / "idp.pem").write_text(CA)
+    monkeypatch.chdir(tmp_path / "cwd")
+    user = {"auth-provider": {"name": "oidc", "config": {**OIDC["config"], "idp-certificate-authority": "idp.pem"}}}
+    (tmp_path / "sub").mkdir()
+    oidc = load(write(tmp_path / "sub" / "k", user)).oidc
+    assert oidc is not None and oidc.ca_pem == CA
+
+
+@pytest.mark.parametrize(
+    ("seconds_left", "renewed"),
+    [(11, False), (10, True), (3, True), (-100, True)],
+)
+def test_oidc_id_token_counts_as_expired_10s_before_its_exp(tmp_path, monkeypatch, seconds_left, renewed):
+    """client-go's expiryDelta: valid while now + 10s is before exp."""
+    import time
+
+    from kubectl_canary.kube import identity
+
+    now = 1_900_000_000
+    monkeypatch.setattr(time, "time", lambda: float(now))
+    token = _jwt({"exp": now + seconds_left})
+    calls: list[str] = []
+
+    def refresh(provider, refresh_token, timeout):
+        calls.append(refresh_token)
+        return "x.y.z", refresh_token
+
+    monkeypatch.setattr(identity, "refresh_oidc", refresh)
+    user = {"auth-provider": {"name": "oidc", "config": {**OIDC["config"], "id-token": token}}}
+    path = write(tmp_path / "k", user)
+    headers = dict(Identity(load(path)).headers())
+    assert (headers["Authorization"] == "Bearer x.y.z") is renewed
+    assert calls == (["r1"] if renewed else [])
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [({}, None), ({"exp": "soon"}, "exp is not a number")],
+)
+def test_oidc_id_token_claims(tmp_path, monkeypatch, claims, message):
+    """No exp reads as long expired (a renewal), as client-go reads it; an exp that is no number is refused."""
+    from kubectl_canary.kube import identity
+
+    monkeypatch.setattr(identity, "refresh_oidc", lambda p, r, t: ("x.y.z", r))
+    user = {"auth-provider": {"name": "oidc", "config": {**OIDC["config"], "id-token": _jwt(claims)}}}
+    session = Identity(load(write(tmp_path / "k", user)))
+    if message is None:
+        assert dict(session.headers())["Authorization"] == "Bearer x.y.z"
+    else:
+        with pytest.raises(KubeconfigError, match=message):
+            session.headers()
+
+
+def test_oidc_token_or_basic_auth_wins_and_the_issuer_is_not_asked(tmp_path, monkeypatch):
+    from kubectl_canary.kube import identity
+
+    monkeypatch.setattr(identity, "refresh_oidc", lambda *a: pytest.fail("the issuer was asked"))
+    for extra, header in (({"token": "t"}, "Bearer t"), ({"username": "a", "password": "b"}, "Basic YTpi")):
+        path = write(tmp_path / "k", {"auth-provider": OIDC, **extra})
+        assert authorization(load(path)) == header
+
+
+KUBECTL_WRITTEN = """\
+apiVersion: v1
+clusters:
+- cluster:
+    server: https://k8s.example:6443
+  name: c
+# the team's shared login
+users:
+- name: other
+  user:
+    token: t
+- name: jane
+  user:
+    auth-provider:
+      config:
+        client-id: kubectl
+        id-token: old.id.token   # expires hourly
+        idp-issuer-url: https://issuer.example
+        refresh-token: 'r1'
+      name: oidc
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens", "expected"),
+    [
+        (  # kubectl's own layout, a comment and a quoted value: only the two values change
+            KUBECTL_WRITTEN,
+            {"id-token": "new.id.token", "refresh-token": "r2"},
+            KUBECTL_WRITTEN.replace("old.id.token", "new.id.token").replace("'r1'", "'r2'"),
+        ),
+        (  # no id-token yet: added first in the mapping, at its indentation
+            KUBECTL_WRITTEN.replace("        id-token: old.id.token   # expires hourly\n", ""),
+            {"id-token": "new.id.token"},
+            KUBECTL_WRITTEN.replace("        id-token: old.id.token   # expires hourly\n", "").replace(
+                "        client-id", "        id-token: new.id.token\n        client-id"),
+        ),
+        (  # an empty value
+            KUBECTL_WRITTEN.replace("id-token: old.id.token   # expires hourly", "id-token:"),
+            {"id-token": "new.id.token"},
+            KUBECTL_WRITTEN.replace("id-token: old.id.token   # expires hourly", "id-token: new.id.token"),
+        ),
+        (  # flow style, and a value that must be quoted
+            "users: [{name: jane, user: {auth-provider: {name: oidc, config: {refresh-token: r1}}}}]\n",
+            {"id-token": "a.b.c", "refresh-token": "yes: no"},
+            'users: [{name: jane, user: {auth-provider: {name: oidc, config: {"id-token": "a.b.c", '
+            'refresh-token: "yes: no"}}}}]\n',
+        ),
+        (  # a JSON kubeconfig stays JSON
+            '{"users": [{"name": "jane", "user": {"auth-provider": {"name": "oidc", '
+            '"config": {"id-token": "old", "refresh-token": "r1"}}}}]}\n',
+            {"id-token": "new.id.token", "refresh-token": "r2"},
+            '{"users": [{"name": "jane", "user": {"auth-provider": {"name": "oidc", '
+            '"config": {"id-token": "new.id.token", "refresh-token": "r2"}}}}]}\n',
+        ),
+    ],
+)
+def test_renewed_oidc_tokens_change_only_their_values(text, tokens, expected):
+    assert kubeconfig.with_oidc_tokens(text, "jane", tokens) == expected
+    written = yaml.safe_load(expected)
+    config = next(u for u in written["users"] if u["name"] == "jane")["user"]["auth-provider"]["config"]
+    assert {k: config[k] for k in tokens} == tokens
+
+
+def test_renewed_oidc_tokens_in_a_layout_that_cannot_be_edited_in_place_rewrite_the_file():
+    text = KUBECTL_WRITTEN.replace("id-token: old.id.token   # expires hourly", "id-token: |\n          old.id.token")
+    written = yaml.safe_load(kubeconfig.with_oidc_tokens(text, "jane", {"id-token": "new.id.token"}))
+    expected = yaml.safe_load(text)
+    expected["users"][1]["user"]["auth-provider"]["config"]["id-token"] = "new.id.token"
+    assert written == expected
+
+
+def test_renewed_tokens_are_written_through_a_symlink_keeping_the_mode(tmp_path):
+    real = tmp_path / "real" / "config"
+    real.parent.mkdir()
+    real.write_text("old\n")
+    real.chmod(0o600)
+    link = tmp_path / "config"
+    link.symlink_to(real)
+    kubeconfig.replace_file(link, "new\n")
+    assert link.is_symlink() and real.read_text() == "new\n"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    assert sorted(p.name for p in real.parent.iterdir()) == ["config"]  # no file left beside it
+
+
+def test_renewed_tokens_are_written_in_place_when_the_directory_is_not_writable(tmp_path, monkeypatch):
+    import tempfile
+
+    path = tmp_path / "config"
+    path.write_text("old\n")
+    inode = path.stat().st_ino
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    kubeconfig.replace_file(path, "new\n")
+    assert (path.read_text(), path.stat().st_ino) == ("new\n", inode)
