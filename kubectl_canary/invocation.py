@@ -143,6 +143,8 @@ class Invocation:
                 f"{change.router.gateway} had rejected {what} before this command: "
                 f"{change.earlier.reason or 'no reason given'}; check with kubectl canary status {change.after.app}"
             )
+        for warning in change.warnings:
+            self.warn(warning)
         reason = change.verdict.reason or "no reason given"
         if change.verdict.state == "Warning":
             self.warn(f"{change.router.gateway} accepted {what} with a warning: {reason}")

@@ -16,8 +16,8 @@ from kubectl_canary.app_names import APPS_ANNOTATION, RECORD_LABEL, AppNames, re
 from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, Cluster, Obj
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
 from kubectl_canary.managed_fields import apply_body, is_one_off_edit, owners_of
-from kubectl_canary.readiness import availability_of, readiness_of
-from kubectl_canary.rollout import Availability, RolloutState, check_moves, versions_gaining
+from kubectl_canary.readiness import judge
+from kubectl_canary.rollout import Direction, Judgement, RolloutState, check_moves, moves
 from kubectl_canary.routers import NO_VERDICT, ROUTERS, Router, Verdict, find_app, router_named
 
 ATTEMPTS = 5
@@ -59,6 +59,8 @@ class RouteChange:
     verdict: Verdict = NO_VERDICT
     # The gateway's verdict as it stood before the command: on the routes someone wrote earlier.
     earlier: Verdict = NO_VERDICT
+    # What the guards let through but the user should know (e.g. traffic back to a primary below its minimum).
+    warnings: tuple[str, ...] = ()
 
 
 def read_rollout(cluster: Cluster, namespace: str, app: str, router: str | None = None,
@@ -94,20 +96,17 @@ def namespace_exists(cluster: Cluster, namespace: str) -> bool:
 
 def require_ready(cluster: Cluster, namespace: str, app: str, version: str, *, force: bool,
                   names: AppNames | None = None) -> None:
-    """Refuse to send users to a version whose Deployment is missing (whatever --force says) or not ready."""
+    """Refuse to send users to a version whose Deployment is missing (whatever --force says), or that cannot
+    take traffic moving toward it (readiness.judge)."""
     name = (names or AppNames()).deployment_of(app, version)
-    deployment = cluster.live_deployment(namespace, name)
-    if deployment is None:
+    judgement = judge(name, version, cluster.live_deployment(namespace, name), Direction.TOWARD)
+    if judgement.missing:
         raise CanaryError(
             f"deployment {name} not found in namespace {namespace}, so {version} has no pods to serve traffic; "
             f"recreate it with: kubectl canary header {app} {version}"
         )
-    readiness = readiness_of(deployment)
-    if not readiness.is_ready and not force:
-        raise CanaryError(
-            f"deployment {name} has {readiness} ready replicas, so {version} cannot serve traffic yet; "
-            f"wait (kubectl rollout status deployment/{name} -n {namespace}) or pass --force"
-        )
+    if judgement.refusal and not force:
+        raise CanaryError(judgement.refusal)
 
 
 def update_routes(
@@ -154,7 +153,8 @@ def update_routes(
         if routes == live_routes and recorded is None:
             return RouteChange(live.state, desired, live.obj, False, live.router, earlier=earlier)
         check_route_owners(live, cluster.field_manager, force_conflicts=force_conflicts)
-        guard_moves(cluster, namespace, live.state, desired, force=force, starting=starting, names=live.names)
+        warnings = guard_moves(cluster, namespace, live.state, desired, force=force, starting=starting,
+                               names=live.names)
         changes: Obj = {"spec": {live.router.list_field: routes}}
         annotations = {LAST_TRANSITION: transition} if transition else {}
         if recorded is not None:
@@ -179,7 +179,7 @@ def update_routes(
                 f"{live.router.gateway} rejected {kind} {name}: {verdict.reason or 'no reason given'}; the routes "
                 f"were written, so fix the cause or return to the stable routes with: kubectl canary abort {app}"
             )
-        return RouteChange(live.state, desired, written, True, live.router, verdict, earlier)
+        return RouteChange(live.state, desired, written, True, live.router, verdict, earlier, tuple(warnings))
     assert live is not None
     raise CanaryError(
         f"{live.router.resource.kind} {live.obj['metadata']['name']} changed {ATTEMPTS} times while it was being "
@@ -206,19 +206,19 @@ def guard_moves(
     force: bool,
     starting: frozenset[str] = frozenset(),
     names: AppNames | None = None,
-) -> None:
-    """Read the Deployments of the versions that would gain traffic (only those), then `check_moves`."""
-    availability: dict[str, Availability] = {}
-    detail: dict[str, str] = {}
-    for version in versions_gaining(before, after):
-        if version in starting:
-            availability[version] = Availability.UNAVAILABLE
+) -> list[str]:
+    """Read the Deployments of the versions that would gain traffic (only those), judge each for the way the
+    traffic moves (readiness.judge), then `check_moves`; the warnings to show."""
+    judgements: dict[str, Judgement] = {}
+    for version, direction in moves(before, after).items():
+        name = (names or AppNames()).deployment_of(after.app, version)
+        if version in starting:  # just created by this command: it exists, and is not available yet
+            refusal = "" if direction is Direction.HEADER else (
+                f"deployment {name} was just created, so {version} cannot serve traffic yet")
+            judgements[version] = Judgement(name, refusal=refusal)
             continue
-        deployment = cluster.live_deployment(namespace, (names or AppNames()).deployment_of(after.app, version))
-        availability[version] = availability_of(deployment)
-        if deployment is not None:
-            detail[version] = str(readiness_of(deployment))
-    check_moves(before, after, availability, force=force, detail=detail)
+        judgements[version] = judge(name, version, cluster.live_deployment(namespace, name), direction)
+    return check_moves(before, after, judgements, force=force)
 
 
 def await_verdict(cluster: Cluster, live: LiveRollout, written: Obj, timeout: float) -> Verdict:

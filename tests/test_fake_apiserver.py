@@ -980,7 +980,7 @@ def test_kubelet_makes_deployments_available_after_a_delay_never_for_a_broken_im
         api.create(_deployment("echo-v2", "echo:broken"))
 
         def ready(name: str) -> bool:
-            return readiness_of(_live(api, "deployments", name)).is_ready
+            return readiness_of(_live(api, "deployments", name)).takes_new_traffic
 
         waited = _wait_for(lambda: ready("echo-v1"))
         assert waited >= 0.2

@@ -160,13 +160,14 @@ def _version_subsets(cluster: Cluster, invocation: Invocation, namespace: str, p
 
 def _ready(cluster: Cluster, invocation: Invocation, namespace: str, name: str, *, wait: bool, timeout: float,
            force: bool) -> None:
-    """The route moves to the version's pods only once they are ready: guarded as every move of traffic."""
+    """The route moves to the version's pods only once they can take traffic, as every move toward a version
+    (readiness.py)."""
     if wait:
         invocation.wait_until_ready(namespace, name, timeout)
         return
     deployment = cluster.get(DEPLOYMENTS, namespace, name)
     readiness = readiness_of(deployment) if deployment is not None else None
-    if force or (readiness is not None and readiness.is_ready):
+    if force or (readiness is not None and readiness.takes_new_traffic):
         return
     raise CanaryError(
         f"deployment {name} has {readiness or 'no'} ready replicas, so the route still sends to the pods it had; "
