@@ -23,7 +23,7 @@ from kubectl_canary.cluster import (
 )
 from kubectl_canary.commands import Command
 from kubectl_canary.durations import parse_duration
-from kubectl_canary.errors import CanaryError, NotServedError, UsageError
+from kubectl_canary.errors import CanaryError, ForbiddenError, NotServedError, UsageError
 from kubectl_canary.gitops_owner import gitops_notes
 from kubectl_canary.history import describe
 from kubectl_canary.invocation import Invocation
@@ -69,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
 
 
-def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]:
+def collect(args: argparse.Namespace, invocation: Invocation) -> tuple[list[AppStatus], tuple[str, ...]]:
+    """The statuses, and notes on the listing itself (a kind the user may not list)."""
     cluster = invocation.cluster()
     if args.app:
         app = validate_name(args.app, "app name")
@@ -85,42 +86,53 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]
         owner = gitops_notes(live.obj, live.router.list_field,
                              lambda routes: describe(live.router.parse(app, routes, live.names).state))
         return [replace(status, upstream_problems=notes.problems, notes=notes.notes + owner,
-                        delegations=notes.delegations)]
+                        delegations=notes.delegations)], ()
     scope = None if args.all_namespaces else invocation.namespace
     # Deployments first, each reduced to its readiness as it is decoded, then the route objects one by
     # one: at thousands of apps, holding the full objects would be most of the memory.
     readiness = readiness_index(cluster.iter_list(DEPLOYMENTS, scope))
     found = []
-    for router in _routers(invocation):
+    routers = _routers(invocation)
+    forbidden: list[tuple[Router, ForbiddenError]] = []
+    for router in routers:
         try:
             for obj in cluster.iter_list(router.resource, scope):
                 found += app_statuses(router, obj, readiness)
         except NotServedError:
             if invocation.router:
                 raise
-    return sorted((s for s in found if s is not None), key=lambda s: (s.namespace, s.app, s.router))
+        except ForbiddenError as error:
+            # A Role may name one gateway's kinds only: list the apps of the others, and say what is left out.
+            if invocation.router or len(forbidden) + 1 == len(routers):
+                raise
+            forbidden.append((router, error))
+    left_out = tuple(f"{str(error).removeprefix('forbidden: ')} (forbidden), so apps on {router.name} are not shown"
+                     for router, error in forbidden)
+    return sorted((s for s in found if s is not None), key=lambda s: (s.namespace, s.app, s.router)), left_out
 
 
 def _routers(invocation: Invocation) -> list[Router]:
     return [router_named(invocation.router)] if invocation.router else list(ROUTERS.values())
 
 
-def render(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus]) -> str:
+def render(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus],
+           notes: tuple[str, ...] = ()) -> str:
     if args.output == "table":
+        style = style_for(invocation.out, no_color=args.no_color)
+        lines = [style.paint(f"note: {note}", "dim") for note in notes]
         if statuses:
-            style = style_for(invocation.out, no_color=args.no_color)
-            return render_table(statuses, all_namespaces=args.all_namespaces, style=style)
+            return "\n".join([render_table(statuses, all_namespaces=args.all_namespaces, style=style), *lines])
         where = "any namespace" if args.all_namespaces else f"namespace {invocation.namespace}"
-        return f"No canary apps found in {where}."
+        return "\n".join([f"No canary apps found in {where}.", *lines])
     items = [as_dict(s) for s in statuses]
-    body = items[0] if args.app else {"items": items}
+    body = items[0] if args.app else {"items": items, **({"notes": list(notes)} if notes else {})}
     return (json.dumps(body, indent=2) if args.output == "json" else yaml.safe_dump(body, sort_keys=False)).rstrip()
 
 
 def show(args: argparse.Namespace, invocation: Invocation) -> int:
     """Print the status once; the exit code says whether a rollout is degraded."""
-    statuses = collect(args, invocation)
-    print(render(args, invocation, statuses), file=invocation.out, flush=True)
+    statuses, notes = collect(args, invocation)
+    print(render(args, invocation, statuses, notes), file=invocation.out, flush=True)
     return 1 if any(s.problems for s in statuses) else 0
 
 
@@ -140,6 +152,10 @@ def watch(args: argparse.Namespace, invocation: Invocation) -> int:
             while (remaining := deadline - time.monotonic()) > 0:
                 for _ in cluster.watch(resource, scope, name, None, min(remaining, 300), selector):
                     changes.put(None)
+        except (NotServedError, ForbiddenError) as error:
+            # Another gateway's kind, not installed or not ours to read: each redraw notes what it left out.
+            if name is not None or invocation.router or resource == DEPLOYMENTS:
+                changes.put(error)
         except CanaryError as error:
             changes.put(error)
 
@@ -155,9 +171,9 @@ def watch(args: argparse.Namespace, invocation: Invocation) -> int:
     code = 0
     try:
         while True:
-            statuses = collect(args, invocation)
+            statuses, notes = collect(args, invocation)
             code = 1 if any(s.problems for s in statuses) else 0
-            text = render(args, invocation, statuses)
+            text = render(args, invocation, statuses, notes)
             if terminal:
                 stamp = time.strftime("%H:%M:%S")
                 text = f"\x1b[H\x1b[2J{text}\n\nwatching since {stamp}; Ctrl-C to stop"
