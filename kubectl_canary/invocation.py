@@ -91,6 +91,10 @@ class Invocation:
         """Something the user should know that does not stop the command; always on stderr."""
         print(f"warning: {line}", file=sys.stderr, flush=True)
 
+    def note(self, line: str) -> None:
+        """Something worth knowing about what the command did (not a problem); always on stderr."""
+        print(f"note: {line}", file=sys.stderr, flush=True)
+
     def progress(self, state: str, elapsed: str) -> None:
         """A progress line on stderr: redrawn in place on a terminal, else printed when `state` changes."""
         if self.output is not None:

@@ -15,12 +15,15 @@ from typing import Any, NamedTuple
 from kubectl_canary.app_names import APPS_ANNOTATION, RECORD_LABEL, AppNames, record, recorded_names
 from kubectl_canary.cluster import DEPLOYMENTS, NAMESPACES, Cluster, Obj
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError
-from kubectl_canary.managed_fields import apply_body, is_one_off_edit, owners_of
+from kubectl_canary.gitops_owner import owner_of as gitops_owner
+from kubectl_canary.managed_fields import KUBECTL_ONE_OFF, apply_body, is_one_off_edit, owner_entries, owners_of
 from kubectl_canary.readiness import judge
 from kubectl_canary.rollout import Direction, Judgement, RolloutState, check_moves, moves
 from kubectl_canary.routers import NO_VERDICT, ROUTERS, Router, Verdict, find_app, router_named
 
 ATTEMPTS = 5
+# Helm's trace on the objects of a release: its next upgrade puts the routes back, whoever edited them since.
+HELM_RELEASE = "meta.helm.sh/release-name"
 # Written with every route change: which command made it. A finish or abort whose deletion step
 # lost its answer is recognised on a re-run by it, and ends with exit 0 instead of "no canary".
 LAST_TRANSITION = "kubectl-canary.io/last-transition"
@@ -261,6 +264,31 @@ def _owned_elsewhere(live: LiveRollout, managers: list[str]) -> CanaryError:
         f"the routes of {what} are managed by {who}, which will undo changes made here "
         f"(GitOps tools and Helm revert them); change them there, or take them over with --force-conflicts"
     )
+
+
+def take_over(live: LiveRollout, manager: str, *, force_conflicts: bool) -> list[str]:
+    """`adopt`, the take-over: the one-off edits (kubectl apply, client-side or --server-side, edit, patch, ...)
+    whose routes it writes over, as `"manager" (command)`; empty when nobody else owns them.
+
+    Refused before any write (unless `force_conflicts`) when something that reconciles owns the routes:
+    Helm, Argo CD, Flux or any other manager, or the object carries a GitOps controller's or Helm's traces
+    (whoever last edited it by hand, that owner puts its routes back at its next sync or upgrade).
+    """
+    entries = [(m, op) for m, op in owner_entries(live.obj, ("spec", live.router.list_field)) if m != manager]
+    reconciling = [f'"{m}"' for m, op in entries if (m, op) not in KUBECTL_ONE_OFF]
+    if (owner := gitops_owner(live.obj)) is not None:
+        reconciling.append(f"{owner.tool} ({owner.owner}; {owner.trace})")
+    meta = live.obj.get("metadata") or {}
+    if (release := (meta.get("annotations") or {}).get(HELM_RELEASE)) is not None:
+        reconciling.append(f"Helm (release {release}; annotation {HELM_RELEASE})")
+    if reconciling and not force_conflicts:
+        what = f"{live.router.resource.kind} {meta.get('name')}"
+        raise CanaryError(
+            f"the routes of {what} are managed by {', '.join(reconciling)}, which will undo changes made here; "
+            f"adopt takes over only routes last changed by hand (kubectl apply, edit, patch): change them in Git "
+            f"instead (--local -f PATH, GitOps mode), or take them over with --force-conflicts"
+        )
+    return [f'"{m}" ({KUBECTL_ONE_OFF.get((m, op), op)})' for m, op in entries]
 
 
 def remove_leftovers(cluster: Cluster, namespace: str, app: str, keep: str, names: AppNames | None = None
