@@ -48,10 +48,15 @@ class Readiness:
         return self.desired if self.minimum is None else self.minimum
 
     @property
+    def below_minimum(self) -> bool:
+        """Fewer pods available than the controller needs to call the Deployment available (none counts too)."""
+        return self.ready < self.min_available
+
+    @property
     def is_available(self) -> bool:
         """Available at the current generation. Zero available pods serve nothing, whatever the condition says
         (a Deployment scaled to 0 is Available)."""
-        reported = self.available if self.available is not None else self.ready >= self.min_available
+        reported = self.available if self.available is not None else not self.below_minimum
         return self.observed and reported and self.ready > 0
 
     @property
@@ -129,7 +134,7 @@ def serving_problem(readiness: Readiness | None) -> str | None:
         return "missing"
     if readiness.ready == 0:
         return "not ready"
-    if readiness.ready < readiness.min_available:
+    if readiness.below_minimum:
         return f"below its minimum availability ({readiness} ready, its Deployment needs {readiness.min_available})"
     if readiness.stuck:
         return "stuck: its rollout exceeded its progress deadline (ProgressDeadlineExceeded)"
@@ -148,7 +153,7 @@ def judge(name: str, version: str, deployment: dict[str, Any] | None, direction:
     if direction is Direction.BACK:
         if readiness.ready == 0:
             return Judgement(name, refusal=f"{has}, so {version} cannot serve traffic yet; {wait}")
-        if readiness.ready < readiness.min_available:
+        if readiness.below_minimum:
             return Judgement(name, warning=(
                 f"{has}, fewer than the {readiness.min_available} its Deployment needs to be available; the "
                 f"traffic goes back to {version} anyway (its ready pods serve): check them with kubectl rollout "
@@ -159,7 +164,7 @@ def judge(name: str, version: str, deployment: dict[str, Any] | None, direction:
             f"{has} and its rollout exceeded its progress deadline (ProgressDeadlineExceeded), so {version} cannot "
             f"take more traffic; find out why (kubectl describe deployment/{name}) or pass --force"))
     if not readiness.is_available:
-        if 0 < readiness.ready < readiness.min_available:
+        if readiness.ready and readiness.below_minimum:
             has += f" (its Deployment needs {readiness.min_available} to be available)"
         elif readiness.ready and not readiness.observed:
             has += ", but the Deployment controller has not yet seen its latest spec"

@@ -168,9 +168,9 @@ def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
     routes exist on two gateways at once (during a migration) must be told which one to move. A router
     whose API the cluster does not serve, or that the user may not read (403: a Role naming only the other
     gateway's kinds), holds no app, unless it is the chosen or `required` one, or the app is found on no
-    router that could be read (then it may be on the unreadable one, and the 403 stays). `route_table` (--route-table)
-    names the Gloo RouteTable, `route` (--route) the HTTPRoute; without them, an app none of the derived
-    names finds is looked for in the route objects that record it (app_names.py).
+    router that could be read (then it may be on the unreadable one: the 403 stays). `route_table`
+    (--route-table) names the Gloo RouteTable, `route` (--route) the HTTPRoute; without them, an app none
+    of the derived names finds is looked for in the route objects that record it (app_names.py).
     """
     if route_table:
         if choice and choice != GLOO.name:
@@ -185,7 +185,6 @@ def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
 
     found: list[tuple[Router, Obj]] = []
     forbidden: list[ForbiddenError] = []
-    readable = 0
     order = [required, *(r for r in ROUTERS.values() if r is not required)] if required else ROUTERS.values()
     for router in [ROUTERS[choice]] if choice else order:
         try:
@@ -196,11 +195,8 @@ def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
             if isinstance(error, ForbiddenError):
                 forbidden.append(error)
             continue  # that gateway's API is not installed, or not ours to read: the app is not there
-        readable += 1
         if obj is not None:
             found.append((router, obj))
-    if forbidden and not readable:
-        raise forbidden[0]  # the app's own router is the one we may not read: that stays an error
     if len(found) > 1:  # only where both kinds could be read
         names = " and ".join(f"{r.resource.kind} {obj['metadata']['name']}" for r, obj in found)
         raise UsageError(
