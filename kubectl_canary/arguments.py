@@ -216,7 +216,7 @@ def _local_flags() -> _Parser:
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser; with `only`, the other verbs are bare names (their modules are not imported)."""
     global_flags = _global_flags()
-    # `rbac --user` names the RoleBinding's subject; rbac sends nothing, so it needs no kubeconfig user.
+    # `rbac --user` names the RoleBinding's subject; rbac sends only API discovery, as the kubeconfig's user.
     without_user = _global_flags(kubeconfig_user=False)
     parser = _Parser(
         prog="kubectl canary",

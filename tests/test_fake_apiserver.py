@@ -118,6 +118,18 @@ def raw(fake: FakeApiServer, method: str, path: str, body: bytes | dict[str, Any
         connection.close()
 
 
+def raw_text(fake: FakeApiServer, method: str, path: str) -> tuple[int, str, str]:
+    """One request, its answer undecoded: (status, Content-Type, body)."""
+    host, port = fake.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.request(method, path, headers={"Authorization": f"Bearer {fake.token}"})
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type") or "", response.read().decode()
+    finally:
+        connection.close()
+
+
 def status_of(body: dict[str, Any]) -> tuple[str, str]:
     assert body["kind"] == "Status" and body["status"] == "Failure", body
     return body["reason"], body["message"]
@@ -169,9 +181,11 @@ def test_not_found_and_unknown_paths_are_status_404(fake: FakeApiServer, client:
     assert status == 404
     assert status_of(body) == ("NotFound", 'routetables.gateway.solo.io "missing" not found')
     assert body["details"] == {"name": "missing", "group": "gateway.solo.io", "kind": "routetables"}
-    for path in ("/apis/gateway.solo.io/v1/namespaces/echo/gateways", "/apis/nope/v1/things", "/openapi/v2"):
+    for path in ("/apis/gateway.solo.io/v1/namespaces/echo/gateways", "/openapi/v2"):
         status, body = call(client, "GET", path)
         assert status == 404 and status_of(body)[0] == "NotFound", path
+    # A group the server does not serve at all: its mux answers in plain text, as a real server does.
+    assert raw_text(fake, "GET", "/apis/nope/v1/things") == (404, "text/plain; charset=utf-8", "404 page not found\n")
     elsewhere = route_table()
     elsewhere["metadata"]["namespace"] = "nowhere"
     status, body = call(client, "POST", "/apis/gateway.solo.io/v1/namespaces/nowhere/routetables", elsewhere)
@@ -653,6 +667,47 @@ def test_forbid_answers_403_like_rbac(fake: FakeApiServer, client: kubernetes.cl
     assert status == 403 and body["message"].endswith('in API group "apps" at the cluster scope')
 
 
+def test_forbid_every_verb_of_a_resource(fake: FakeApiServer, client: kubernetes.client.ApiClient) -> None:
+    fake.create(route_table())
+    fake.forbid("*", "routetables")
+    for method, path in (("GET", f"{RT_PATH}/echo-routes"), ("GET", RT_PATH), ("DELETE", f"{RT_PATH}/echo-routes")):
+        assert call(client, method, path)[0] == 403, (method, path)
+    assert call(client, "GET", DEPLOY_PATH)[0] == 200
+
+
+def test_grant_allows_only_what_the_rules_grant(fake: FakeApiServer, client: kubernetes.client.ApiClient) -> None:
+    """A user bound to a Role naming only Gloo's kinds: 403 on any HTTPRoute request, like a real server."""
+    fake.create(route_table())
+    fake.grant([{"apiGroups": ["gateway.solo.io"], "resources": ["routetables"], "verbs": ["get", "list"]},
+                {"apiGroups": ["apps"], "resources": ["*"], "verbs": ["*"]}])
+    assert call(client, "GET", f"{RT_PATH}/echo-routes")[0] == 200
+    assert call(client, "GET", DEPLOY_PATH)[0] == 200
+    status, body = call(client, "GET", f"/apis/gateway.networking.k8s.io/v1/namespaces/{NAMESPACE}/httproutes/echo")
+    assert status == 403 and body["details"] == {"name": "echo", "group": "gateway.networking.k8s.io",
+                                                 "kind": "httproutes"}
+    status, body = call(client, "PATCH", f"{RT_PATH}/echo-routes", {"spec": {"routes": []}}, content_type=MERGE)
+    assert status == 403 and "cannot patch resource" in body["message"]
+    assert call(client, "GET", "/apis")[0] == 200  # discovery stays open
+    fake.clear_forbidden()
+    assert call(client, "GET", f"/apis/gateway.networking.k8s.io/v1/namespaces/{NAMESPACE}/httproutes")[0] == 200
+
+
+def test_an_unserved_group_is_absent_from_discovery_and_a_plain_404(fake: FakeApiServer,
+                                                                    client: kubernetes.client.ApiClient) -> None:
+    """As a real server (v1.36) without the Gateway API CRDs: no Status, no details.name, text/plain."""
+    fake.unserve("gateway.networking.k8s.io")
+    groups = [g["name"] for g in call(client, "GET", "/apis")[1]["groups"]]
+    assert "gateway.networking.k8s.io" not in groups and "gateway.solo.io" in groups
+    page = (404, "text/plain; charset=utf-8", "404 page not found\n")
+    for path in (f"/apis/gateway.networking.k8s.io/v1/namespaces/{NAMESPACE}/httproutes/echo",
+                 f"/apis/gateway.networking.k8s.io/v1/namespaces/{NAMESPACE}/httproutes?limit=500",
+                 "/apis/gateway.networking.k8s.io/v1", "/apis/gateway.networking.k8s.io"):
+        assert raw_text(fake, "GET", path) == page, path
+    # Authorization comes first: a forbidden request is 403 whether or not the kind is served.
+    fake.forbid("get", "httproutes")
+    assert call(client, "GET", f"/apis/gateway.networking.k8s.io/v1/namespaces/{NAMESPACE}/httproutes/echo")[0] == 403
+
+
 def test_requests_need_the_bearer_token(fake: FakeApiServer, tmp_path: Path) -> None:
     status, body = raw(fake, "GET", RT_PATH, token=None)
     assert status == 401 and status_of(body) == ("Unauthorized", "Unauthorized")
@@ -697,6 +752,51 @@ def test_deployment_status_is_kept_on_spec_writes(fake: FakeApiServer, client: k
     assert body["status"]["readyReplicas"] == 3 and body["status"]["observedGeneration"] == 3
     status, body = call(client, "POST", DEPLOY_PATH, deployment("echo-v2", replicas=2))
     assert status == 201 and body["status"]["availableReplicas"] == 2
+
+
+def conditions(deployment_object: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in deployment_object["status"]["conditions"]}
+
+
+def test_deployment_status_as_the_controller_reports_it(fake: FakeApiServer) -> None:
+    """Available when availableReplicas >= replicas - maxUnavailable (25% rounded down by default, resolved
+    with maxSurge rounded up; both 0 -> 1), Progressing with the controller's reasons, observedGeneration."""
+    fake.create(deployment("two", replicas=2))
+    one_of_two = fake.set_deployment_ready(NAMESPACE, "two", 1)
+    assert {k: v for k, v in one_of_two["status"].items() if k != "conditions"} == {
+        "observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 1, "availableReplicas": 1,
+        "unavailableReplicas": 1}
+    assert conditions(one_of_two) == {"Available": ("False", "MinimumReplicasUnavailable"),
+                                      "Progressing": ("True", "ReplicaSetUpdated")}
+    done = fake.set_deployment_ready(NAMESPACE, "two")
+    assert conditions(done) == {"Available": ("True", "MinimumReplicasAvailable"),
+                                "Progressing": ("True", "NewReplicaSetAvailable")}
+    assert done["status"]["conditions"][1]["message"].startswith('ReplicaSet "two-')
+    # A rolling update: one new pod starting, the two old ones still serving.
+    rolling = fake.set_deployment_status(NAMESPACE, "two", updated=1, ready=0, old=2)
+    assert (rolling["status"]["replicas"], rolling["status"]["updatedReplicas"],
+            rolling["status"]["availableReplicas"]) == (3, 1, 2)
+    assert conditions(rolling) == {"Available": ("True", "MinimumReplicasAvailable"),
+                                   "Progressing": ("True", "ReplicaSetUpdated")}
+    stuck = fake.set_deployment_status(NAMESPACE, "two", updated=1, ready=0, old=2, stuck=True)
+    assert conditions(stuck)["Progressing"] == ("False", "ProgressDeadlineExceeded")
+    unobserved = fake.set_deployment_status(NAMESPACE, "two", observed=False)
+    assert unobserved["status"].get("observedGeneration", 0) == unobserved["metadata"]["generation"] - 1
+
+    def available_with(ready: int, replicas: int, strategy: dict[str, Any] | None = None) -> bool:
+        body = deployment("d", replicas=replicas)
+        if strategy is not None:
+            body["spec"]["strategy"] = strategy
+        fake.delete("deployments", NAMESPACE, "d")
+        fake.create(body)
+        return conditions(fake.set_deployment_ready(NAMESPACE, "d", ready))["Available"][0] == "True"
+
+    assert available_with(3, 4) and not available_with(2, 4)  # 25% of 4: one may be missing
+    assert available_with(7, 10, {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "33%"}})
+    assert not available_with(6, 10, {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "33%"}})
+    assert not available_with(3, 4, {"type": "Recreate"})  # Recreate: every replica
+    # maxSurge 0 and 10% of 2 rounded down to 0: the controller allows one unavailable anyway.
+    assert available_with(1, 2, {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "10%"}})
 
 
 def test_direct_methods_raise_status_errors(fake: FakeApiServer) -> None:
@@ -880,7 +980,7 @@ def test_kubelet_makes_deployments_available_after_a_delay_never_for_a_broken_im
         api.create(_deployment("echo-v2", "echo:broken"))
 
         def ready(name: str) -> bool:
-            return readiness_of(_live(api, "deployments", name)).is_ready
+            return readiness_of(_live(api, "deployments", name)).takes_new_traffic
 
         waited = _wait_for(lambda: ready("echo-v1"))
         assert waited >= 0.2

@@ -16,8 +16,8 @@ LONG = """\
 Returns the app to its stable route: one route, everything to the primary, no header route.
 Then deletes the canary's Deployment (kept with --keep-canary, for inspection). The route
 changes before anything is deleted; running abort again completes the deletion.
-Moving traffic back needs no --force while the primary is available; toward a primary that
-is not ready it needs --force, and toward a primary whose Deployment is missing it is refused
+Moving traffic back needs no --force while the primary has an available pod (below its
+minimum availability it warns); with none it needs --force, and toward a missing primary it is refused
 (recreate the primary, or make the canary the only version with `kubectl canary finish`)."""
 
 EXAMPLES = """\

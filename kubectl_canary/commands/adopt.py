@@ -25,14 +25,18 @@ from kubectl_canary.routers import GLOO, find_app, namespace_exists
 from kubectl_canary.routers.gloo import SUBSET_KEY, adopt_routes, primary_route_name
 from kubectl_canary.routers.seam import LiveRollout
 from kubectl_canary.workflow.invocation import Invocation
-from kubectl_canary.workflow.route_updates import ATTEMPTS, check_route_owners
+from kubectl_canary.workflow.route_updates import ATTEMPTS, take_over
 
 LONG = """\
 For an app that `init` did not make: a RouteTable shared with other apps (--route-table), the
 Upstream Gloo's discovery made (--upstream NS/NAME), a Deployment named freely (--deployment,
-default APP-VERSION, else APP) whose pods may lack the `version` label. Once, in this order, each
-step only when needed (an ambiguous route, a missing Deployment, routes owned by another tool are
-refused before any write):
+default APP-VERSION, else APP) whose pods may lack the `version` label. It is the take-over:
+routes last changed by hand (kubectl apply, client-side or --server-side, kubectl edit or patch)
+are written over, naming that edit in a note; routes something reconciles (Helm, Argo CD, Flux,
+another server-side apply manager, or the object's GitOps or Helm traces) are refused, naming the
+owner, unless --force-conflicts (change them in Git with --local -f PATH instead). Once, in this
+order, each step only when needed (an ambiguous route, a missing Deployment, routes owned by a
+tool that reconciles are refused before any write):
   1. the Upstream gets subsets keyed by `version` (Gloo's discovery keeps a subsetSpec it did not
      write; refused when the Service's gloo.solo.io/upstream_config sets one without `version`,
      which discovery would write over it);
@@ -76,8 +80,8 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     # Every refusal before the first write: which route, which Deployment, who owns the routes.
     routes, index = adopt_routes(app, GLOO.routes_of(table), version, route_name=names.route_name,
                              upstream=names.upstream, table=table["metadata"]["name"])
-    check_route_owners(LiveRollout(table, None, GLOO), cluster.field_manager,
-                       force_conflicts=invocation.force_conflicts)
+    # Routes last changed by hand are taken over; routes something reconciles are refused, before any write.
+    take_over(LiveRollout(table, None, GLOO), cluster.field_manager, force_conflicts=invocation.force_conflicts)
     named = names.deployment or names.deployments.get(version)
     source = None
     for source_name in [named] if named else [f"{app}-{version}", app]:
@@ -101,8 +105,12 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     target_name = target["metadata"]["name"]
     if invocation.dry_run == "none" and routes != GLOO.routes_of(table):
         _ready(cluster, invocation, namespace, target_name, wait=args.wait, timeout=timeout, force=args.force)
-    written, changed = _write_routes(cluster, invocation, namespace, app, version, names)
+    written, changed, previous = _write_routes(cluster, invocation, namespace, app, version, names)
     invocation.report(written, "configured" if changed else "unchanged")
+    if changed and previous:
+        invocation.note(f"the routes of RouteTable {written['metadata']['name']} were last changed by "
+                        f"{', '.join(previous)}, a one-off edit: adopt takes them over (kubectl canary is their "
+                        f"field manager from now on; applying the old manifest again would put its routes back)")
     invocation.say(f"{app}: its route sends to {version} (deployment {target_name}); roll out the next version "
                    f"with: kubectl canary header {app} VERSION -n {namespace}")
     if names.adopted_from:
@@ -162,13 +170,14 @@ def _version_subsets(cluster: Cluster, invocation: Invocation, namespace: str, p
 
 def _ready(cluster: Cluster, invocation: Invocation, namespace: str, name: str, *, wait: bool, timeout: float,
            force: bool) -> None:
-    """The route moves to the version's pods only once they are ready: guarded as every move of traffic."""
+    """The route moves to the version's pods only once they can take traffic, as every move toward a version
+    (readiness.py)."""
     if wait:
         invocation.wait_until_ready(namespace, name, timeout)
         return
     deployment = cluster.get(DEPLOYMENTS, namespace, name)
     readiness = readiness_of(deployment) if deployment is not None else None
-    if force or (readiness is not None and readiness.is_ready):
+    if force or (readiness is not None and readiness.takes_new_traffic):
         return
     raise CanaryError(
         f"deployment {name} has {readiness or 'no'} ready replicas, so the route still sends to the pods it had; "
@@ -177,28 +186,32 @@ def _ready(cluster: Cluster, invocation: Invocation, namespace: str, name: str, 
 
 
 def _write_routes(cluster: Cluster, invocation: Invocation, namespace: str, app: str, version: str,
-                  names: AppNames) -> tuple[Obj, bool]:
-    """The adopted routes and the record, in one apply on the table as read; re-read and redone on a 409."""
+                  names: AppNames) -> tuple[Obj, bool, list[str]]:
+    """The adopted routes and the record, in one apply on the table as read; re-read and redone on a 409.
+    Also the one-off edits whose routes it took over: that apply forces (server-side apply would otherwise
+    refuse, 409, to write fields another manager owns), exactly then or with --force-conflicts."""
     for _ in range(ATTEMPTS):
         table = _route_table(cluster, namespace, app, names)
+        previous = take_over(LiveRollout(table, None, GLOO), cluster.field_manager,
+                             force_conflicts=invocation.force_conflicts)
         live_routes = GLOO.routes_of(table)
         routes, index = adopt_routes(app, live_routes, version, route_name=names.route_name,
                                      upstream=names.upstream, table=table["metadata"]["name"])
         name = routes[index].get("name")
         recorded = record(table, app, names, None if name in (None, primary_route_name(app)) else name, (version,))
         if routes == live_routes and recorded is None:
-            return table, False
+            return table, False, []
         changes: Obj = {"spec": {"routes": routes}}
         if recorded is not None:
             changes["metadata"] = {"annotations": {APPS_ANNOTATION: recorded}, "labels": {RECORD_LABEL: "true"}}
         try:
             written: Obj = cluster.apply(apply_body(table, cluster.field_manager, changes),
-                                         force=invocation.force_conflicts)
+                                         force=invocation.force_conflicts or bool(previous))
         except ApiError as error:
             if error.is_stale_write:
-                continue
+                continue  # changed since it was read: read it again, and judge its owners anew
             raise
-        return written, True
+        return written, True, previous
     table_name = names.route_table or GLOO.object_name(app)
     raise CanaryError(f"RouteTable {table_name} changed {ATTEMPTS} times while it was being updated; run the "
                       f"command again")

@@ -33,7 +33,8 @@ version=VERSION, --image replaces the image), makes sure the gateway can reach i
 Upstream has subsets keyed by `version`; Gateway API: Service APP-VERSION, cloned from the
 primary's), then puts a route for requests carrying the header (default stage: canary) to
 VERSION right before the primary route. All other requests still go to the primary.
-With --wait, the header route is added only once the canary's pods are all ready.
+With --wait, the header route is added only once the canary is available (as the Deployment
+controller judges it, with no rollout in progress).
 Running it again with another --header changes the header; no traffic without the header
 reaches the canary until `kubectl canary weight`."""
 

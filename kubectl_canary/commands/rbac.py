@@ -9,9 +9,10 @@ from typing import Any
 import yaml
 
 from kubectl_canary.commands import Command
-from kubectl_canary.errors import UsageError
-from kubectl_canary.kube.permissions import Permission, merged
+from kubectl_canary.errors import CanaryError, UsageError
+from kubectl_canary.kube.permissions import Permission, for_routers, merged
 from kubectl_canary.model.rollout import validate_name
+from kubectl_canary.routers import ROUTERS
 from kubectl_canary.workflow.invocation import Invocation
 
 LONG = """\
@@ -19,7 +20,14 @@ Prints, for `kubectl apply -f -`, a namespaced Role with exactly the verbs and r
 commands use, and a RoleBinding for the subject (default: ServiceAccount kubectl-canary in the
 namespace). Reads that cross namespaces (the namespace itself, the platform's VirtualServices
 for the delegation check) go in a ClusterRole and ClusterRoleBinding; without them every command
-still works, with less precise messages. Nothing is sent to the cluster."""
+still works, with less precise messages.
+
+Least privilege per router: --router gloo grants Gloo's kinds (RouteTables, Upstreams,
+VirtualServices) and no Gateway API kind, --router gateway-api the reverse; commands then take a
+403 on the other router's kinds as "no app there". Without --router, the Role is for the routers
+the cluster serves: the one request sent is API discovery (GET /apis: are gateway.solo.io and
+gateway.networking.k8s.io served?); when the cluster cannot be asked, or serves neither, the Role
+grants both, saying so on stderr. `migrate` reads Gloo and writes the Gateway API: it needs both."""
 
 EXAMPLES = """\
   # Grant the ServiceAccount kubectl-canary in echo what the commands need
@@ -29,7 +37,10 @@ EXAMPLES = """\
   kubectl canary rbac echo -n echo --user jane@example.com
 
   # For a CI pipeline's ServiceAccount in another namespace
-  kubectl canary rbac echo -n echo --serviceaccount ci:deployer"""
+  kubectl canary rbac echo -n echo --serviceaccount ci:deployer
+
+  # Only what an app on Gloo Edge needs, whatever the cluster serves
+  kubectl canary rbac echo -n echo --router gloo"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,10 +71,12 @@ def _rules(permissions: list[Permission]) -> list[dict[str, Any]]:
     ]
 
 
-def rbac_objects(app: str, namespace: str, subject: dict[str, str]) -> list[dict[str, Any]]:
+def rbac_objects(app: str, namespace: str, subject: dict[str, str], routers: set[str] | None = None
+                 ) -> list[dict[str, Any]]:
+    """The Role, ClusterRole and their bindings for apps on `routers` (default: every router)."""
     from kubectl_canary.commands import all_commands
 
-    permissions = merged([c.permissions for c in all_commands()])
+    permissions = for_routers(merged([c.permissions for c in all_commands()]), routers or set(ROUTERS))
     name = f"kubectl-canary-{app}"
     role_ref = {"apiGroup": "rbac.authorization.k8s.io", "name": name}
     rbac = "rbac.authorization.k8s.io/v1"
@@ -97,10 +110,29 @@ def rbac_objects(app: str, namespace: str, subject: dict[str, str]) -> list[dict
     ]
 
 
+def served_routers(invocation: Invocation) -> set[str]:
+    """The routers whose API the cluster serves (one discovery request); both when it cannot be asked."""
+    try:
+        groups = invocation.cluster().served_groups()
+    except CanaryError as error:
+        invocation.warn(f"cannot ask the cluster which gateways it serves ({error}); the Role grants what both "
+                        f"routers need (--router gloo|gateway-api picks one)")
+        return set(ROUTERS)
+    served = {router.name for router in ROUTERS.values() if router.resource.group in groups}
+    if not served:
+        invocation.warn("the cluster serves neither gateway.solo.io (Gloo Edge) nor gateway.networking.k8s.io "
+                        "(the Gateway API); the Role grants what both routers need (--router gloo|gateway-api "
+                        "picks one)")
+        return set(ROUTERS)
+    return served
+
+
 def run(args: argparse.Namespace, invocation: Invocation) -> int:
     app = validate_name(args.app, "app name")
     namespace = invocation.namespace_or_default
-    objects = rbac_objects(app, namespace, _subject(args, namespace))
+    subject = _subject(args, namespace)
+    routers = {invocation.router} if invocation.router else served_routers(invocation)
+    objects = rbac_objects(app, namespace, subject, routers)
     if args.output == "json":
         text = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2)
     else:

@@ -99,7 +99,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
 
 
-def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]:
+def collect(args: argparse.Namespace, invocation: Invocation) -> tuple[list[AppStatus], tuple[str, ...]]:
+    """The statuses, and notes on the listing itself (a kind the user may not list)."""
     cluster = invocation.cluster()
     if args.app:
         app = validate_name(args.app, "app name")
@@ -115,14 +116,16 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]
         owner = gitops_notes(live.obj, live.router.list_field,
                              lambda routes: describe(live.router.parse(app, routes, live.names).state))
         return [replace(status, upstream_problems=notes.problems, notes=notes.notes + owner,
-                        delegations=notes.delegations)]
+                        delegations=notes.delegations)], ()
     scope = None if args.all_namespaces else invocation.namespace
     # Deployments first, each reduced to its readiness as it is decoded, then the route objects one by
     # one: at thousands of apps, holding the full objects would be most of the memory.
     readiness = readiness_index(cluster.iter_list(DEPLOYMENTS, scope))
     listed: list[list[Obj] | None] = []  # the VirtualServices once listed (None: we may not list them)
     found = []
-    for router in _routers(invocation):
+    routers = _routers(invocation)
+    forbidden: list[tuple[Router, ForbiddenError]] = []
+    for router in routers:
         try:
             for obj in cluster.iter_list(router.resource, scope):
                 statuses = app_statuses(router, obj, readiness)
@@ -136,7 +139,14 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> list[AppStatus]
         except NotServedError:
             if invocation.router:
                 raise
-    return sorted((s for s in found if s is not None), key=lambda s: (s.namespace, s.app, s.router))
+        except ForbiddenError as error:
+            # A Role may name one gateway's kinds only: list the apps of the others, and say what is left out.
+            if invocation.router or len(forbidden) + 1 == len(routers):
+                raise
+            forbidden.append((router, error))
+    left_out = tuple(f"{str(error).removeprefix('forbidden: ')} (forbidden), so apps on {router.name} are not shown"
+                     for router, error in forbidden)
+    return sorted((s for s in found if s is not None), key=lambda s: (s.namespace, s.app, s.router)), left_out
 
 
 def _virtual_services(cluster: Cluster) -> list[Obj] | None:
@@ -157,42 +167,48 @@ def _none_found(args: argparse.Namespace, invocation: Invocation) -> str:
     return f"No canary apps found in {where}."
 
 
-def render(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus]) -> str:
-    """What goes to stdout (empty: nothing)."""
+def render(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus],
+           notes: tuple[str, ...] = ()) -> str:
+    """What goes to stdout (empty: nothing); `notes` on the listing itself (a kind the user may not list)."""
     if args.output in ("table", "wide"):
+        style = style_for(invocation.out, no_color=args.no_color)
+        lines = [style.paint(f"note: {note}", "dim") for note in notes]
         if statuses:
-            style = style_for(invocation.out, no_color=args.no_color)
-            return render_table(statuses, all_namespaces=args.all_namespaces, style=style, wide=args.output == "wide")
-        return _none_found(args, invocation)
+            table = render_table(statuses, all_namespaces=args.all_namespaces, style=style, wide=args.output == "wide")
+            return "\n".join([table, *lines])
+        return "\n".join([_none_found(args, invocation), *lines])
     if args.output == "name":
         return "\n".join(object_names(statuses))
     items = [as_dict(s) for s in statuses]
-    body = items[0] if args.app else {"items": items}
+    body = items[0] if args.app else {"items": items, **({"notes": list(notes)} if notes else {})}
     return (json.dumps(body, indent=2) if args.output == "json" else yaml.safe_dump(body, sort_keys=False)).rstrip()
 
 
-def aside(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus]) -> list[str]:
+def aside(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus],
+          notes: tuple[str, ...] = ()) -> list[str]:
     """What goes to stderr: with -o name stdout holds names only (as kubectl's, fit to feed back to it), so
-    "none found" and why a rollout is degraded (the exit code 1) are said there."""
+    "none found", the notes and why a rollout is degraded (the exit code 1) are said there."""
     if args.output != "name":
         return []
+    lines = [f"note: {note}" for note in notes]
     if not statuses:
-        return [_none_found(args, invocation)]
-    return [f"! {s.app}: {problem}" for s in statuses for problem in s.problems]
+        return [_none_found(args, invocation), *lines]
+    return [*(f"! {s.app}: {problem}" for s in statuses for problem in s.problems), *lines]
 
 
-def print_status(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus]) -> None:
-    text = render(args, invocation, statuses)
+def print_status(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus],
+                 notes: tuple[str, ...] = ()) -> None:
+    text = render(args, invocation, statuses, notes)
     if text:
         print(text, file=invocation.out, flush=True)
-    for line in aside(args, invocation, statuses):
+    for line in aside(args, invocation, statuses, notes):
         print(line, file=sys.stderr, flush=True)
 
 
 def show(args: argparse.Namespace, invocation: Invocation) -> int:
     """Print the status once; the exit code says whether a rollout is degraded."""
-    statuses = collect(args, invocation)
-    print_status(args, invocation, statuses)
+    statuses, notes = collect(args, invocation)
+    print_status(args, invocation, statuses, notes)
     return 1 if any(s.problems for s in statuses) else 0
 
 
@@ -212,6 +228,10 @@ def watch(args: argparse.Namespace, invocation: Invocation) -> int:
             while (remaining := deadline - time.monotonic()) > 0:
                 for _ in cluster.watch(resource, scope, name, None, min(remaining, 300), selector):
                     changes.put(None)
+        except (NotServedError, ForbiddenError) as error:
+            # Another gateway's kind, not installed or not ours to read: each redraw notes what it left out.
+            if name is not None or invocation.router or resource == DEPLOYMENTS:
+                changes.put(error)
         except CanaryError as error:
             changes.put(error)
 
@@ -227,14 +247,14 @@ def watch(args: argparse.Namespace, invocation: Invocation) -> int:
     code = 0
     try:
         while True:
-            statuses = collect(args, invocation)
+            statuses, notes = collect(args, invocation)
             code = 1 if any(s.problems for s in statuses) else 0
-            text = render(args, invocation, statuses)
+            text = render(args, invocation, statuses, notes)
             if terminal:
                 stamp = time.strftime("%H:%M:%S")
                 text = f"\x1b[H\x1b[2J{text}\n\nwatching since {stamp}; Ctrl-C to stop"
             print(text + ("" if terminal else "\n"), file=invocation.out, flush=True)
-            for line in aside(args, invocation, statuses):
+            for line in aside(args, invocation, statuses, notes):
                 print(line, file=sys.stderr, flush=True)
             if not _next_change(changes, deadline):
                 return code

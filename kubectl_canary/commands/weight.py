@@ -27,8 +27,9 @@ LONG = (
     """\
 Makes the primary route weighted: 100-PERCENT to the primary, PERCENT to the canary. The
 header route stays, so testers keep reaching the canary. Refused while there is no canary
-(run `kubectl canary header` first) and, when PERCENT > 0, while the canary Deployment has
-fewer ready replicas than desired: --force routes traffic anyway.
+(run `kubectl canary header` first). Raising the weight needs the canary's Deployment
+Available at its current generation with no rollout in progress (--force routes traffic
+anyway); lowering it needs one available pod of the primary, and warns below its minimum.
 
 With --step or --steps the weight moves from the live weight to PERCENT in steps, --interval
 apart; the last step lands exactly on PERCENT. Between steps the gates run (--check commands,

@@ -19,13 +19,14 @@ from kubectl_canary.gitops.manifest_files import ManifestFile, changes_of, plain
 from kubectl_canary.kube.cluster import connect
 from kubectl_canary.model.events import describe
 from kubectl_canary.model.manifests import deployment_name
-from kubectl_canary.model.readiness import Readiness, availability_of, readiness_of
+from kubectl_canary.model.readiness import Readiness, judge, readiness_of
 from kubectl_canary.model.resources import DEPLOYMENTS
 from kubectl_canary.model.rollout import (
     DEFAULT_HEADER,
-    Availability,
+    Judgement,
     RolloutState,
     check_moves,
+    moves,
     parse_header,
     parse_percent,
     promote,
@@ -84,17 +85,17 @@ def _check(args: argparse.Namespace, invocation: Invocation, before: RolloutStat
         return [f"deployment {deployment_name(after.app, v)} is available" for v in gaining]
     cluster, namespace = connect(invocation.connection, field_manager=invocation.field_manager, dry_run="none")
     namespace = invocation.namespace_flag or namespace
-    availability: dict[str, Availability] = {}
-    detail: dict[str, str] = {}
-    for version in gaining:
-        deployment = cluster.get(DEPLOYMENTS, namespace, deployment_name(after.app, version))
-        availability[version] = availability_of(deployment)
-        if deployment is not None:
-            detail[version] = f"{readiness_of(deployment)}"
-        elif args.command == "header":
+    judgements: dict[str, Judgement] = {}
+    for version, direction in moves(before, after).items():
+        name = deployment_name(after.app, version)
+        deployment = cluster.get(DEPLOYMENTS, namespace, name)
+        if deployment is None and args.command == "header":
             # The chart creates the canary's Deployment with these values: header requests may wait for it.
-            availability[version] = Availability.UNAVAILABLE
-    check_moves(before, after, availability, force=getattr(args, "force", False), detail=detail)
+            judgements[version] = Judgement(name)
+        else:
+            judgements[version] = judge(name, version, deployment, direction)
+    for warning in check_moves(before, after, judgements, force=getattr(args, "force", False)):
+        invocation.warn(warning)
     return []
 
 

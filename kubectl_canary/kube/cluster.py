@@ -216,6 +216,17 @@ class Cluster:
         )
         return result
 
+    def served_groups(self) -> set[str]:
+        """The API groups the server serves: discovery (GET /apis), which every authenticated user may read."""
+        started = time.monotonic()
+        status, payload = self._transport.send("GET", "/apis", None, {"Accept": "application/json"})
+        if self._log:
+            self._log(f"GET {self.server}/apis {status} in {1000 * (time.monotonic() - started):.0f} ms")
+        if status >= 400:
+            raise CanaryError(f"the API server at {self.server} answered {status} to GET /apis")
+        groups = self._decode(payload).get("groups") or []
+        return {str(group.get("name")) for group in groups if isinstance(group, dict)}
+
     def live_deployment(self, namespace: str, name: str) -> Obj | None:
         """The Deployment as it runs, for the guards that judge its readiness (offline: see manifest_cluster.py)."""
         return self.get(DEPLOYMENTS, namespace, name)

@@ -4,7 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubectl_canary.model.resources import Resource
+from kubectl_canary.model.resources import (
+    GATEWAYS,
+    HTTP_ROUTES,
+    ROUTE_TABLES,
+    SERVICES,
+    UPSTREAMS,
+    VIRTUAL_SERVICES,
+    Resource,
+)
+
+# What only one router needs (`rbac --router` leaves out the other's): its kinds, and the verbs of a shared
+# kind that only it uses (a Gloo app has one Service that the plugin never deletes; the Gateway API deletes
+# the Service of a version that takes no traffic).
+_ROUTER_KINDS = {ROUTE_TABLES: "gloo", UPSTREAMS: "gloo", VIRTUAL_SERVICES: "gloo", HTTP_ROUTES: "gateway-api",
+                 GATEWAYS: "gateway-api"}
+_ROUTER_VERBS = {(SERVICES, "delete"): "gateway-api"}
 
 
 @dataclass(frozen=True)
@@ -35,3 +50,16 @@ def merged(groups: list[tuple[Permission, ...]]) -> list[Permission]:
         for permission in group:
             verbs.setdefault((permission.resource, permission.cluster_wide), set()).update(permission.verbs)
     return [Permission(r, tuple(sorted(v, key=order.index)), wide) for (r, wide), v in verbs.items()]
+
+
+def for_routers(permissions: list[Permission], routers: set[str]) -> list[Permission]:
+    """Only what the commands need on apps of `routers` (names of routers.ROUTERS)."""
+    kept = []
+    for permission in permissions:
+        router = _ROUTER_KINDS.get(permission.resource)
+        if router is not None and router not in routers:
+            continue
+        verbs = tuple(v for v in permission.verbs if _ROUTER_VERBS.get((permission.resource, v)) in (None, *routers))
+        if verbs:
+            kept.append(Permission(permission.resource, verbs, permission.cluster_wide))
+    return kept

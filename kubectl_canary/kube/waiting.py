@@ -18,14 +18,15 @@ def wait_until_ready(
     timeout: float,
     progress: Callable[[Readiness, float], None],
 ) -> Readiness:
-    """Return once Deployment `name` has all its replicas ready; CanaryError after `timeout` seconds."""
+    """Return once Deployment `name` can take traffic (readiness.py: available at the current generation, no
+    rollout in progress); CanaryError after `timeout` seconds, or at once when its rollout is stuck."""
     started = time.monotonic()
     deadline = started + timeout
     while True:
         # (Re)start from a fresh read: at the beginning, and whenever a watch ends (timeout, 410 Gone).
         deployment = _get(cluster, namespace, name)
         readiness = _report(deployment, started, progress)
-        if readiness.is_ready:
+        if _done(readiness, name, namespace):
             return readiness
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -38,8 +39,15 @@ def wait_until_ready(
             if event_type == "DELETED":
                 raise CanaryError(f"deployment {name} was deleted while waiting for it")
             readiness = _report(obj, started, progress)
-            if readiness.is_ready:
+            if _done(readiness, name, namespace):
                 return readiness
+
+
+def _done(readiness: Readiness, name: str, namespace: str) -> bool:
+    if readiness.stuck:
+        raise CanaryError(f"deployment {name} exceeded its progress deadline ({readiness} ready replicas); check its "
+                          f"pods (kubectl describe deployment/{name} -n {namespace}), then run the command again")
+    return readiness.takes_new_traffic
 
 
 def _report(deployment: Obj, started: float, progress: Callable[[Readiness, float], None]) -> Readiness:

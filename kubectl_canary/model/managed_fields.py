@@ -77,6 +77,33 @@ def is_one_off_edit(manager: str) -> bool:
     return manager in _ONE_OFF_MANAGERS
 
 
+# The field managers (and operations) kubectl's own one-off commands write with: a person's edit, which
+# nothing reconciles back. `adopt` takes routes over from these without --force-conflicts.
+KUBECTL_ONE_OFF = {
+    ("kubectl-client-side-apply", "Update"): "kubectl apply",
+    ("kubectl", "Apply"): "kubectl apply --server-side",
+    ("kubectl-edit", "Update"): "kubectl edit",
+    ("kubectl-patch", "Update"): "kubectl patch",
+    ("kubectl-replace", "Update"): "kubectl replace",
+    ("kubectl-create", "Update"): "kubectl create",
+}
+
+
+def owner_entries(live: Obj, path: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(manager, operation) of every managedFields entry that owns `path` or a field inside it."""
+    entries = []
+    for entry in live.get("metadata", {}).get("managedFields") or []:
+        fields: Any = entry.get("fieldsV1") or {}
+        for key in path:
+            fields = fields.get(f"f:{key}") if isinstance(fields, dict) else None
+            if fields is None:
+                break
+        owner = (str(entry.get("manager")), str(entry.get("operation")))
+        if fields is not None and owner not in entries:
+            entries.append(owner)
+    return entries
+
+
 def owners_of(live: Obj, path: tuple[str, ...]) -> list[str]:
     """The managers that own `path` (e.g. ("spec", "routes")) or a field inside it."""
     owners = []

@@ -261,12 +261,22 @@ def stop_shadow(state: RolloutState) -> RolloutState:
 # --- guards by direction -----------------------------------------------------------------------------------
 
 
-class Availability(str, Enum):
-    """A version's Deployment as `kubectl rollout status` judges it."""
+class Direction(str, Enum):
+    """Which way a move sends traffic to a version; readiness.py judges a Deployment for each."""
 
-    MISSING = "missing"
-    UNAVAILABLE = "unavailable"
-    AVAILABLE = "available"
+    TOWARD = "toward"  # a larger share of the requests without the header, to a version that is not the primary
+    BACK = "back"  # a larger share back to the primary (abort, weight down, a failed gate's --on-failure)
+    HEADER = "header"  # only the requests carrying the canary header: opt-in
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A version's Deployment judged for the traffic a move would send it (readiness.judge)."""
+
+    deployment: str  # its name
+    missing: bool = False
+    refusal: str = ""  # why it cannot take that traffic (empty: it can); --force overrides
+    warning: str = ""  # it takes it, and the user should know something (e.g. below its minimum availability)
 
 
 def traffic_shares(state: RolloutState) -> dict[str, Fraction]:
@@ -292,43 +302,50 @@ def header_versions(state: RolloutState) -> set[str]:
 def versions_gaining(before: RolloutState, after: RolloutState) -> list[str]:
     """The versions that receive traffic after a transition that they did not receive before: a larger
     share of the requests without the header, or the header requests. Only these need checking."""
+    return list(moves(before, after))
+
+
+def moves(before: RolloutState, after: RolloutState) -> dict[str, Direction]:
+    """Each version that gains traffic, and which way it goes: back to the primary, toward any other version
+    (a canary, a new primary), or only the header requests."""
     old = traffic_shares(before)
-    gaining = [v for v, share in traffic_shares(after).items() if share > old.get(v, 0)]
-    return gaining + [v for v in sorted(header_versions(after) - header_versions(before)) if v not in gaining]
+    gaining = {
+        version: Direction.BACK if version == before.primary else Direction.TOWARD
+        for version, share in traffic_shares(after).items() if share > old.get(version, 0)
+    }
+    for version in sorted(header_versions(after) - header_versions(before)):
+        gaining.setdefault(version, Direction.HEADER)
+    return gaining
 
 
 def check_moves(
     before: RolloutState,
     after: RolloutState,
-    availability: dict[str, Availability],
+    judgements: dict[str, Judgement],
     *,
     force: bool,
-    detail: dict[str, str] | None = None,
-) -> None:
-    """Refuse a transition that moves traffic toward a version that cannot take it.
+) -> list[str]:
+    """Refuse a transition that moves traffic toward a version that cannot take it; the warnings to show.
 
-    Traffic without the header may move *to* a version only when its Deployment is available
-    (`force` overrides that, never existence); moving it *away* from a version is judged only by
-    where it goes. Header requests are opt-in: they may reach a version still starting, never a
-    missing one. `availability` holds every version of `after`; `detail` says, per version, what
-    the user sees (e.g. "0/1 ready replicas").
+    Never toward a missing Deployment, whatever `force` says (moving traffic away from one is allowed: it
+    shrinks an outage). Otherwise each gaining version's judgement (readiness.judge, by direction) refuses
+    or warns; `force` overrides a refusal. `judgements` holds every version of `moves(before, after)`.
     """
-    detail = detail or {}
-    old = traffic_shares(before)
-    for version in versions_gaining(before, after):
-        if availability.get(version) is Availability.MISSING:
-            raise CanaryError(_missing_message(before, after, version))
-    for version in [v for v, share in traffic_shares(after).items() if share > old.get(v, 0)]:
-        if availability.get(version) is Availability.UNAVAILABLE and not force:
-            name = f"{after.app}-{version}"
-            raise CanaryError(
-                f"deployment {name} has {detail.get(version, 'not all its')} ready replicas, so {version} cannot "
-                f"serve traffic yet; wait (kubectl rollout status deployment/{name}) or pass --force"
-            )
+    gaining = moves(before, after)
+    for version in gaining:
+        if judgements[version].missing:
+            raise CanaryError(_missing_message(before, after, version, judgements[version].deployment))
+    warnings = []
+    for version in gaining:
+        judgement = judgements[version]
+        if judgement.refusal and not force:
+            raise CanaryError(judgement.refusal)
+        if judgement.warning:
+            warnings.append(judgement.warning)
+    return warnings
 
 
-def _missing_message(before: RolloutState, after: RolloutState, version: str) -> str:
-    name = f"{after.app}-{version}"
+def _missing_message(before: RolloutState, after: RolloutState, version: str, name: str) -> str:
     where = ", ".join(f"{format_percent(s)}% to {v}" for v, s in traffic_shares(before).items())
     text = f"deployment {name} not found, so {version} has no pods to serve traffic; the routes stay as they are"
     text += f" ({where})"

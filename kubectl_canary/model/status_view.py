@@ -9,7 +9,7 @@ from typing import Any
 
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.model.app_names import AppNames, recorded_apps, recorded_names
-from kubectl_canary.model.readiness import Readiness, readiness_of
+from kubectl_canary.model.readiness import Readiness, readiness_of, serving_problem
 from kubectl_canary.model.rollout import HeaderMatch, RolloutState, format_percent, traffic_shares
 from kubectl_canary.model.style import Style, format_columns
 from kubectl_canary.routers.gloo_delegation import Delegation
@@ -54,14 +54,14 @@ class AppStatus:
             found.append(f"{self.gateway} reports {self.route_kind} {self.route_object} {self.verdict}: "
                          f"{self.verdict_reason or 'no reason given'}")
         if self.state:
-            # Any share, however small (0.1% is 1 request in 1000), to a version that is not available.
+            # Any share, however small (0.1% is 1 request in 1000), to a version that does not serve it well:
+            # judged as the guards judge traffic moving back to it (readiness.serving_problem).
             readiness = {self.state.primary: self.primary, self.state.canary: self.canary}
             for version, share in traffic_shares(self.state).items():
                 role = "primary" if version == self.state.primary else "canary"
-                ready = readiness.get(version)
-                if ready is None or not ready.is_ready:
-                    what = "missing" if ready is None else "not ready"
-                    found.append(f"{role} {version} receives {format_percent(share)}% of the traffic but is {what}")
+                problem = serving_problem(readiness.get(version))
+                if problem is not None:
+                    found.append(f"{role} {version} receives {format_percent(share)}% of the traffic but is {problem}")
         return found
 
 
@@ -157,7 +157,7 @@ def as_dict(status: AppStatus) -> dict[str, Any]:
 def _cell(version: str | None, readiness: Readiness | None, style: Style) -> str:
     if version is None:
         return "-"
-    ready = readiness is not None and readiness.is_ready
+    ready = serving_problem(readiness) is None
     text = f"{version} ({readiness if readiness else 'missing'})"
     return style.mark(ready) + style.paint(text, "green" if ready else "red")
 

@@ -113,9 +113,11 @@ def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
 
     With `choice` (--router) only that router is asked. Without it every router is, and an app whose
     routes exist on two gateways at once (during a migration) must be told which one to move. A router
-    whose API the cluster does not serve holds no app, unless it is the chosen or `required` one.
-    `route_table` (--route-table) names the Gloo RouteTable, `route` (--route) the HTTPRoute; without them,
-    an app none of the derived names finds is looked for in the route objects that record it (app_names.py).
+    whose API the cluster does not serve, or that the user may not read (403: a Role naming only the other
+    gateway's kinds), holds no app, unless it is the chosen or `required` one, or the app is found on no
+    router that could be read (then it may be on the unreadable one: the 403 stays). `route_table`
+    (--route-table) names the Gloo RouteTable, `route` (--route) the HTTPRoute; without them, an app none
+    of the derived names finds is looked for in the route objects that record it (app_names.py).
     """
     if route_table:
         if choice and choice != GLOO.name:
@@ -129,24 +131,31 @@ def find_app(cluster: Cluster, namespace: str, app: str, choice: str | None, *,
         return None if http_route is None else (GATEWAY_API, http_route)
 
     found: list[tuple[Router, Obj]] = []
+    forbidden: list[ForbiddenError] = []
     order = [required, *(r for r in ROUTERS.values() if r is not required)] if required else ROUTERS.values()
     for router in [ROUTERS[choice]] if choice else order:
         try:
             obj = cluster.get(router.resource, namespace, router.object_name(app))
-        except NotServedError:
+        except (NotServedError, ForbiddenError) as error:
             if choice or router is required:
                 raise
-            continue  # that gateway's API is not installed: the app cannot live there
+            if isinstance(error, ForbiddenError):
+                forbidden.append(error)
+            continue  # that gateway's API is not installed, or not ours to read: the app is not there
         if obj is not None:
             found.append((router, obj))
-    if len(found) > 1:
+    if len(found) > 1:  # only where both kinds could be read
         names = " and ".join(f"{r.resource.kind} {obj['metadata']['name']}" for r, obj in found)
         raise UsageError(
             f"app {app} has routes on two gateways ({names}); choose which to change with "
             f"--router {'|'.join(r.name for r, _ in found)}"
         )
     if not found:
-        return recorded_table(cluster, namespace, app, [ROUTERS[choice]] if choice else list(ROUTERS.values()))
+        recorded = recorded_table(cluster, namespace, app, [ROUTERS[choice]] if choice else list(ROUTERS.values()))
+        if recorded is None and forbidden and required is None:
+            # Not on any router we may read: it may well be on the one we may not, so that stays an error.
+            raise forbidden[0]
+        return recorded
     return found[0]
 
 
@@ -154,8 +163,6 @@ def recorded_table(cluster: Cluster, namespace: str, app: str, routers: list[Rou
                    ) -> tuple[Router, Obj] | None:
     """The route object of the namespace whose record names `app` (one shared by several apps): RouteTables
     first, then HTTPRoutes; one LIST per router asked."""
-    from kubectl_canary.errors import ForbiddenError, NotServedError, UsageError
-
     for router in routers or [GLOO]:
         try:
             objs = [o for o in cluster.list(router.resource, namespace, RECORD_SELECTOR) if app in recorded_apps(o)]

@@ -110,6 +110,8 @@ class RouteChange:
     verdict: Verdict = NO_VERDICT
     # The gateway's verdict as it stood before the command: on the routes someone wrote earlier.
     earlier: Verdict = NO_VERDICT
+    # What the guards let through but the user should know (e.g. traffic back to a primary below its minimum).
+    warnings: tuple[str, ...] = ()
 
 
 class Reporter(Protocol):

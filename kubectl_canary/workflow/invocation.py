@@ -94,6 +94,10 @@ class Invocation:
         """Something the user should know that does not stop the command; always on stderr."""
         print(f"warning: {line}", file=sys.stderr, flush=True)
 
+    def note(self, line: str) -> None:
+        """Something worth knowing about what the command did (not a problem); always on stderr."""
+        print(f"note: {line}", file=sys.stderr, flush=True)
+
     def progress(self, state: str, elapsed: str) -> None:
         """A progress line on stderr: redrawn in place on a terminal, else printed when `state` changes."""
         if self.output is not None:
@@ -146,6 +150,8 @@ class Invocation:
                 f"{change.router.gateway} had rejected {what} before this command: "
                 f"{change.earlier.reason or 'no reason given'}; check with kubectl canary status {change.after.app}"
             )
+        for warning in change.warnings:
+            self.warn(warning)
         reason = change.verdict.reason or "no reason given"
         if change.verdict.state == "Warning":
             self.warn(f"{change.router.gateway} accepted {what} with a warning: {reason}")

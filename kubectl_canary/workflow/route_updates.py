@@ -11,16 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kubectl_canary.errors import ApiError, CanaryError
+from kubectl_canary.gitops.gitops_owner import owner_of as gitops_owner
 from kubectl_canary.kube.cluster import Cluster
 from kubectl_canary.model.app_names import APPS_ANNOTATION, RECORD_LABEL, AppNames, record
-from kubectl_canary.model.managed_fields import apply_body, is_one_off_edit, owners_of
-from kubectl_canary.model.readiness import availability_of, readiness_of
+from kubectl_canary.model.managed_fields import KUBECTL_ONE_OFF, apply_body, is_one_off_edit, owner_entries, owners_of
+from kubectl_canary.model.readiness import judge
 from kubectl_canary.model.resources import DEPLOYMENTS, Obj
-from kubectl_canary.model.rollout import Availability, RolloutState, check_moves, versions_gaining
+from kubectl_canary.model.rollout import Direction, Judgement, RolloutState, check_moves, moves
 from kubectl_canary.routers import read_rollout
 from kubectl_canary.routers.seam import NO_VERDICT, LiveRollout, RouteChange, Verdict
 
 ATTEMPTS = 5
+# Helm's trace on the objects of a release: its next upgrade puts the routes back, whoever edited them since.
+HELM_RELEASE = "meta.helm.sh/release-name"
 # Written with every route change: which command made it. A finish or abort whose deletion step
 # lost its answer is recognised on a re-run by it, and ends with exit 0 instead of "no canary".
 LAST_TRANSITION = "kubectl-canary.io/last-transition"
@@ -28,20 +31,17 @@ LAST_TRANSITION = "kubectl-canary.io/last-transition"
 
 def require_ready(cluster: Cluster, namespace: str, app: str, version: str, *, force: bool,
                   names: AppNames | None = None) -> None:
-    """Refuse to send users to a version whose Deployment is missing (whatever --force says) or not ready."""
+    """Refuse to send users to a version whose Deployment is missing (whatever --force says), or that cannot
+    take traffic moving toward it (readiness.judge)."""
     name = (names or AppNames()).deployment_of(app, version)
-    deployment = cluster.live_deployment(namespace, name)
-    if deployment is None:
+    judgement = judge(name, version, cluster.live_deployment(namespace, name), Direction.TOWARD)
+    if judgement.missing:
         raise CanaryError(
             f"deployment {name} not found in namespace {namespace}, so {version} has no pods to serve traffic; "
             f"recreate it with: kubectl canary header {app} {version}"
         )
-    readiness = readiness_of(deployment)
-    if not readiness.is_ready and not force:
-        raise CanaryError(
-            f"deployment {name} has {readiness} ready replicas, so {version} cannot serve traffic yet; "
-            f"wait (kubectl rollout status deployment/{name} -n {namespace}) or pass --force"
-        )
+    if judgement.refusal and not force:
+        raise CanaryError(judgement.refusal)
 
 
 def update_routes(
@@ -88,7 +88,8 @@ def update_routes(
         if routes == live_routes and recorded is None:
             return RouteChange(live.state, desired, live.obj, False, live.router, earlier=earlier)
         check_route_owners(live, cluster.field_manager, force_conflicts=force_conflicts)
-        guard_moves(cluster, namespace, live.state, desired, force=force, starting=starting, names=live.names)
+        warnings = guard_moves(cluster, namespace, live.state, desired, force=force, starting=starting,
+                               names=live.names)
         changes: Obj = {"spec": {live.router.list_field: routes}}
         annotations = {LAST_TRANSITION: transition} if transition else {}
         if recorded is not None:
@@ -113,7 +114,7 @@ def update_routes(
                 f"{live.router.gateway} rejected {kind} {name}: {verdict.reason or 'no reason given'}; the routes "
                 f"were written, so fix the cause or return to the stable routes with: kubectl canary abort {app}"
             )
-        return RouteChange(live.state, desired, written, True, live.router, verdict, earlier)
+        return RouteChange(live.state, desired, written, True, live.router, verdict, earlier, tuple(warnings))
     assert live is not None
     raise CanaryError(
         f"{live.router.resource.kind} {live.obj['metadata']['name']} changed {ATTEMPTS} times while it was being "
@@ -140,19 +141,19 @@ def guard_moves(
     force: bool,
     starting: frozenset[str] = frozenset(),
     names: AppNames | None = None,
-) -> None:
-    """Read the Deployments of the versions that would gain traffic (only those), then `check_moves`."""
-    availability: dict[str, Availability] = {}
-    detail: dict[str, str] = {}
-    for version in versions_gaining(before, after):
-        if version in starting:
-            availability[version] = Availability.UNAVAILABLE
+) -> list[str]:
+    """Read the Deployments of the versions that would gain traffic (only those), judge each for the way the
+    traffic moves (readiness.judge), then `check_moves`; the warnings to show."""
+    judgements: dict[str, Judgement] = {}
+    for version, direction in moves(before, after).items():
+        name = (names or AppNames()).deployment_of(after.app, version)
+        if version in starting:  # just created by this command: it exists, and is not available yet
+            refusal = "" if direction is Direction.HEADER else (
+                f"deployment {name} was just created, so {version} cannot serve traffic yet")
+            judgements[version] = Judgement(name, refusal=refusal)
             continue
-        deployment = cluster.live_deployment(namespace, (names or AppNames()).deployment_of(after.app, version))
-        availability[version] = availability_of(deployment)
-        if deployment is not None:
-            detail[version] = str(readiness_of(deployment))
-    check_moves(before, after, availability, force=force, detail=detail)
+        judgements[version] = judge(name, version, cluster.live_deployment(namespace, name), direction)
+    return check_moves(before, after, judgements, force=force)
 
 
 def await_verdict(cluster: Cluster, live: LiveRollout, written: Obj, timeout: float) -> Verdict:
@@ -195,6 +196,31 @@ def _owned_elsewhere(live: LiveRollout, managers: list[str]) -> CanaryError:
         f"the routes of {what} are managed by {who}, which will undo changes made here "
         f"(GitOps tools and Helm revert them); change them there, or take them over with --force-conflicts"
     )
+
+
+def take_over(live: LiveRollout, manager: str, *, force_conflicts: bool) -> list[str]:
+    """`adopt`, the take-over: the one-off edits (kubectl apply, client-side or --server-side, edit, patch, ...)
+    whose routes it writes over, as `"manager" (command)`; empty when nobody else owns them.
+
+    Refused before any write (unless `force_conflicts`) when something that reconciles owns the routes:
+    Helm, Argo CD, Flux or any other manager, or the object carries a GitOps controller's or Helm's traces
+    (whoever last edited it by hand, that owner puts its routes back at its next sync or upgrade).
+    """
+    entries = [(m, op) for m, op in owner_entries(live.obj, ("spec", live.router.list_field)) if m != manager]
+    reconciling = [f'"{m}"' for m, op in entries if (m, op) not in KUBECTL_ONE_OFF]
+    if (owner := gitops_owner(live.obj)) is not None:
+        reconciling.append(f"{owner.tool} ({owner.owner}; {owner.trace})")
+    meta = live.obj.get("metadata") or {}
+    if (release := (meta.get("annotations") or {}).get(HELM_RELEASE)) is not None:
+        reconciling.append(f"Helm (release {release}; annotation {HELM_RELEASE})")
+    if reconciling and not force_conflicts:
+        what = f"{live.router.resource.kind} {meta.get('name')}"
+        raise CanaryError(
+            f"the routes of {what} are managed by {', '.join(reconciling)}, which will undo changes made here; "
+            f"adopt takes over only routes last changed by hand (kubectl apply, edit, patch): change them in Git "
+            f"instead (--local -f PATH, GitOps mode), or take them over with --force-conflicts"
+        )
+    return [f'"{m}" ({KUBECTL_ONE_OFF.get((m, op), op)})' for m, op in entries]
 
 
 def remove_leftovers(cluster: Cluster, namespace: str, app: str, keep: str, names: AppNames | None = None

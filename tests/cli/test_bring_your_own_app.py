@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kubectl_canary.cli import main
 from kubectl_canary.kube.cluster import ConnectionOptions, connect
@@ -454,3 +456,170 @@ def test_status_name_prints_the_shared_table_once_and_wide_its_apps(api, team, c
         ["routetable/team-a", "gloo-system/team-a-cart-80", "<none>"],
         ["routetable/team-a", "gloo-system/team-a-search-80", "<none>"],
     ]
+
+
+# --- adopt is the take-over ------------------------------------------------------------------------------------
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+README = Path(__file__).resolve().parents[2] / "README.md"
+ADOPTED = [HEALTHZ, {**ECHO, "routeAction": to("echo", "v1")}, CART, SEARCH, LEGACY]
+
+
+def table_body(routes_: list[dict], **metadata: dict) -> dict:
+    return {"apiVersion": "gateway.solo.io/v1", "kind": "RouteTable",
+            "metadata": {"name": "team-a", "namespace": NS, "labels": {"apiGroup": "example"}, **metadata},
+            "spec": {"routes": copy.deepcopy(routes_)}}
+
+
+def written_by(api, how: str) -> None:
+    """RouteTable team-a as each way of writing it by hand leaves it (managedFields as a real server records)."""
+    api.delete("routetables", NS, "team-a")
+    if how == "kubectl apply":  # client-side: an Update by kubectl-client-side-apply, and the last-applied file
+        body = table_body(TABLE_ROUTES)
+        body["metadata"]["annotations"] = {LAST_APPLIED: json.dumps(body, sort_keys=True)}
+        api.create(body, manager="kubectl-client-side-apply")
+    elif how == "kubectl apply --server-side":
+        api.apply(table_body(TABLE_ROUTES), manager="kubectl")
+    else:  # created by kubectl apply, then a route added with kubectl edit or kubectl patch
+        api.create(table_body(TABLE_ROUTES[:-1]), manager="kubectl-client-side-apply")
+        live = table(api)
+        live["spec"]["routes"] = copy.deepcopy(TABLE_ROUTES)
+        api.replace(live, manager={"kubectl edit": "kubectl-edit", "kubectl patch": "kubectl-patch"}[how])
+
+
+def route_owners(api) -> list[str]:
+    from kubectl_canary.model.managed_fields import owners_of
+
+    return owners_of(table(api), ("spec", "routes"))
+
+
+def route_applies(api) -> list[str | None]:
+    return [r.query.get("force") for r in api.requests if r.method == "PATCH" and "/routetables/" in r.path]
+
+
+@pytest.mark.parametrize(("how", "previous"), [
+    ("kubectl apply", '"kubectl-client-side-apply" (kubectl apply)'),
+    ("kubectl apply --server-side", '"kubectl" (kubectl apply --server-side)'),
+    ("kubectl edit", '"kubectl-edit" (kubectl edit)'),
+    ("kubectl patch", '"kubectl-patch" (kubectl patch)'),
+])
+def test_adopt_takes_over_routes_last_changed_by_hand_and_names_the_edit(api, team, canary, how, previous):
+    written_by(api, how)
+    assert route_owners(api) != []
+    api.clear_requests()
+    ready = threading.Timer(0.3, lambda: api.set_deployment_ready(NS, "echo-v1"))
+    ready.start()
+    result = canary("adopt", "echo", "v1", *TEAM, *ECHO_FLAGS, "--wait")
+    ready.join()
+    assert result.code == 0, result.err
+    assert (f"note: the routes of RouteTable team-a were last changed by {previous}, a one-off edit: adopt takes "
+            f"them over (kubectl canary is their field manager from now on; applying the old manifest again would "
+            f"put its routes back)") in result.err.splitlines()
+    assert "error" not in result.err
+    assert routes(api) == ADOPTED
+    assert route_owners(api) == ["kubectl-canary"]
+    assert route_applies(api) == ["true"]  # forced exactly there: the Upstream and Deployment applies are not
+    assert [r.query.get("force") for r in writes(api) if "/routetables/" not in r.path] == [None, None]
+    # From now on the plugin owns the routes: the next commands need no flag at all.
+    api.delete("deployments", NS, "echo")
+    assert canary("header", "echo", "v2", *TEAM).code == 0
+    assert routes(api)[1] == header_route("echo", "v2", "/echo")
+
+
+@pytest.mark.parametrize(("owner", "who"), [
+    ("helm", '"helm"'),
+    ("argocd", '"argocd-controller", Argo CD (application shop; annotation argocd.argoproj.io/tracking-id)'),
+    ("flux", '"kustomize-controller", Flux (Kustomization flux-system/apps; labels kustomize.toolkit.fluxcd.io/name '
+             'and /namespace)'),
+    ("server-side apply", '"platform-operator"'),
+    ("argocd, then kubectl edit", "Argo CD (application shop; label argocd.argoproj.io/instance)"),
+    ("helm release, then kubectl patch", "Helm (release team-a; annotation meta.helm.sh/release-name)"),
+])
+def test_adopt_refuses_routes_something_reconciles_before_any_write(api, team, canary, owner, who):
+    api.delete("routetables", NS, "team-a")
+    if owner == "helm":
+        api.create(table_body(TABLE_ROUTES), manager="helm")
+    elif owner == "argocd":
+        tracking = {"argocd.argoproj.io/tracking-id": "shop:gateway.solo.io/RouteTable:team-a/team-a"}
+        api.create(table_body(TABLE_ROUTES, annotations=tracking), manager="argocd-controller")
+    elif owner == "flux":
+        body = table_body(TABLE_ROUTES)
+        body["metadata"]["labels"].update({"kustomize.toolkit.fluxcd.io/name": "apps",
+                                           "kustomize.toolkit.fluxcd.io/namespace": "flux-system"})
+        api.apply(body, manager="kustomize-controller")
+    elif owner == "server-side apply":
+        api.apply(table_body(TABLE_ROUTES), manager="platform-operator")
+    else:  # a GitOps controller or Helm wrote it; a person edited the routes since
+        body = table_body(TABLE_ROUTES[:-1])
+        if owner.startswith("argocd"):
+            body["metadata"]["labels"]["argocd.argoproj.io/instance"] = "shop"
+        else:
+            body["metadata"]["annotations"] = {"meta.helm.sh/release-name": "team-a"}
+        api.create(body, manager="argocd-controller" if owner.startswith("argocd") else "helm")
+        live = table(api)
+        live["spec"]["routes"] = copy.deepcopy(TABLE_ROUTES)
+        api.replace(live, manager="kubectl-edit" if owner.startswith("argocd") else "kubectl-patch")
+    before = table(api)
+    api.set_deployment_ready(NS, "echo")
+    api.clear_requests()
+    refused = canary("adopt", "echo", "v1", *TEAM, *ECHO_FLAGS, "--wait")
+    assert refused.code == 1
+    assert refused.err == (
+        f"error: the routes of RouteTable team-a are managed by {who}, which will undo changes made here; adopt "
+        f"takes over only routes last changed by hand (kubectl apply, edit, patch): change them in Git instead "
+        f"(--local -f PATH, GitOps mode), or take them over with --force-conflicts\n")
+    assert writes(api) == []
+    assert table(api) == before
+    assert api.get("deployments", NS, "echo-v1") is None
+    # Told to, it takes them over (the owner will put its routes back at its next sync).
+    forced = canary("adopt", "echo", "v1", *TEAM, *ECHO_FLAGS, "--force", "--force-conflicts")
+    assert forced.code == 0, forced.err
+    assert routes(api) == ADOPTED
+    assert route_applies(api) == ["true"]
+
+
+def test_adopt_dry_run_on_a_table_made_with_kubectl_apply_shows_the_take_over_and_writes_nothing(api, team, canary):
+    written_by(api, "kubectl apply")
+    api.clear_requests()
+    result = canary("adopt", "echo", "v1", *TEAM, *ECHO_FLAGS, "--dry-run=client", "-o", "yaml")
+    assert result.code == 0, result.err
+    assert writes(api) == []
+    assert result.err.startswith('note: the routes of RouteTable team-a were last changed by '
+                                 '"kubectl-client-side-apply" (kubectl apply), a one-off edit: adopt takes them over')
+    assert [d["kind"] for d in yaml.safe_load_all(result.out)] == ["Upstream", "Deployment", "RouteTable"]
+
+
+def readme_commands() -> list[list[str]]:
+    """The commands of the README's section "Using it on an app you already run", as printed there."""
+    text = README.read_text().split("## Using it on an app you already run", 1)[1].split("What the flags mean", 1)[0]
+    block = [line.strip() for line in text.splitlines() if line.startswith("    ")]
+    joined = " ".join(line.split("#", 1)[0].strip() if line.startswith("kubectl delete") else line for line in block
+                      if not line.startswith("#")).replace("\\ ", "")
+    return [shlex.split("kubectl " + command) for command in joined.split("kubectl ") if command.strip()]
+
+
+def test_the_readme_section_verbatim_on_a_table_made_with_kubectl_apply(api, team, canary):
+    """Every command of the README's section, as printed, on RouteTable team-a as `kubectl apply` left it."""
+    commands = readme_commands()
+    assert [c[:3] for c in commands] == [
+        ["kubectl", "canary", "adopt"], ["kubectl", "canary", "adopt"], ["kubectl", "delete", "deployment"],
+        ["kubectl", "canary", "header"], ["kubectl", "canary", "weight"], ["kubectl", "canary", "status"],
+        ["kubectl", "canary", "finish"], ["kubectl", "canary", "header"]]
+    written_by(api, "kubectl apply")
+    for command in commands:
+        if command[1] == "delete":
+            assert api.delete("deployments", NS, command[3]) is not None
+            continue
+        pods = threading.Timer(0.3, lambda: api.set_deployment_ready(NS, "echo-v1")) if "--wait" in command else None
+        if pods:
+            pods.start()
+        result = canary(*command[2:])
+        if pods:
+            pods.join()
+        assert result.code == 0, (command, result.err)
+        assert "error" not in result.err, (command, result.err)
+        if command[2] == "header" and command[3] == "echo":
+            api.set_deployment_ready(NS, "echo-v2")  # the kubelet's part: its pods become ready
+    assert routes(api) == [HEALTHZ, {**ECHO, "routeAction": to("echo", "v2")}, header_route("cart", "v2", "/cart"),
+                           CART, SEARCH, LEGACY]
+    assert api.get("deployments", NS, "echo-v1") is None and api.get("deployments", NS, "cart-v2") is not None

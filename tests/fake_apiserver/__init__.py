@@ -53,7 +53,10 @@ Faithful, because the plugin's correctness depends on it:
 - kinds with a status subresource (Deployment, Service, Namespace) keep their status on writes to the
   main resource and take it through `/status`; the Gloo kinds have none, so their status is an ordinary
   field there (changing it bumps generation, as on a real server);
-- LIST items of built-in kinds carry no apiVersion/kind (typed lists); those of custom resources do.
+- LIST items of built-in kinds carry no apiVersion/kind (typed lists); those of custom resources do;
+- an API group the server does not serve (`unserve(group)`: its CRDs not installed, or any unknown group) is
+  absent from discovery, and every path under it gets a plain-text `404 page not found` (no Status); an
+  unknown resource of a served group gets a NotFound Status with empty details, as on a real server (v1.36).
 
 Known differences from a real API server:
 - stricter: unknown fields in a custom resource get 422 Invalid naming the field (a real server prunes
@@ -65,15 +68,20 @@ Known differences from a real API server:
   absolute paths) are evaluated;
 - stricter: an apply whose body carries a resourceVersion for an object that does not exist gets 409;
 - no defaulting of built-in kinds (not spec.replicas, not a Service's clusterIP), no admission, no
-  controllers: Deployment status changes only through `set_deployment_ready` / `auto_ready`, Gloo status
-  only through `replace`/`/status` writes; deleting a namespace deletes its objects at once;
+  controllers: Deployment status changes only through `set_deployment_ready` / `set_deployment_status` /
+  `auto_ready` (counts and conditions as the Deployment controller computes them: Available when
+  availableReplicas >= replicas - maxUnavailable, Progressing with ReplicaSetUpdated, NewReplicaSetAvailable
+  or ProgressDeadlineExceeded; a rolling update's old pods counted in replicas and availableReplicas), Gloo
+  status only through `replace`/`/status` writes; deleting a namespace deletes its objects at once;
 - no validation of built-in kinds beyond metadata;
 - simplified strategic merge: a fixed table of list fields merge by key (containers by name, ports by
   containerPort/port, env by name, ...), every other list is replaced; `$patch: delete|replace` honoured,
   other directives ignored;
 - field ownership treats every list as atomic (a real server keys the containers, ports, ... of built-in
   kinds by their merge key), ignores status, and ignores managedFields sent by clients;
-- no RBAC except the `forbid()` hook; impersonation headers are recorded, never checked or applied
+- RBAC only as `forbid()` (403 for a verb or method on a resource) and `grant(rules)` (403 for anything the
+  rules do not grant), by apiGroup, resource and verb, ignoring namespaces and resourceNames; a 403 comes
+  before routing, as on a real server; impersonation headers are recorded, never checked or applied
   (a real server needs the `impersonate` verb and answers as the impersonated user); one server
   certificate whatever the SNI name;
 - pagination: `limit`/`continue` page a LIST, but the continue token is an offset (a real one is opaque

@@ -58,6 +58,11 @@ class Route:
 class Reply:
     status: int
     body: JsonObject
+    # A plain-text answer instead of JSON: what a real server sends for an API group it does not serve.
+    text: str | None = None
+
+
+PAGE_NOT_FOUND = Reply(404, {}, "404 page not found\n")
 
 
 @dataclass
@@ -67,8 +72,21 @@ class WatchReply:
 
 @dataclass(frozen=True)
 class ForbidRule:
-    method_or_verb: str  # an HTTP method ("PATCH") or a verb ("patch", "list")
+    method_or_verb: str  # an HTTP method ("PATCH"), a verb ("patch", "list"), or "*" for all
     resource: str  # plural, or "*"
+
+
+@dataclass(frozen=True)
+class GrantRule:
+    """One rule of a Role or ClusterRole (apiGroups, resources, verbs; "*" matches any)."""
+
+    api_groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+
+    def allows(self, group: str, plural: str, verb: str) -> bool:
+        return all(wanted in granted or "*" in granted
+                   for wanted, granted in ((group, self.api_groups), (plural, self.resources), (verb, self.verbs)))
 
 
 def field_manager(request: ApiRequest) -> str:
@@ -134,20 +152,28 @@ def route_of(segments: list[str], request: ApiRequest) -> Route:
     return Route(resource_type, namespace, name, subresource, verb)
 
 
-def discovery(segments: list[str], server_address: str) -> JsonObject | None:
+def discovery(segments: list[str], server_address: str, unserved: frozenset[str] = frozenset()) -> JsonObject | None:
     if segments == ["api"]:
         return resources.api_versions(server_address)
     if segments == ["apis"]:
-        return resources.api_group_list()
+        return resources.api_group_list(unserved)
     if segments == ["version"]:
         return dict(resources.VERSION_INFO)
     if len(segments) == 2 and segments[0] == "api":
         return resources.api_resource_list("", segments[1])
-    if len(segments) == 2 and segments[0] == "apis":
+    if len(segments) == 2 and segments[0] == "apis" and segments[1] not in unserved:
         return resources.api_group(segments[1])
-    if len(segments) == 3 and segments[0] == "apis":
+    if len(segments) == 3 and segments[0] == "apis" and segments[1] not in unserved:
         return resources.api_resource_list(segments[1], segments[2])
     return None
+
+
+def _served_group(segments: list[str], unserved: frozenset[str]) -> bool:
+    """Whether a path names an API group the server serves: for any other, a real server's mux answers
+    a plain-text 404 "404 page not found" (no Status; a served group's unknown resource gets a Status)."""
+    if segments[:1] != ["apis"]:
+        return True
+    return len(segments) > 1 and segments[1] not in unserved and resources.api_group(segments[1]) is not None
 
 
 @dataclass
@@ -158,6 +184,10 @@ class ApiEndpoints:
     user: str
     stopping: threading.Event
     forbidden: list[ForbidRule] = field(default_factory=list)
+    # API groups whose CRDs are not installed: absent from discovery, and their paths a plain-text 404.
+    unserved: frozenset[str] = frozenset()
+    # RBAC: once set, only what these rules grant is allowed (403 otherwise), as for a user bound to a Role.
+    granted: list[GrantRule] | None = None
 
     def respond(self, request: ApiRequest, server_address: str) -> Reply | WatchReply:
         """The answer to a request; errors become Status replies, never exceptions."""
@@ -167,11 +197,19 @@ class ApiEndpoints:
                 raise unauthorized()
             segments = [segment for segment in request.path.split("/") if segment]
             if request.method in ("GET", "HEAD"):
-                document = discovery(segments, server_address)
+                document = discovery(segments, server_address, self.unserved)
                 if document is not None:
                     return Reply(200, document)
-            target = route_of(segments, request)
+            try:
+                target = route_of(segments, request)
+            except ApiError:
+                if not _served_group(segments, self.unserved):
+                    return PAGE_NOT_FOUND
+                raise
+            # A real server authorizes before it routes: a forbidden request gets 403 even for an unserved kind.
             self._check_forbidden(request.method, target)
+            if not _served_group(segments, self.unserved):
+                return PAGE_NOT_FOUND
             verbs: dict[str, Callable[[Route, ApiRequest], Reply | WatchReply]] = {
                 "get": self._get, "list": self._list, "watch": self._watch, "create": self._create,
                 "update": self._update, "patch": self._patch, "delete": self._delete,
@@ -185,11 +223,18 @@ class ApiEndpoints:
             return Reply(failure.code, failure.body())
 
     def _check_forbidden(self, method: str, target: Route) -> None:
+        resource_type = target.resource_type
+        refused = forbidden(resource_type, target.name or "", self.user, target.verb, target.namespace)
         for rule in self.forbidden:
-            if rule.resource not in ("*", target.resource_type.plural):
+            if rule.resource not in ("*", resource_type.plural):
                 continue
-            if rule.method_or_verb.upper() == method or rule.method_or_verb.lower() == target.verb:
-                raise forbidden(target.resource_type, target.name or "", self.user, target.verb, target.namespace)
+            verb = rule.method_or_verb
+            if verb == "*" or verb.upper() == method or verb.lower() == target.verb:
+                raise refused
+        plural = f"{resource_type.plural}/{target.subresource}" if target.subresource else resource_type.plural
+        if self.granted is not None and not any(rule.allows(resource_type.group, plural, target.verb)
+                                                for rule in self.granted):
+            raise refused
 
     # --- verbs ----------------------------------------------------------------------------------------
 

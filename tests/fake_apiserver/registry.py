@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import datetime
+import hashlib
 import random
 import re
 import uuid
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import fields, patches, schema, validation_rules
-from .json_values import JsonObject, decode_json, decode_yaml_or_json, deep_copy, same_json
+from .json_values import JsonObject, decode_json, decode_yaml_or_json, deep_copy, encode_json, same_json
 from .resources import DEPLOYMENTS, NAMESPACES, RESOURCE_TYPES, ResourceType
 from .selectors import Matcher
 from .status import (
@@ -245,11 +246,11 @@ class Registry:
 
     # --- Deployment status (the tests play the controller) --------------------------------------------
 
-    def set_deployment_ready(self, namespace: str, name: str, ready: int | None) -> JsonObject:
+    def set_deployment_status(self, namespace: str, name: str, rollout: DeploymentRollout) -> JsonObject:
         with self.store.lock:
             live = self._live(DEPLOYMENTS, namespace, name)
             updated = deep_copy(live)
-            updated["status"] = deployment_status(updated, ready)
+            updated["status"] = deployment_status(updated, rollout)
             if same_json(updated.get("status"), live.get("status")):
                 return deep_copy(live)
             updated["metadata"]["resourceVersion"] = self.store.next_resource_version()
@@ -258,7 +259,7 @@ class Registry:
 
     def _apply_auto_ready(self, resource_type: ResourceType, obj: JsonObject) -> None:
         if self.auto_ready and resource_type is DEPLOYMENTS:
-            obj["status"] = deployment_status(obj, None)
+            obj["status"] = deployment_status(obj, DeploymentRollout())
 
     # --- the shared update path -----------------------------------------------------------------------
 
@@ -464,26 +465,82 @@ def _metadata_errors(resource_type: ResourceType, metadata: JsonObject) -> list[
     return errors
 
 
-def deployment_status(deployment: JsonObject, ready: int | None) -> JsonObject:
-    """The status a Deployment controller would report with `ready` pods ready (None: all of them).
-    Zero counts are omitted, as the real API serializes them (omitempty)."""
-    wanted = (deployment.get("spec") or {}).get("replicas", 1)
-    ready = wanted if ready is None else ready
+@dataclass(frozen=True)
+class DeploymentRollout:
+    """What the Deployment controller would see, for `deployment_status`: `ready` pods of the current pod
+    template available (None: every updated one), `updated` pods of the current template (None:
+    spec.replicas), `old` available pods of earlier templates still serving (a rolling update in progress),
+    `observed` whether the controller has seen the current generation, `stuck` whether the rollout passed
+    its progressDeadlineSeconds."""
+
+    ready: int | None = None
+    updated: int | None = None
+    old: int = 0
+    observed: bool = True
+    stuck: bool = False
+
+
+def _scaled(value: Any, total: int, *, round_up: bool) -> int:
+    """intstr.GetScaledValueFromIntOrPercent: an int as is, "25%" of `total` rounded up or down."""
+    if isinstance(value, int):
+        return value
+    percent = int(str(value).rstrip("%"))
+    return -(-percent * total // 100) if round_up else percent * total // 100
+
+
+def max_unavailable(deployment: JsonObject) -> int:
+    """deploymentutil.MaxUnavailable: 0 for Recreate or no replicas; else maxUnavailable (default 25%, rounded
+    down) resolved with maxSurge (default 25%, rounded up), 1 when both come to 0, at most spec.replicas."""
+    spec = deployment.get("spec") or {}
+    replicas = int(spec.get("replicas", 1))
+    strategy = spec.get("strategy") or {}
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate" or replicas == 0:
+        return 0
+    rolling = strategy.get("rollingUpdate") or {}
+    surge = _scaled(rolling.get("maxSurge", "25%"), replicas, round_up=True)
+    unavailable = _scaled(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
+    if surge == 0 and unavailable == 0:
+        unavailable = 1
+    return min(unavailable, replicas)
+
+
+def _replica_set_name(deployment: JsonObject) -> str:
+    """The current ReplicaSet's name: the Deployment's name and a hash of its pod template."""
+    digest = hashlib.sha256(encode_json((deployment.get("spec") or {}).get("template") or {})).digest()
+    return f"{deployment['metadata']['name']}-" + "".join("bcdfghjklmnpqrstvwxz2456789"[b % 27] for b in digest[:10])
+
+
+def deployment_status(deployment: JsonObject, rollout: DeploymentRollout) -> JsonObject:
+    """The status the Deployment controller (pkg/controller/deployment, calculateStatus and the progress
+    checks) reports for `rollout`. Zero counts are omitted, as the real API serializes them (omitempty)."""
+    wanted = int((deployment.get("spec") or {}).get("replicas", 1))
+    updated = wanted if rollout.updated is None else rollout.updated
+    ready = updated if rollout.ready is None else rollout.ready
+    total, available = updated + rollout.old, ready + rollout.old
+    generation = deployment["metadata"].get("generation", 1)
     counts = {
-        "observedGeneration": deployment["metadata"].get("generation", 1),
-        "replicas": wanted,
-        "updatedReplicas": wanted,
-        "readyReplicas": ready,
-        "availableReplicas": ready,
-        "unavailableReplicas": max(wanted - ready, 0),
+        "observedGeneration": generation if rollout.observed else generation - 1,
+        "replicas": total,
+        "updatedReplicas": updated,
+        "readyReplicas": available,
+        "availableReplicas": available,
+        "unavailableReplicas": max(total - available, 0),
     }
     status: JsonObject = {key: value for key, value in counts.items() if value}
-    available = ready >= wanted
+    minimum = available >= wanted - max_unavailable(deployment)
+    replica_set = _replica_set_name(deployment)
+    complete = rollout.observed and updated == wanted and total == wanted and available == wanted
+    if rollout.stuck:
+        progressing = ("False", "ProgressDeadlineExceeded", f'ReplicaSet "{replica_set}" has timed out progressing.')
+    elif complete:
+        progressing = ("True", "NewReplicaSetAvailable", f'ReplicaSet "{replica_set}" has successfully progressed.')
+    else:
+        progressing = ("True", "ReplicaSetUpdated", f'ReplicaSet "{replica_set}" is progressing.')
     status["conditions"] = [
-        {"type": "Available", "status": "True" if available else "False",
-         "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
-         "message": "Deployment has minimum availability." if available
+        {"type": "Available", "status": "True" if minimum else "False",
+         "reason": "MinimumReplicasAvailable" if minimum else "MinimumReplicasUnavailable",
+         "message": "Deployment has minimum availability." if minimum
          else "Deployment does not have minimum availability."},
+        {"type": "Progressing", "status": progressing[0], "reason": progressing[1], "message": progressing[2]},
     ]
     return status
-

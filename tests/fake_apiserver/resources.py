@@ -142,9 +142,9 @@ def _api_group(group: str, versions: list[str]) -> dict[str, Any]:
     return {"name": group, "versions": group_versions, "preferredVersion": group_versions[0]}
 
 
-def api_group_list() -> dict[str, Any]:
-    """GET /apis."""
-    groups = [_api_group(group, versions) for group, versions in _groups().items() if group]
+def api_group_list(unserved: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """GET /apis (without the groups in `unserved`)."""
+    groups = [_api_group(group, versions) for group, versions in _groups().items() if group and group not in unserved]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 
-from .endpoints import WRITE_METHODS, ApiEndpoints, ApiRequest, ForbidRule, WatchReply, field_manager
+from .endpoints import WRITE_METHODS, ApiEndpoints, ApiRequest, ForbidRule, GrantRule, WatchReply, field_manager
 from .faults import Fault, FaultPlan
 from .json_values import JsonObject, encode_json
 from .kubeconfig import write_kubeconfig
-from .registry import Registry, WriteOptions
+from .registry import DeploymentRollout, Registry, WriteOptions
 from .resources import resource_type_for_object, resource_type_named
 from .status import ApiError
 from .store import ObjectStore
@@ -213,7 +213,15 @@ class FakeApiServer:
 
     def set_deployment_ready(self, namespace: str, name: str, ready: int | None = None) -> JsonObject:
         """Play the Deployment controller: status as if `ready` pods were ready (None: spec.replicas)."""
-        return self._registry.set_deployment_ready(namespace, name, ready)
+        return self._registry.set_deployment_status(namespace, name, DeploymentRollout(ready=ready))
+
+    def set_deployment_status(self, namespace: str, name: str, *, ready: int | None = None,
+                              updated: int | None = None, old: int = 0, observed: bool = True,
+                              stuck: bool = False) -> JsonObject:
+        """Play the Deployment controller for any state of a rollout (see `DeploymentRollout`): e.g. a rolling
+        update in progress (`updated=1, ready=0, old=2`), or one past its progress deadline (`stuck=True`)."""
+        rollout = DeploymentRollout(ready=ready, updated=updated, old=old, observed=observed, stuck=stuck)
+        return self._registry.set_deployment_status(namespace, name, rollout)
 
     @property
     def auto_ready(self) -> bool:
@@ -261,6 +269,22 @@ class FakeApiServer:
 
     def clear_forbidden(self) -> None:
         self._endpoints.forbidden.clear()
+        self._endpoints.granted = None
+
+    def grant(self, rules: builtins.list[JsonObject]) -> None:
+        """RBAC as for a user bound to Roles with these `rules` (PolicyRules: apiGroups, resources, verbs):
+        from now on every request they do not grant gets 403 Forbidden (discovery stays open, as a real
+        server's system:discovery role keeps it). Namespaces and resourceNames are not checked."""
+        self._endpoints.granted = [
+            GrantRule(tuple(rule.get("apiGroups") or ()), tuple(rule.get("resources") or ()),
+                      tuple(rule.get("verbs") or ()))
+            for rule in rules
+        ]
+
+    def unserve(self, *groups: str) -> None:
+        """As if the CRDs of these API groups were not installed ("gateway.networking.k8s.io"): absent from
+        discovery, and any request under /apis/GROUP/ answers a plain-text 404, as a real server does."""
+        self._endpoints.unserved = self._endpoints.unserved | frozenset(groups)
 
     # --- serving --------------------------------------------------------------------------------------
 
@@ -308,6 +332,9 @@ class FakeApiServer:
         elif isinstance(reply, WatchReply):
             record(200)
             handler.send_stream(reply.events)
+        elif reply.text is not None:
+            record(reply.status)
+            handler.send_text(reply.status, reply.text)
         else:
             record(reply.status)
             handler.send_json(reply.status, reply.body)

@@ -178,6 +178,19 @@ class RequestHandler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
 
+    def send_text(self, status: int, text: str) -> None:
+        data = text.encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
     def send_stream(self, events: Iterator[JsonObject]) -> None:
         try:
             self.send_response(200)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.design_routes import PHASE1, STABLE, named, phase2
+from tests.design_routes import FINISHED, PHASE1, STABLE, named, phase2
 
 NS = "echo"
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -163,3 +163,77 @@ def test_routes_owned_by_gitops_or_hand_edits_are_refused_naming_the_owner(api, 
     assert taken.code == 0, taken.err
     assert routes(api)[:2] == named(phase2(20))
     assert routes(api)[2]["matchers"] == [{"exact": "/x"}]
+
+
+BELOW_MINIMUM = ("warning: deployment echo-v1 has 1/2 ready replicas, fewer than the 2 its Deployment needs to be "
+                 "available; the traffic goes back to v1 anyway (its ready pods serve): check them with kubectl "
+                 "rollout status deployment/echo-v1\n")
+
+
+@pytest.fixture
+def two_replicas_at_50(api, canary):
+    """echo at 50% on a v2 that is available; both versions run 2 replicas."""
+    assert canary("init", "echo", "--replicas", "2").code == 0
+    assert canary("header", "echo", "v2").code == 0
+    api.set_deployment_ready(NS, "echo-v1")
+    api.set_deployment_ready(NS, "echo-v2")
+    assert canary("weight", "echo", "50").code == 0
+    return api
+
+
+def test_abort_goes_back_to_a_primary_with_one_of_two_pods_ready_and_says_so(two_replicas_at_50, canary):
+    api = two_replicas_at_50
+    api.set_deployment_ready(NS, "echo-v1", 1)  # mid-incident: one of the primary's pods is gone
+    status = canary("status", "echo")
+    assert status.code == 1
+    assert ("! echo: primary v1 receives 50% of the traffic but is below its minimum availability (1/2 ready, its "
+            "Deployment needs 2)") in status.out.splitlines()
+    result = canary("abort", "echo")
+    assert (result.code, result.err) == (0, BELOW_MINIMUM)
+    assert routes(api) == named(STABLE)
+    assert api.get("deployments", NS, "echo-v2") is None
+
+
+def test_abort_toward_a_primary_without_an_available_pod_needs_force(two_replicas_at_50, canary):
+    api = two_replicas_at_50
+    api.set_deployment_ready(NS, "echo-v1", 0)
+    api.clear_requests()
+    refused = canary("abort", "echo")
+    assert refused.code == 1
+    assert refused.err == ("error: deployment echo-v1 has 0/2 ready replicas, so v1 cannot serve traffic yet; wait "
+                           "(kubectl rollout status deployment/echo-v1) or pass --force\n")
+    assert [r for r in api.requests if r.method in WRITES] == []
+    assert routes(api) == named(phase2(50))
+    forced = canary("abort", "echo", "--force")
+    assert forced.code == 0 and routes(api) == named(STABLE)
+
+
+def test_weight_down_and_a_failed_gate_go_back_below_the_minimum_with_a_warning(two_replicas_at_50, canary):
+    api = two_replicas_at_50
+    api.set_deployment_ready(NS, "echo-v1", 1)
+    down = canary("weight", "echo", "10")
+    assert (down.code, down.err) == (0, BELOW_MINIMUM)
+    assert routes(api) == named(phase2(10))
+    # Up again toward the available canary, then a failing gate sends everything back to the primary.
+    failed = canary("weight", "echo", "60", "--step", "25", "--interval", "0", "--check", "exit 1")
+    assert failed.code == 1
+    assert failed.err.startswith(BELOW_MINIMUM)
+    assert failed.err.splitlines()[-1].startswith("error: gate failed at 35%")
+    assert routes(api) == named(STABLE)
+
+
+def test_finish_needs_the_canary_available_at_its_current_generation(two_replicas_at_50, canary):
+    api = two_replicas_at_50
+    api.set_deployment_status(NS, "echo-v2", updated=1, ready=0, old=2)  # a new image rolling out
+    refused = canary("finish", "echo")
+    assert refused.code == 1
+    assert refused.err.startswith("error: deployment echo-v2 has 2/2 ready replicas, but its rollout is in progress "
+                                  "(1 of 2 replicas updated, 2 old still running)")
+    assert routes(api) == named(phase2(50))
+    api.set_deployment_status(NS, "echo-v2", updated=1, ready=0, old=2, stuck=True)
+    assert (
+        "! echo: canary v2 receives 50% of the traffic but is stuck: its rollout exceeded its progress deadline "
+        "(ProgressDeadlineExceeded)") in canary("status", "echo").out.splitlines()
+    api.set_deployment_ready(NS, "echo-v2")
+    assert canary("finish", "echo").code == 0
+    assert routes(api) == named(FINISHED)

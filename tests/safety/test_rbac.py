@@ -160,3 +160,96 @@ def test_rbac_serviceaccount_must_name_a_namespace(canary):
     result = canary("rbac", "echo", "--serviceaccount", "deployer")
     assert result.code == 2
     assert result.err.startswith("error: invalid --serviceaccount 'deployer': use NAMESPACE:NAME")
+
+
+def granted_rules(api, canary, *args: str) -> list[dict]:
+    """The Role's and ClusterRole's rules `rbac` prints."""
+    result = canary("rbac", "echo", "-n", "echo", *args)
+    assert result.code == 0, result.err
+    objects = list(yaml.safe_load_all(result.out))
+    return [*objects[0]["rules"], *objects[2]["rules"]]
+
+
+def granted(rules: list[dict]) -> set[tuple[str, str]]:
+    return {(verb, resource) for rule in rules for resource in rule["resources"] for verb in rule["verbs"]}
+
+
+GLOO_FLOW = (
+    ("init", "echo"), ("init", "web", "-n", "web", "--create-namespace"), ("status", "echo"), ("status", "-A"),
+    ("status", "echo", "--watch", "--timeout", "1s"),
+    ("header", "echo", "v2", "--wait", "--timeout", "20s"), ("weight", "echo", "30", "--gloo-timeout", "1s"),
+    ("weight", "nope", "30"), ("shadow", "echo", "v2", "--percent", "5"), ("shadow", "echo", "--off"),
+    ("shadow", "echo", "v2", "--percent", "5"), ("history", "echo"), ("finish", "echo", "--keep-old"),
+    ("finish", "echo"), ("header", "echo", "v3"), ("abort", "echo", "--keep-canary"), ("abort", "echo"),
+    ("adopt", "echo", "v2"),  # an app init made: adopt only reads, and changes nothing
+)
+GATEWAY_FLOW = (
+    ("init", "web", "-n", "shop", "--create-namespace", "--router", "gateway-api", "--gateway", "infra/public:http"),
+    ("status", "web", "-n", "shop"), ("status", "-A"),
+    ("header", "web", "v2", "-n", "shop", "--wait", "--timeout", "20s"),
+    ("weight", "web", "30", "-n", "shop", "--gloo-timeout", "5s"), ("weight", "nope", "30", "-n", "shop"),
+    ("shadow", "web", "v2", "-n", "shop", "--percent", "5"), ("shadow", "web", "--off", "-n", "shop"),
+    ("history", "web", "-n", "shop"), ("finish", "web", "-n", "shop"), ("header", "web", "v4", "-n", "shop"),
+    ("abort", "web", "-n", "shop"),
+)
+
+
+@pytest.mark.parametrize("router", ["gloo", "gateway-api"])
+def test_rbac_for_one_router_grants_exactly_what_its_commands_use(api, platform, gateway, canary, router):
+    """Bound to `rbac --router R` alone, every command on an app of R works, and every rule is used; the
+    other router's kinds answer 403, which the commands take as "no app there"."""
+    from tests.fake_apiserver.kubelet import Kubelet
+
+    rules = granted_rules(api, canary, "--router", router)
+    api.grant(rules)
+    api.clear_requests()
+    with Kubelet(api, delay=0.05):
+        for command in GLOO_FLOW if router == "gloo" else GATEWAY_FLOW:
+            result = canary(*command)
+            if command[1] == "nope":  # on no router it may read: it may be on the other, so its 403 stays
+                assert result.code == 1 and result.err.startswith("error: forbidden: cannot get "), result.err
+                continue
+            assert result.code in ((0, 1) if command[0] == "status" else (0,)), (command, result.err)
+            assert "forbidden" not in result.err, (command, result.err)
+    other = {"gloo": {"httproutes"}, "gateway-api": {"routetables"}}
+    refused = [r for r in api.requests if r.status == 403]
+    assert {PATH.match(r.path)["plural"] for r in refused} == other[router]  # the other router's lookups
+    assert {r.method for r in refused} == {"GET"}  # never a write
+    used = set()
+    for request in (r for r in api.requests if r.status != 403):
+        match = PATH.match(request.path)
+        assert match, request.path
+        plural, name = match["plural"], match["name"]
+        verb = ("watch" if request.query.get("watch") in ("true", "1") else ("get" if name else "list")) \
+            if request.method == "GET" else {"PATCH": "patch", "POST": "create", "DELETE": "delete"}[request.method]
+        used.add((verb, plural))
+        if request.method == "PATCH" and request.status == 201:
+            used.add(("create", plural))
+    assert used == granted(rules)
+
+
+def test_rbac_by_default_grants_what_the_cluster_serves_with_one_discovery_request(api, canary):
+    api.clear_requests()
+    both = granted_rules(api, canary)
+    assert [(r.method, r.path) for r in api.requests] == [("GET", "/apis")]
+    assert granted(both) == granted(granted_rules(api, canary, "--router", "gloo")) | granted(
+        granted_rules(api, canary, "--router", "gateway-api"))
+    assert {"routetables", "httproutes"} <= {resource for _, resource in granted(both)}
+    api.unserve("gateway.networking.k8s.io")
+    assert granted_rules(api, canary) == granted_rules(api, canary, "--router", "gloo")
+    api.clear_requests()
+    granted_rules(api, canary, "--router", "gloo")
+    assert api.requests == []  # with --router: nothing is sent
+
+
+def test_rbac_without_a_cluster_grants_both_and_says_so(tmp_path, monkeypatch, capsys):
+    from kubectl_canary.cli import main
+
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["rbac", "echo", "-n", "echo"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith("warning: cannot ask the cluster which gateways it serves (")
+    assert err.endswith("the Role grants what both routers need (--router gloo|gateway-api picks one)\n")
+    rules = next(iter(yaml.safe_load_all(out)))["rules"]
+    assert {"routetables", "httproutes"} <= {resource for rule in rules for resource in rule["resources"]}
