@@ -34,6 +34,14 @@ class Parsed(Protocol):
     @property
     def state(self) -> RolloutState: ...
 
+    @property
+    def route_states(self) -> tuple[RolloutState, ...]:
+        """Each route's own state (an app may have several routes); all equal to `state` unless degraded."""
+
+    @property
+    def disagreements(self) -> tuple[str, ...]:
+        """The routes whose own state differs from the app's, each named: the app is degraded."""
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -99,7 +107,7 @@ GLOO = Router(
     object_name=gloo.route_table_name,
     app_of=gloo.app_of_route_table,
     parse=lambda app, routes, names: gloo.parse_routes(
-        app, routes, route_name=names.route_name, upstream=names.upstream, table=names.route_table
+        app, routes, route_names=names.limited_to, upstream=names.upstream, table=names.route_table
     ),
     render=gloo.render_routes,
     holds_app=gloo.is_rollout_table,
@@ -116,7 +124,7 @@ GATEWAY_API = Router(
     list_field="rules",
     object_name=gateway_api.route_name,
     app_of=lambda name: name,
-    parse=lambda app, rules, names: gateway_api.parse_rules(app, rules),
+    parse=lambda app, rules, names: gateway_api.parse_rules(app, rules, names.limited_to),
     render=gateway_api.render_rules,
     holds_app=gateway_api.is_rollout_route,
     verdict=_gateway_api_verdict,
