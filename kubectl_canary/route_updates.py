@@ -154,7 +154,8 @@ def update_routes(
         if routes == live_routes and recorded is None:
             return RouteChange(live.state, desired, live.obj, False, live.router, earlier=earlier)
         check_route_owners(live, cluster.field_manager, force_conflicts=force_conflicts)
-        guard_moves(cluster, namespace, live.state, desired, force=force, starting=starting, names=live.names)
+        for before in dict.fromkeys(live.parsed.route_states):  # a degraded app's routes each move their own way
+            guard_moves(cluster, namespace, before, desired, force=force, starting=starting, names=live.names)
         changes: Obj = {"spec": {live.router.list_field: routes}}
         annotations = {LAST_TRANSITION: transition} if transition else {}
         if recorded is not None:

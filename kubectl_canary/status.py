@@ -35,6 +35,8 @@ class AppStatus:
     notes: tuple[str, ...] = ()
     # Found outside the routes (one app only): e.g. an Upstream port the Service does not have.
     upstream_problems: tuple[str, ...] = ()
+    # The app's routes that disagree with its other routes (another weight, no header route).
+    route_problems: tuple[str, ...] = ()
 
     @property
     def phase(self) -> str:
@@ -47,6 +49,7 @@ class AppStatus:
         if self.error:
             found.append(self.error)
         found.extend(self.upstream_problems)
+        found.extend(self.route_problems)
         if self.verdict in ("Rejected", "Degraded"):
             found.append(f"{self.gateway} reports {self.route_kind} {self.route_object} {self.verdict}: "
                          f"{self.verdict_reason or 'no reason given'}")
@@ -93,10 +96,12 @@ def app_status(router: Router, route_object: dict[str, Any], readiness: dict[tup
     base = AppStatus(app, namespace, name, None, None, None, verdict.state, verdict.reason, router=router.name,
                      route_kind=router.resource.kind, gateway=router.gateway)
     try:
-        state = router.read(app, route_object, names).state
+        parsed = router.read(app, route_object, names)
     except CanaryError as error:
         return replace(base, error=str(error))
-    return replace(base, state=state, primary=of(state.primary), canary=of(state.canary))
+    state = parsed.state
+    return replace(base, state=state, primary=of(state.primary), canary=of(state.canary),
+                   route_problems=parsed.disagreements)
 
 
 def _header(headers: tuple[HeaderMatch, ...]) -> dict[str, str | None] | None:
