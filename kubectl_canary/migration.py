@@ -1,10 +1,11 @@
 """A Gloo Edge app's live rollout, expressed on the Gateway API (`kubectl canary migrate`). Pure, no I/O.
 
 The HTTPRoute is rendered by the Gateway API router itself: its stable rules are built from the matchers of
-the app's Gloo routes (one rule per route), then moved to the Gloo rollout's state (header, exact weights, shadowing) with
-`render_rules`, so both gateways serve the same split while DNS or the load balancer moves. What the Gateway
-API cannot express the same way is refused (a header's absence, a query parameter's mere presence) or said
-as a warning (Gloo's prefix is a string prefix, the Gateway API's PathPrefix matches whole path elements).
+the app's Gloo routes (one rule per route), then moved to the Gloo rollout's state (header, exact weights,
+shadowing) with `render_rules`, so both gateways serve the same split while DNS or the load balancer moves.
+What the Gateway API cannot express the same way is refused (a header's absence, a query parameter's mere
+presence) or said as a warning (Gloo's prefix is a string prefix, the Gateway API's PathPrefix matches whole
+path elements).
 """
 
 from __future__ import annotations
