@@ -14,7 +14,7 @@ from kubectl_canary.route_updates import complete_earlier_run
 from kubectl_canary.routers import backends_of
 
 LONG = """\
-Returns the app to its stable route: one route, everything to the primary, no header route.
+Returns the app to its stable routes: everything to the primary on each route, no header routes.
 Then deletes the canary's Deployment (kept with --keep-canary, for inspection). The route
 changes before anything is deleted; running abort again completes the deletion.
 Moving traffic back needs no --force while the primary is available; toward a primary that

@@ -25,8 +25,8 @@ from kubectl_canary.stepping import parse_steps, plan_steps
 
 LONG = (
     """\
-Makes the primary route weighted: 100-PERCENT to the primary, PERCENT to the canary. The
-header route stays, so testers keep reaching the canary. Refused while there is no canary
+Makes each of the app's routes weighted: 100-PERCENT to the primary, PERCENT to the canary.
+The header routes stay, so testers keep reaching the canary. Refused while there is no canary
 (run `kubectl canary header` first) and, when PERCENT > 0, while the canary Deployment has
 fewer ready replicas than desired: --force routes traffic anyway.
 
