@@ -62,9 +62,9 @@ def _global_flags(*, kubeconfig_user: bool = True) -> _Parser:
     names = flags.add_argument_group("an app init did not make (recorded on the RouteTable by the first change)")
     names.add_argument("--route-table", default=argparse.SUPPRESS, metavar="NAME",
                        help="the Gloo RouteTable holding the app's routes (default APP-routes, or the recorded one)")
-    names.add_argument("--route-name", default=argparse.SUPPRESS, metavar="NAME",
-                       help="the app's primary route in the RouteTable (default APP-primary, else the route to "
-                       "the app's upstream)")
+    names.add_argument("--route-name", action="append", default=argparse.SUPPRESS, metavar="NAME",
+                       help="limit the command to this route of the app (repeatable; default: every route to the "
+                       "app's upstream, or named APP-primary)")
     names.add_argument("--upstream", default=argparse.SUPPRESS, metavar="NS/NAME",
                        help="the app's Gloo Upstream, e.g. gloo-system/team-a-echo-80 (default: APP)")
     names.add_argument("--route", default=argparse.SUPPRESS, metavar="NAME",
@@ -155,8 +155,10 @@ def app_names(values: dict[str, Any]) -> AppNames:
         if flag in values:
             validate_name(values[flag], f"--{flag.replace('_', '-')}")
     upstream = parse_upstream(values["upstream"]) if values.get("upstream") else None
-    return AppNames(values.get("route_table"), values.get("route_name"), upstream,
-                    deployment=values.get("deployment"), route=values.get("route"))
+    route_names = tuple(dict.fromkeys(values.get("route_name") or ()))  # --route-name, given 0..n times
+    return AppNames(values.get("route_table"), route_names[0] if len(route_names) == 1 else None, upstream,
+                    deployment=values.get("deployment"), route=values.get("route"),
+                    route_names=route_names if len(route_names) > 1 else ())
 
 
 def _gloo_timeout(text: str) -> float:

@@ -13,7 +13,7 @@ KEEP = ("--keep-canary", "keep the canary's Deployment")  # the flag that keeps 
 FORCE = "send the traffic back even if the primary is not ready (never if missing)"
 
 LONG = """\
-Returns the app to its stable route: one route, everything to the primary, no header route.
+Returns the app to its stable routes: everything to the primary on each route, no header routes.
 Then deletes the canary's Deployment (kept with --keep-canary, for inspection). The route
 changes before anything is deleted; running abort again completes the deletion.
 Moving traffic back needs no --force while the primary has an available pod (below its

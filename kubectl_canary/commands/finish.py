@@ -13,8 +13,8 @@ KEEP = ("--keep-old", "keep the old primary's Deployment")  # the flag that keep
 FORCE = "finish even if the canary is not ready"
 
 LONG = """\
-Routes all traffic to the canary (one route, subset kept for the next rollout), removes the
-header route, then deletes the old primary's Deployment (kept with --keep-old). The route
+Routes all traffic to the canary (each of the app's routes, subset kept for the next rollout),
+removes the header routes, then deletes the old primary's Deployment (kept with --keep-old). The route
 changes before anything is deleted, so a failure half-way never routes to a missing
 Deployment; running finish again completes the deletion. Refused while the canary is not
 ready, unless --force."""

@@ -32,8 +32,9 @@ Creates Deployment APP-VERSION as a copy of the primary's (same pod template, la
 version=VERSION, --image replaces the image), makes sure the gateway can reach it (Gloo: the
 Upstream has subsets keyed by `version`; Gateway API: Service APP-VERSION, cloned from the
 primary's), then puts a route for requests carrying the header (default stage: canary) to
-VERSION right before the primary route. All other requests still go to the primary.
-With --wait, the header route is added only once the canary is available (as the Deployment
+VERSION right before each of the app's routes (every route to its Upstream, or to its version
+Services; --route-name limits them). All other requests still go to the primary.
+With --wait, the header routes are added only once the canary is available (as the Deployment
 controller judges it, with no rollout in progress).
 Running it again with another --header changes the header; no traffic without the header
 reaches the canary until `kubectl canary weight`."""

@@ -32,7 +32,7 @@ from kubectl_canary.workflow.route_updates import require_ready
 
 LONG = """\
 Creates Upstream APP-shadow-VERSION selecting the pods of VERSION (Gloo shadows to an
-upstream, not to a subset) and sets options.shadowing on the primary route: PERCENT of its
+upstream, not to a subset) and sets options.shadowing on each of the app's routes: PERCENT of their
 requests are copied to VERSION and the copies' answers are dropped. Works alongside the
 header and weight phases; finish and abort end it. --off removes the shadowing, then the
 Upstream. Refused while VERSION's Deployment is not ready, unless --force."""

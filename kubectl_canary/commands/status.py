@@ -55,7 +55,8 @@ Shows, per app: the phase (stable, header, weighted), the primary and canary ver
 ready/desired replicas, the canary's weight and header, the router (gloo, gateway-api) and the
 gateway's verdict on the routes (Gloo's state of the RouteTable; the HTTPRoute's Accepted and
 ResolvedRefs conditions at its current generation). Exits 1 when a rollout is degraded (a canary
-or primary receiving traffic while not ready, or the routes rejected), so scripts can gate on it.
+or primary receiving traffic while not ready, the routes rejected, or one of the app's routes not
+like the others: another weight, no header route; each named), so scripts can gate on it.
 One LIST per kind whatever the number of apps. For one app, a note names the GitOps owner of its
 routes (Argo CD, Flux: read from their annotations and labels), whose next sync reverts changes made
 on the cluster, and says when the live routes differ from what that owner declares.

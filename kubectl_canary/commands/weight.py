@@ -25,8 +25,8 @@ from kubectl_canary.workflow.progressive import SteppedRollout
 
 LONG = (
     """\
-Makes the primary route weighted: 100-PERCENT to the primary, PERCENT to the canary. The
-header route stays, so testers keep reaching the canary. Refused while there is no canary
+Makes each of the app's routes weighted: 100-PERCENT to the primary, PERCENT to the canary.
+The header routes stay, so testers keep reaching the canary. Refused while there is no canary
 (run `kubectl canary header` first). Raising the weight needs the canary's Deployment
 Available at its current generation with no rollout in progress (--force routes traffic
 anyway); lowering it needs one available pod of the primary, and warns below its minimum.

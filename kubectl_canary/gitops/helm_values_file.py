@@ -1,4 +1,5 @@
-"""`--helm-values FILE` (I/O): run a verb on the seed's chart values instead of the cluster.
+"""`--helm-values FILE` (I/O): run a verb on a chart's values (the seed's, or the series' next) instead of the
+cluster.
 
 The file is read with the round-trip reader of manifest_files.py, the phase is read from it and moved
 with the rollout's pure transitions (helm_values.py, rollout.py), and the changed values are written back
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kubectl_canary.errors import CanaryError, UsageError
-from kubectl_canary.gitops.helm_values import state_of, values_for
+from kubectl_canary.gitops.helm_values import NEXT, dialect_of, state_of, values_for
 from kubectl_canary.gitops.manifest_files import ManifestFile, changes_of, plain, read_file, write
 from kubectl_canary.kube.cluster import connect
 from kubectl_canary.model.events import describe
@@ -29,10 +30,13 @@ from kubectl_canary.model.rollout import (
     moves,
     parse_header,
     parse_percent,
+    parse_shadow_percent,
     promote,
     rollback,
     shift_weight,
     start_canary,
+    start_shadow,
+    stop_shadow,
     validate_name,
     validate_version,
     versions_gaining,
@@ -51,22 +55,32 @@ def _read(path: Path) -> ManifestFile:
     return values
 
 
-def _transition(args: argparse.Namespace, app: str) -> tuple[Callable[[RolloutState], RolloutState], frozenset[str]]:
-    """The verb's pure transition, and the versions whose `deployment` key it keeps without routes."""
+def _transition(args: argparse.Namespace, app: str, dialect: str
+                ) -> tuple[Callable[[RolloutState], RolloutState], str | None]:
+    """The verb's pure transition, and the new canary's image (--image: the next chart's dialect only)."""
     if args.command == "header":
         version = validate_version(app, args.canary_version)
-        if args.image:
+        if args.image and dialect != NEXT:
             raise UsageError("--image has no place in the seed chart's values: set the image in the chart")
         headers = tuple(parse_header(h) for h in args.header) or (DEFAULT_HEADER,)
-        return (lambda state: start_canary(state, version, headers)), frozenset()
+        return (lambda state: start_canary(state, version, headers)), args.image
     if args.command == "weight":
         percent = parse_percent(args.percent)
-        return (lambda state: shift_weight(state, percent)), frozenset()
+        return (lambda state: shift_weight(state, percent)), None
     if args.command == "finish":
-        return promote, frozenset()
+        return promote, None
     if args.command == "abort":
-        return rollback, frozenset()
-    raise UsageError(f"{args.command} does not work on Helm values (header, weight, finish, abort and status do)")
+        return rollback, None
+    if args.command == "shadow":
+        if args.off == bool(args.shadow_version):
+            raise UsageError("give either VERSION (to start shadowing) or --off")
+        if args.off:
+            return stop_shadow, None
+        shadow_version = validate_version(app, args.shadow_version)
+        shadow_percent = parse_shadow_percent(args.percent)
+        return (lambda state: start_shadow(state, shadow_version, shadow_percent)), None
+    raise UsageError(f"{args.command} does not work on Helm values (header, weight, finish, abort, shadow and status "
+                     "do)")
 
 
 def _kept(args: argparse.Namespace, before: RolloutState) -> frozenset[str]:
@@ -78,11 +92,19 @@ def _kept(args: argparse.Namespace, before: RolloutState) -> frozenset[str]:
 
 
 def _check(args: argparse.Namespace, invocation: Invocation, before: RolloutState, after: RolloutState,
-           *, check_live: bool) -> list[str]:
+           plain_values: dict[str, object], *, check_live: bool) -> list[str]:
     """The readiness guard of the cluster commands, against the cluster with --check-live; else what was skipped."""
     gaining = versions_gaining(before, after)
+    shadowed = after.shadow.version if after.shadow and after.shadow != before.shadow else None
+    if shadowed is not None:
+        # Shadowing copies requests to a version the chart must already run, as `shadow` on a cluster asks.
+        declared = plain_values.get("deployment")
+        if isinstance(declared, dict) and shadowed not in declared:
+            raise CanaryError(f"deployment.{shadowed} is not in the values, so {shadowed} has no pods to shadow to; "
+                              f"add it first")
     if not check_live:
-        return [f"deployment {deployment_name(after.app, v)} is available" for v in gaining]
+        needed = [*gaining, shadowed] if shadowed else gaining
+        return [f"deployment {deployment_name(after.app, v)} is available" for v in needed]
     cluster, namespace = connect(invocation.connection, field_manager=invocation.field_manager, dry_run="none")
     namespace = invocation.namespace_flag or namespace
     judgements: dict[str, Judgement] = {}
@@ -96,6 +118,12 @@ def _check(args: argparse.Namespace, invocation: Invocation, before: RolloutStat
             judgements[version] = judge(name, version, deployment, direction)
     for warning in check_moves(before, after, judgements, force=getattr(args, "force", False)):
         invocation.warn(warning)
+    if shadowed is not None:
+        deployment = cluster.get(DEPLOYMENTS, namespace, deployment_name(after.app, shadowed))
+        if deployment is None or (not readiness_of(deployment).takes_new_traffic and not args.force):
+            what = "not found" if deployment is None else f"has {readiness_of(deployment)} ready replicas"
+            raise CanaryError(f"deployment {deployment_name(after.app, shadowed)} {what}, so {shadowed} cannot take "
+                              f"the shadowed requests yet; wait, or pass --force")
     return []
 
 
@@ -109,10 +137,10 @@ def run(args: argparse.Namespace, invocation: Invocation, path: Path, *, diff_on
     before = state_of(plain(document.node), app, path)
     if args.command == "status":
         return _status(args, invocation, path, plain(document.node), before, check_live=check_live)
-    plan, _ = _transition(args, app)
+    plan, image = _transition(args, app, dialect_of(plain(document.node), path))
     after = plan(before)
-    desired = values_for(plain(document.node), before, after, keep=_kept(args, before))
-    skipped = _check(args, invocation, before, after, check_live=check_live)
+    desired = values_for(plain(document.node), before, after, keep=_kept(args, before), image=image)
+    skipped = _check(args, invocation, before, after, plain(document.node), check_live=check_live)
     if desired != plain(document.node):
         document.changed = desired
     changes = changes_of([values])

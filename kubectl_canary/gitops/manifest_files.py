@@ -30,7 +30,12 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+from ruamel.yaml.scalarstring import (
+    DoubleQuotedScalarString,
+    FoldedScalarString,
+    LiteralScalarString,
+    SingleQuotedScalarString,
+)
 from ruamel.yaml.tokens import CommentToken
 
 from kubectl_canary.errors import CanaryError
@@ -288,8 +293,9 @@ def _pool(node: Any, into: list[Any]) -> list[Any]:
 
 
 def _scalar(value: Any, donor: Any) -> Any:
-    """A new scalar quoted as the one it replaces was."""
-    if isinstance(value, str) and isinstance(donor, (SingleQuotedScalarString, DoubleQuotedScalarString)):
+    """A new scalar quoted (or written as a `|` / `>` block) as the one it replaces was."""
+    styled = (SingleQuotedScalarString, DoubleQuotedScalarString, LiteralScalarString, FoldedScalarString)
+    if isinstance(value, str) and isinstance(donor, styled):
         return type(donor)(value)
     return value
 

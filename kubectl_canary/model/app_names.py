@@ -37,6 +37,8 @@ class AppNames:
     # canary starts while it exists.
     adopted_from: str | None = None
     route: str | None = None  # the Gateway API router: the HTTPRoute (--route)
+    # --route-name given several times (or recorded so): the command is limited to the routes so named.
+    route_names: tuple[str, ...] = ()
 
     def deployment_of(self, app: str, version: str) -> str:
         return self.deployments.get(version) or f"{app}-{version}"
@@ -47,11 +49,18 @@ class AppNames:
             return self
         return replace(self, deployments={**self.deployments, primary: self.deployment}, deployment=None)
 
+    @property
+    def limited_to(self) -> tuple[str, ...]:
+        """The routes a command is limited to (--route-name, once or several times); () for all the app's."""
+        return self.route_names or ((self.route_name,) if self.route_name else ())
+
     def over(self, recorded: AppNames) -> AppNames:
         """These names (flags) where given, else the recorded ones."""
+        routes = self if self.limited_to else recorded
         return AppNames(
             route_table=self.route_table or recorded.route_table,
-            route_name=self.route_name or recorded.route_name,
+            route_name=routes.route_name,
+            route_names=routes.route_names,
             upstream=self.upstream or recorded.upstream,
             deployments={**recorded.deployments, **self.deployments},
             deployment=self.deployment,
@@ -92,6 +101,7 @@ def recorded_names(route_object: dict[str, Any], app: str) -> AppNames:
         route_table=None if http_route else name,
         route=name if http_route else None,
         route_name=entry.get("routeName") or None,
+        route_names=tuple(str(n) for n in entry.get("routeNames") or () if n),
         upstream=upstream_ref,
         deployments={str(k): str(v) for k, v in (entry.get("deployments") or {}).items()},
         adopted_from=entry.get("adoptedFrom") or None,
@@ -99,7 +109,7 @@ def recorded_names(route_object: dict[str, Any], app: str) -> AppNames:
 
 
 def record(route_object: dict[str, Any], app: str, names: AppNames, route_name: str | None,
-           versions: tuple[str, ...], own_name: str | None = None) -> str | None:
+           versions: tuple[str, ...], own_name: str | None = None, route_names: tuple[str, ...] = ()) -> str | None:
     """The annotation's new value with `app`'s names, or None when it need not change.
 
     An app in a route object not named as the app's own (`own_name`: RouteTable APP-routes, HTTPRoute APP)
@@ -111,6 +121,8 @@ def record(route_object: dict[str, Any], app: str, names: AppNames, route_name: 
     entry: dict[str, Any] = {}
     if route_name:
         entry["routeName"] = route_name
+    if route_names:
+        entry["routeNames"] = list(route_names)
     if names.upstream:
         entry["upstream"] = "/".join(names.upstream) if names.upstream[0] else names.upstream[1]
     if deployments:

@@ -1,10 +1,11 @@
 """A Gloo Edge app's live rollout, expressed on the Gateway API (`kubectl canary migrate`). Pure, no I/O.
 
-The HTTPRoute is rendered by the Gateway API router itself: its stable rule is built from the Gloo primary
-route's matchers, then moved to the Gloo rollout's state (header, exact weights, shadowing) with
-`render_rules`, so both gateways serve the same split while DNS or the load balancer moves. What the Gateway
-API cannot express the same way is refused (a header's absence, a query parameter's mere presence) or said
-as a warning (Gloo's prefix is a string prefix, the Gateway API's PathPrefix matches whole path elements).
+The HTTPRoute is rendered by the Gateway API router itself: its stable rules are built from the matchers of
+the app's Gloo routes (one rule per route), then moved to the Gloo rollout's state (header, exact weights,
+shadowing) with `render_rules`, so both gateways serve the same split while DNS or the load balancer moves.
+What the Gateway API cannot express the same way is refused (a header's absence, a query parameter's mere
+presence) or said as a warning (Gloo's prefix is a string prefix, the Gateway API's PathPrefix matches whole
+path elements).
 """
 
 from __future__ import annotations
@@ -74,12 +75,23 @@ def to_gateway_api(app: str, namespace: str, route_table: Manifest, upstream: Ma
     routes = (route_table.get("spec") or {}).get("routes") or []
     parsed = parse_routes(app, routes)
     state = parsed.state
-    matches, warnings = http_matches(app, routes[parsed.primary_index].get("matchers") or [])
-    if len(matches) > 64:
-        raise MigrationError(f"the primary route of {app} has {len(matches)} matches on the Gateway API, more "
-                             "than the 64 a rule may have")
-    stable = gateway_api.stable_rules(app, state.primary, "/")
-    stable[0]["matches"] = matches
+    if parsed.disagreements:
+        raise MigrationError(f"the routes of {app} disagree ({'; '.join(parsed.disagreements)}); set them alike "
+                             f"first (kubectl canary weight|header {app} ...), then migrate")
+    # One rule per Gloo route of the app, in their order (an app of several routes: APP-primary-N).
+    stable: list[Manifest] = []
+    warnings: list[str] = []
+    for number, route in enumerate(parsed.routes, 1):
+        matches, route_warnings = http_matches(app, routes[route.primary_index].get("matchers") or [])
+        if len(matches) > 64:
+            raise MigrationError(f"the primary route of {app} has {len(matches)} matches on the Gateway API, more "
+                                 "than the 64 a rule may have")
+        rule = gateway_api.stable_rules(app, state.primary, "/")[0]
+        rule["matches"] = matches
+        if len(parsed.routes) > 1:
+            rule["name"] = f"{gateway_api.primary_rule_name(app)}-{number}"
+        stable.append(rule)
+        warnings += [w for w in route_warnings if w not in warnings]
     rules = gateway_api.render_rules(stable, gateway_api.parse_rules(app, stable), state)
     target_port = _target_port(upstream, service)
     versions = [state.primary, *([state.canary] if state.canary else []),

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
+from typing import Any
 
 from kubectl_canary.errors import CanaryError, UsageError
 
@@ -356,3 +358,168 @@ def _missing_message(before: RolloutState, after: RolloutState, version: str, na
             f"version with: kubectl canary finish {after.app}"
         )
     return f"{text}; recreate it with: kubectl canary header {after.app} {version}"
+
+
+# --- an app of several routes ------------------------------------------------------------------------------
+#
+# An app's routes are every route of its table that sends to it (Gloo: to its Upstream; the Gateway API: to
+# its version Services). Each is read on its own, as a primary route with the header route right before
+# it, and every command moves all of them together. What the two routers share lives here: the names, how a
+# header route finds its primary route, and how the routes' own states make one state of the app.
+
+
+def primary_route_names(app: str, live: list[str | None], taken: set[str]) -> list[str]:
+    """The names of the app's primary routes, in order: a named route keeps its name (the team's tools may
+    refer to it); an unnamed one becomes `APP-primary` when it is the app's only route, else `APP-primary-N`
+    (N its place among the app's routes, or the next number no route of the table has)."""
+    if len(live) == 1:
+        return [live[0] or f"{app}-primary"]
+    used = set(taken) | {name for name in live if name}
+    names = []
+    for place, name in enumerate(live, 1):
+        if not name:
+            number = place
+            while f"{app}-primary-{number}" in used:
+                number += 1
+            name = f"{app}-primary-{number}"
+            used.add(name)
+        names.append(name)
+    return names
+
+
+def header_route_name_of(app: str, primary_name: str, routes_of_app: int) -> str:
+    """The header route's name: `APP-canary-header` for an app of one route (whatever its primary route is
+    called); with several, derived from its primary route's name, so it stays the same from one write to
+    the next: `APP-primary-N` -> `APP-canary-header-N`, any other NAME -> `NAME-canary-header`."""
+    if routes_of_app == 1 or primary_name == f"{app}-primary":
+        return f"{app}-canary-header"
+    number = primary_name.removeprefix(f"{app}-primary-")
+    if number != primary_name and number.isdigit():
+        return f"{app}-canary-header-{number}"
+    return f"{primary_name}-canary-header"
+
+
+def header_route_target(app: str, name: str | None, primary_names: set[str]) -> str | None:
+    """For a route named like a header route of `app`: the name of its primary route, "" when that is found
+    by place (the app's only route, or the route right after it); None for any other name."""
+    if not name:
+        return None
+    if name == f"{app}-canary-header":
+        return f"{app}-primary" if f"{app}-primary" in primary_names else ""
+    number = name.removeprefix(f"{app}-canary-header-")
+    if number != name and number.isdigit():
+        return f"{app}-primary-{number}" if f"{app}-primary-{number}" in primary_names else ""
+    base = name.removesuffix("-canary-header")
+    return base if base != name and base in primary_names else None
+
+
+def pair_routes(
+    app: str,
+    names: Sequence[str | None],
+    candidates: Sequence[int],
+    narrows: Callable[[int, int], bool],
+    describe: Callable[[int], str],
+) -> list[tuple[int, int | None]]:
+    """The app's routes among `candidates` (indices of the route list, every route that sends to the app):
+    (primary route, its header route or None) per primary route, in list order.
+
+    A header route is known by its name (`header_route_name_of`, the plugin's), or, unnamed, by its shape
+    (`narrows(h, p)`: it matches what primary route p matches plus headers and sends to one version, as the
+    seed's charts render it); it pairs with the primary route its name says, else the one it narrows (the
+    next one after it first), else (`APP-canary-header`) the app's only route, else the route right after it.
+    """
+    ordered = sorted(set(candidates))
+    primary_names = {str(names[i]) for i in ordered if names[i]}
+    by_name = {i: target for i in ordered if (target := header_route_target(app, names[i], primary_names)) is not None}
+    primaries = [i for i in ordered if i not in by_name]
+    unnamed = [h for h in primaries if not names[h] and any(narrows(h, p) for p in primaries if p != h)]
+    primaries = [i for i in primaries if i not in unnamed]
+    header_of: dict[int, list[int]] = {}
+    for h in unnamed:
+        options = [p for p in primaries if narrows(h, p)]
+        if not options:  # it only narrows other header routes: a route of its own
+            primaries = sorted([*primaries, h])
+            continue
+        after = [p for p in options if p > h]
+        header_of.setdefault(after[0] if after else options[-1], []).append(h)
+    index_of = {names[i]: i for i in primaries if names[i]}
+    for h, target in by_name.items():
+        following = [i for i in ordered if i > h]
+        if target:
+            primary = index_of[target]
+        elif len(primaries) == 1 and names[h] == f"{app}-canary-header":
+            primary = primaries[0]
+        elif following and following[0] in primaries:
+            primary = following[0]
+        else:
+            raise UnreadableRoutes(f"header route {describe(h)} has no primary route of its own")
+        header_of.setdefault(primary, []).append(h)
+    pairs = []
+    for primary in primaries:
+        headers = header_of.get(primary, [])
+        if len(headers) > 1:
+            raise UnreadableRoutes(
+                f"route {describe(primary)} has {len(headers)} header routes ({', '.join(map(describe, headers))})"
+            )
+        pairs.append((primary, headers[0] if headers else None))
+    return pairs
+
+
+def _where(state: RolloutState) -> str:
+    """Where one route sends its requests, for messages that compare routes."""
+    if state.canary is None:
+        return f"stable on {state.primary}"
+    headers = " & ".join(map(str, state.headers))
+    if state.weight is None:
+        return f"on {state.primary}, header {headers} to {state.canary}"
+    split = f"{state.primary} {format_percent(100 - state.weight)}% / {state.canary} {format_percent(state.weight)}%"
+    return f"{split}, header {headers}" if headers else f"{split}, no header route"
+
+
+def _reference(values: list[Any], prefer: Callable[[Any], bool] = lambda _: True) -> Any:
+    """The value most routes have (the first route's among equals), among the preferred ones if any."""
+    pool = [v for v in values if prefer(v)] or values
+    counts = Counter(pool)
+    return max(pool, key=lambda v: (counts[v], -pool.index(v)))
+
+
+def combine_states(app: str, routes: list[tuple[str, RolloutState]], noun: str = "route"
+                   ) -> tuple[RolloutState, tuple[str, ...]]:
+    """The one state of an app from the states of its routes (each labelled for messages; `noun`: what the
+    router calls them), and how routes that disagree with the others do (the app is then degraded: `status`
+    exits 1, and the next command sets every route to the one state).
+
+    Routes on different primaries, or in different phases (stable, header, weighted; or with different
+    canaries) cannot be read as one app: UnreadableRoutes, naming each route and where it is.
+    """
+    states = [state for _, state in routes]
+    if len({s.primary for s in states}) > 1:
+        where = ", ".join(f"{label} on {s.primary}" for label, s in routes)
+        raise UnreadableRoutes(f"its {noun}s are on different primaries: {where}")
+    if len({(s.phase, s.canary) for s in states}) > 1:
+        where = "; ".join(f"{label} {_where(s)}" for label, s in routes)
+        raise UnreadableRoutes(f"its {noun}s are in different phases: {where}")
+    first = states[0]
+    weight = _reference([s.weight for s in states])
+    headers = _reference([s.headers for s in states], prefer=bool)  # a missing header route is the odd one
+    shadow = _reference([s.shadow for s in states])
+    state = RolloutState(app=app, primary=first.primary, canary=first.canary, weight=weight, headers=headers,
+                         shadow=shadow)
+    others = f"the app's other {noun}s"
+    problems = []
+    for label, route in routes:
+        if route.weight != weight:
+            problems.append(f"{noun} {label} sends {format_percent(route.weight or 0)}% to {state.canary}, {others} "
+                            f"{format_percent(weight or 0)}%")
+        if route.headers != headers:
+            wanted = " & ".join(map(str, headers)) or "none"
+            if not route.headers:
+                problems.append(f"{noun} {label} has no header {noun} ({others} send {wanted} to {state.canary})")
+            else:
+                problems.append(f"{noun} {label} sends header {' & '.join(map(str, route.headers))} to "
+                                f"{state.canary}, {others} {wanted}")
+        if route.shadow != shadow:
+            own = f"{route.shadow.percent:g}% to {route.shadow.version}" if route.shadow else "nothing"
+            theirs = f"{shadow.percent:g}% to {shadow.version}" if shadow else "nothing"
+            problems.append(f"{noun} {label} shadows {own}, {others} {theirs}")
+    return state, tuple(problems)

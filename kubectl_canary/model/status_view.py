@@ -38,6 +38,8 @@ class AppStatus:
     route_ref: str = ""  # the route object as `kubectl get -o name` prints it: routetable.gateway.solo.io/NAME
     backends: tuple[str, ...] = ()  # what the routes send to: Upstreams (NS/NAME) or Services
     parents: tuple[str, ...] | None = None  # the object's parents, where it names them (Gateway API)
+    # The app's routes that disagree with its other routes (another weight, no header route).
+    route_problems: tuple[str, ...] = ()
 
     @property
     def phase(self) -> str:
@@ -50,6 +52,7 @@ class AppStatus:
         if self.error:
             found.append(self.error)
         found.extend(self.upstream_problems)
+        found.extend(self.route_problems)
         if self.verdict in ("Rejected", "Degraded"):
             found.append(f"{self.gateway} reports {self.route_kind} {self.route_object} {self.verdict}: "
                          f"{self.verdict_reason or 'no reason given'}")
@@ -102,7 +105,7 @@ def app_status(router: Router, route_object: dict[str, Any], readiness: dict[tup
         return replace(base, error=str(error))
     state = parsed.state
     return replace(base, state=state, primary=of(state.primary), canary=of(state.canary),
-                   backends=router.backends(parsed, namespace))
+                   backends=router.backends(parsed, namespace), route_problems=parsed.disagreements)
 
 
 def _header(headers: tuple[HeaderMatch, ...]) -> dict[str, str | None] | None:

@@ -42,7 +42,7 @@ GLOO = Router(
     object_name=gloo.route_table_name,
     app_of=gloo.app_of_route_table,
     parse=lambda app, routes, names: gloo.parse_routes(
-        app, routes, route_name=names.route_name, upstream=names.upstream, table=names.route_table
+        app, routes, route_names=names.limited_to, upstream=names.upstream, table=names.route_table
     ),
     render=gloo.render_routes,
     holds_app=gloo.is_rollout_table,
@@ -61,7 +61,7 @@ GATEWAY_API = Router(
     list_field="rules",
     object_name=gateway_api.route_name,
     app_of=lambda name: name,
-    parse=lambda app, rules, names: gateway_api.parse_rules(app, rules),
+    parse=lambda app, rules, names: gateway_api.parse_rules(app, rules, names.limited_to),
     render=gateway_api.render_rules,
     holds_app=gateway_api.is_rollout_route,
     verdict=_gateway_api_verdict,

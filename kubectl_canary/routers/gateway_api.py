@@ -1,8 +1,10 @@
 """Gateway API HTTPRoute rules <-> rollout state. Pure functions of data, no I/O.
 
-An app's HTTPRoute `APP` carries the rule `APP-primary` (matches -> backendRef Service `APP-VERSION`) and,
-during a rollout, `APP-canary-header` right before it. `parse_rules` reads them into a `RolloutState`;
-`render_rules` writes a state back, touching only those two rules: `spec.rules` is an atomic list, so
+An app's rules are every rule of its HTTPRoute `APP` that sends to its version Services `APP-VERSION`: the
+rule `APP-primary` (matches -> backendRef Service `APP-VERSION`), or several (`APP-primary-N`, or named by
+the team), each with, during a rollout, its header rule right before it (`APP-canary-header`,
+`APP-canary-header-N`). `parse_rules` reads each into a `RolloutState`, and the app's one state from theirs;
+`render_rules` writes a state back onto each, touching only those rules: `spec.rules` is an atomic list, so
 whoever writes it writes all of it, and every other rule is kept as it is and where it is.
 
 The same rules as for Gloo keep a render from sending anyone where they did not go before:
@@ -31,7 +33,12 @@ from kubectl_canary.model.rollout import (
     Shadow,
     UnreadableRoutes,
     added_headers,
+    combine_states,
+    header_route_name_of,
+    header_route_target,
     integer_weights,
+    pair_routes,
+    primary_route_names,
     read_state,
 )
 
@@ -77,12 +84,35 @@ def stable_rules(app: str, version: str, prefix: str) -> list[Rule]:
 
 
 @dataclass(frozen=True)
-class ParsedRules:
-    """A RolloutState plus where its rules sit in the list, so a render can keep the rest."""
+class AppRule:
+    """One primary rule of the app: where it and its header rule sit, and the rollout it describes alone."""
 
-    state: RolloutState
     primary_index: int
     header_index: int | None
+    state: RolloutState
+
+
+@dataclass(frozen=True)
+class ParsedRules:
+    """The app's RolloutState plus where its rules sit in the list, so a render can keep the rest;
+    `disagreements` names the rules whose own state differs from the app's (a degraded app)."""
+
+    state: RolloutState
+    routes: tuple[AppRule, ...]
+    disagreements: tuple[str, ...] = ()
+
+    @property
+    def primary_index(self) -> int:
+        """The first rule's (the only one's, for an app of one rule)."""
+        return self.routes[0].primary_index
+
+    @property
+    def header_index(self) -> int | None:
+        return self.routes[0].header_index
+
+    @property
+    def route_states(self) -> tuple[RolloutState, ...]:
+        return tuple(rule.state for rule in self.routes)
 
 
 def _fail(app: str, what: str) -> HTTPRouteError:
@@ -124,51 +154,121 @@ def _header_of(condition: dict[str, Any]) -> HeaderMatch:
     )
 
 
+def _match_headers(match: Match) -> tuple[HeaderMatch, ...]:
+    return tuple(_header_of(h) for h in match.get("headers") or [])
+
+
 def _headers_of(rule: Rule) -> tuple[HeaderMatch, ...]:
-    matches = rule.get("matches") or [_DEFAULT_MATCH]
-    return tuple(_header_of(h) for h in matches[0].get("headers") or [])
+    return _match_headers((rule.get("matches") or [_DEFAULT_MATCH])[0])
 
 
-def _find_rules(app: str, rules: list[Rule]) -> tuple[int, int | None]:
+def _label(index: int, rule: Rule) -> str:
+    """A rule in messages that compare the app's rules: its name, else its place and first path."""
+    if rule.get("name"):
+        return repr(rule["name"])
+    path = ((rule.get("matches") or [_DEFAULT_MATCH])[0].get("path") or _DEFAULT_MATCH["path"])
+    return f"#{index + 1} ({path.get('type', 'PathPrefix')} {path.get('value', '/')})"
+
+
+def _narrows(app: str, header: Rule, primary: Rule) -> bool:
+    """Whether `header` has the shape of a header rule of `primary`: every match of the primary, each with
+    the same headers added, to one version's Service that is not the primary's only one."""
+    header_matches, primary_matches = header.get("matches") or [_DEFAULT_MATCH], primary.get("matches") or [
+        _DEFAULT_MATCH]
+    if len(header_matches) != len(primary_matches):
+        return False
+    added: tuple[HeaderMatch, ...] | None = None
+    for narrow, wide in zip(header_matches, primary_matches):
+        if {k: v for k, v in narrow.items() if k != "headers"} != {k: v for k, v in wide.items() if k != "headers"}:
+            return False
+        own, wide_own = _match_headers(narrow), _match_headers(wide)
+        extra = added_headers(own, wide_own)
+        if not extra or len(own) - len(extra) != len(wide_own) or added not in (None, extra):
+            return False
+        added = extra
+    targets, primary_targets = _weighted_versions(app, header), _weighted_versions(app, primary)
+    if targets is None or len(targets) != 1:
+        return False
+    return not (primary_targets is not None and len(primary_targets) == 1 and primary_targets[0][0] == targets[0][0])
+
+
+def _is_app_rule_name(app: str, name: Any) -> bool:
+    number = str(name or "").removeprefix(f"{app}-primary-")
+    return name == primary_rule_name(app) or (number != name and number.isdigit())
+
+
+def _find_rules(app: str, rules: list[Rule], rule_names: tuple[str, ...] = ()) -> list[tuple[int, int | None]]:
+    """(primary index, header index) of each of the app's rules, in order: the rules named as the plugin
+    names them and every rule to the app's version Services; `rule_names` (--route-name) limits them."""
     names = [r.get("name") for r in rules]
-    if primary_rule_name(app) in names:
-        header = names.index(header_rule_name(app)) if header_rule_name(app) in names else None
-        return names.index(primary_rule_name(app)), header
-    candidates = [i for i, r in enumerate(rules) if not r.get("name") and _weighted_versions(app, r) is not None]
-    if len(candidates) != 1:
-        found = "no rule" if not candidates else f"{len(candidates)} unnamed rules"
-        raise _fail(app, f"{found} send traffic to the Services {service_name(app, 'VERSION')}; name the primary "
+    for rule_name in rule_names:
+        if rule_name not in names:
+            raise _fail(app, f"no rule is named {rule_name!r} (the --route-name given)")
+    named = [names.index(n) for n in rule_names]
+    candidates = sorted({*named, *(i for i, r in enumerate(rules) if _weighted_versions(app, r) is not None
+                                  or _is_app_rule_name(app, r.get("name")))})
+    primary_names = {str(names[i]) for i in candidates if names[i]}
+    candidates = sorted({*candidates, *(i for i, n in enumerate(names)
+                                        if header_route_target(app, n, primary_names) is not None)})
+    if not candidates:
+        raise _fail(app, f"no rule sends traffic to the Services {service_name(app, 'VERSION')}; name the primary "
                          f"rule {primary_rule_name(app)!r}")
-    return candidates[0], None
+    try:
+        pairs = pair_routes(app, names, candidates, lambda h, p: _narrows(app, rules[h], rules[p]),
+                            lambda i: _label(i, rules[i]))
+    except UnreadableRoutes as error:
+        raise _fail(app, str(error)) from None
+    if rule_names:
+        headers = {h for _, h in pairs if h is not None}
+        for index in named:
+            if index in headers:
+                raise _fail(app, f"rule {names[index]!r} is a header rule; give --route-name the name of the rule "
+                                 "it narrows")
+        pairs = [(p, h) for p, h in pairs if p in named]
+    return pairs
 
 
 def is_rollout_route(app: str, rules: list[Rule]) -> bool:
     """Whether an HTTPRoute carries rules of `app` at all."""
-    return any(r.get("name") == primary_rule_name(app) or _weighted_versions(app, r) is not None for r in rules)
+    return any(_is_app_rule_name(app, r.get("name")) or _weighted_versions(app, r) is not None for r in rules)
 
 
-def parse_rules(app: str, rules: list[Rule]) -> ParsedRules:
-    """Read the app's rollout from an HTTPRoute's `spec.rules`."""
-    primary_index, header_index = _find_rules(app, rules)
+def parse_rules(app: str, rules: list[Rule], rule_names: tuple[str, ...] = ()) -> ParsedRules:
+    """Read the app's rollout from an HTTPRoute's `spec.rules`: each of its rules, then the app's one state."""
+    pairs = _find_rules(app, rules, rule_names)
+    own = []
+    for primary_index, header_index in pairs:
+        which = "" if len(pairs) == 1 else f"rule {_label(primary_index, rules[primary_index])}: "
+        own.append(AppRule(primary_index, header_index, _rule_state(app, rules, primary_index, header_index, which)))
+    try:
+        state, disagreements = combine_states(app, [(_label(r.primary_index, rules[r.primary_index]), r.state)
+                                                    for r in own], noun="rule")
+    except UnreadableRoutes as error:
+        raise _fail(app, str(error)) from None
+    return ParsedRules(state, tuple(own), disagreements)
+
+
+def _rule_state(app: str, rules: list[Rule], primary_index: int, header_index: int | None, which: str
+                ) -> RolloutState:
     targets = _weighted_versions(app, rules[primary_index])
     if targets is None or not 1 <= len(targets) <= 2:
-        raise _fail(app, f"the primary rule is not one or two backendRefs to the Services "
+        raise _fail(app, f"{which}the primary rule is not one or two backendRefs to the Services "
                          f"{service_name(app, 'VERSION')}")
     header = None
     if header_index is not None:
         header_targets = _weighted_versions(app, rules[header_index])
         if header_targets is None or len(header_targets) != 1:
-            raise _fail(app, "the header rule is not one backendRef to a version's Service")
+            raise _fail(app, f"{which}the header rule is not one backendRef to a version's Service")
         canary_headers = added_headers(_headers_of(rules[header_index]), _headers_of(rules[primary_index]))
         header = (header_targets[0][0], canary_headers)
     try:
         state = read_state(app, targets, header)
     except UnreadableRoutes as error:
-        raise _fail(app, str(error)) from None
+        raise _fail(app, f"{which}{error}") from None
     shadow = _shadow_of(app, rules[primary_index], state.primary)
     if shadow is not None:
         state = replace(state, shadow=shadow)
-    return ParsedRules(state, primary_index, header_index)
+    return state
 
 
 def backends(parsed: ParsedRules, namespace: str) -> tuple[str, ...]:
@@ -240,13 +340,12 @@ def _live_ref(app: str, primary: Rule, version: str) -> dict[str, Any] | None:
     return next((copy.deepcopy(r) for r in primary["backendRefs"] if _version_of(app, r) == version), None)
 
 
-def _primary_refs(app: str, primary: Rule, parsed: ParsedRules, desired: RolloutState) -> list[dict[str, Any]]:
+def _primary_refs(app: str, primary: Rule, live: RolloutState, desired: RolloutState) -> list[dict[str, Any]]:
     if desired.canary is None or desired.weight is None:
         ref = _live_ref(app, primary, desired.primary) or _version_ref(app, primary, desired.primary)
         if len(primary["backendRefs"]) != 1 or not ref.get("weight", 1):
             ref["weight"] = 1
         return [ref]
-    live = parsed.state
     same_pair = live.weight is not None and {live.primary, live.canary} == {desired.primary, desired.canary}
     if same_pair and live.canary == desired.canary and live.weight == desired.weight:
         return copy.deepcopy(primary["backendRefs"])  # the split does not change: 999/1 stays 999/1
@@ -262,6 +361,7 @@ def _primary_refs(app: str, primary: Rule, parsed: ParsedRules, desired: Rollout
 
 
 def _set_mirror(app: str, rule: Rule, parsed: ParsedRules, desired: RolloutState) -> None:
+    """Our RequestMirror on the primary rule `rule` as `desired` says; anyone else's filters kept."""
     filters = copy.deepcopy(rule.get("filters") or [])
     index = _mirror_index(app, rule, parsed.state.primary)
     if index is not None:
@@ -281,7 +381,8 @@ def _set_mirror(app: str, rule: Rule, parsed: ParsedRules, desired: RolloutState
         rule.pop("filters", None)
 
 
-def _header_rule(app: str, live: Rule | None, primary: Rule, parsed: ParsedRules, desired: RolloutState) -> Rule:
+def _header_rule(app: str, live: Rule | None, primary: Rule, parsed: ParsedRules, desired: RolloutState,
+                 name: str) -> Rule:
     assert desired.canary is not None
     kept = ("name", "matches", "backendRefs")
     if live is not None:
@@ -298,41 +399,45 @@ def _header_rule(app: str, live: Rule | None, primary: Rule, parsed: ParsedRules
     matches = [{**m, "headers": [*(m.get("headers") or []), *copy.deepcopy(canary_headers)]}
                for m in copy.deepcopy(primary.get("matches") or [_DEFAULT_MATCH])]
     ref = _live_ref(app, live, desired.canary) if live is not None else None
-    return {"name": header_rule_name(app), "matches": matches, **rest,
+    return {"name": name, "matches": matches, **rest,
             "backendRefs": [ref or {**_version_ref(app, primary, desired.canary), "weight": 1}]}
 
 
 def render_rules(rules: list[Rule], parsed: ParsedRules, desired: RolloutState) -> list[Rule]:
-    """The full `spec.rules` with the app's rules set to `desired`, all other rules untouched.
+    """The full `spec.rules` with each of the app's rules set to `desired`, all other rules untouched.
 
     Raises HTTPRouteError when the result would break the API server's limits or widen: a header rule
     that would take requests another rule of the route now serves.
     """
     app = desired.app
-    live_primary = rules[parsed.primary_index]
-    primary = copy.deepcopy(live_primary)
-    primary["name"] = primary_rule_name(app)
-    primary["backendRefs"] = _primary_refs(app, live_primary, parsed, desired)
-    _set_mirror(app, primary, parsed, desired)
-    primary = {"name": primary.pop("name"), **primary}
-
-    live_header = None if parsed.header_index is None else rules[parsed.header_index]
-    header = None
-    if desired.canary is not None and desired.headers:
-        header = _header_rule(app, live_header, live_primary, parsed, desired)
+    taken = {str(r["name"]) for r in rules if r.get("name")}
+    names = primary_route_names(app, [rules[r.primary_index].get("name") for r in parsed.routes], taken)
+    headers = {r.header_index for r in parsed.routes if r.header_index is not None}
+    rendered: dict[int, list[Rule]] = {}
+    for own, name in zip(parsed.routes, names):
+        live_primary = rules[own.primary_index]
+        primary = copy.deepcopy(live_primary)
+        primary["name"] = name  # a rule the team named keeps its name; an unnamed one gets ours
+        primary["backendRefs"] = _primary_refs(app, live_primary, own.state, desired)
+        _set_mirror(app, primary, parsed, desired)
+        primary = {"name": primary.pop("name"), **primary}
+        pair = [primary]
+        if desired.canary is not None and desired.headers:
+            live_header = None if own.header_index is None else rules[own.header_index]
+            header_name = header_route_name_of(app, name, len(parsed.routes))
+            pair.insert(0, _header_rule(app, live_header, live_primary, parsed, desired, header_name))
+        rendered[own.primary_index] = pair
     result: list[Rule] = []
-    for index, rule in enumerate(rules):
-        if index == parsed.header_index:
-            continue
-        if index == parsed.primary_index:
-            if header is not None:
-                result.append(header)
-            result.append(primary)
-        else:
-            result.append(rule)
+    for index, kept in enumerate(rules):
+        if index not in headers:
+            result.extend(rendered.get(index, [kept]))
     check_limits(app, result)
-    if header is not None:
-        check_narrow(app, result, result.index(header), result.index(primary))
+    # The app's own rules may outrank one another: they all send where the phase says.
+    place = {id(rule): i for i, rule in enumerate(result)}
+    own_indices = frozenset(place[id(rule)] for pair in rendered.values() for rule in pair)
+    for pair in rendered.values():
+        if len(pair) == 2:
+            check_narrow(app, result, place[id(pair[0])], place[id(pair[1])], own_indices)
     return result
 
 
@@ -403,7 +508,8 @@ def matches_overlap(a: Match, b: Match) -> bool:
             and _conditions_overlap(a.get("queryParams") or [], b.get("queryParams") or [], fold=False))
 
 
-def check_narrow(app: str, rules: list[Rule], header_index: int, primary_index: int) -> None:
+def check_narrow(app: str, rules: list[Rule], header_index: int, primary_index: int,
+                 own: frozenset[int] = frozenset()) -> None:
     """Refuse a header rule that would outrank a rule which serves some of its requests today.
 
     A request matching header match H also matches the primary's match P it was made from. Today it goes
@@ -414,7 +520,7 @@ def check_narrow(app: str, rules: list[Rule], header_index: int, primary_index: 
     header, primary = rules[header_index], rules[primary_index]
     for h_match, p_match in zip(header.get("matches") or [], primary.get("matches") or [_DEFAULT_MATCH]):
         for index, rule in enumerate(rules):
-            if index in (header_index, primary_index):
+            if index in (header_index, primary_index) or index in own:
                 continue
             for f_match in rule.get("matches") or [_DEFAULT_MATCH]:
                 if not matches_overlap(f_match, h_match):

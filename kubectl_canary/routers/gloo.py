@@ -1,14 +1,15 @@
 """Gloo Edge routes <-> rollout state. Pure functions of data, no I/O.
 
-`parse_routes` finds the app's two routes in a RouteTable's `spec.routes` (by name, or by shape
-for tables written by the seed's Helm chart) and reads them into a `RolloutState`;
-`render_routes` writes a state back, touching only those two routes. Every other route is kept
-as it is and where it is: `spec.routes` is an atomic list under server-side apply, so whoever
-writes it writes all of it.
+An app's routes are every route of its RouteTable that sends to its Upstream (by name: `APP-primary`,
+`APP-primary-N`, the header routes; or by the upstream, for tables written by the seed's Helm charts,
+which render one unnamed route per path). `parse_routes` reads each of them, with the header route right
+before it, into a `RolloutState`, and the app's one state from theirs; `render_routes` writes a state back
+onto each of them, touching only those. Every other route is kept as it is and where it is: `spec.routes`
+is an atomic list under server-side apply, so whoever writes it writes all of it.
 
 Two rules keep a render from sending anyone where they did not go before:
-- only narrow: the header route matches exactly what the primary route matches (every matcher,
-  every field: path, methods, query parameters, its own headers) plus the canary headers;
+- only narrow: a header route matches exactly what its primary route matches (every matcher, every
+  field: path, methods, query parameters, its own headers) plus the canary headers;
 - only the version changes: every destination written is the primary's live destination with
   another `version` in its subset (other subset keys, other fields and per-destination options
   are kept), and weights that already give the desired share are left as they are.
@@ -28,7 +29,12 @@ from kubectl_canary.model.rollout import (
     Shadow,
     UnreadableRoutes,
     added_headers,
+    combine_states,
+    header_route_name_of,
+    header_route_target,
     integer_weights,
+    pair_routes,
+    primary_route_names,
     read_state,
 )
 
@@ -76,13 +82,39 @@ class UpstreamRef:
 
 
 @dataclass(frozen=True)
+class AppRoute:
+    """One route of the app: where it and its header route sit, and the rollout it describes on its own."""
+
+    primary_index: int
+    header_index: int | None
+    state: RolloutState
+
+
+@dataclass(frozen=True)
 class ParsedRoutes:
-    """A RolloutState plus where its routes sit in the list, so a render can keep the rest."""
+    """The app's RolloutState plus where its routes sit in the list, so a render can keep the rest.
+
+    `disagreements` names the routes whose own state differs from the app's (a degraded app: another
+    weight, no header route); a render sets every route to one state.
+    """
 
     state: RolloutState
     upstream: UpstreamRef
-    primary_index: int
-    header_index: int | None
+    routes: tuple[AppRoute, ...]
+    disagreements: tuple[str, ...] = ()
+
+    @property
+    def primary_index(self) -> int:
+        """The first route's (the only one's, for an app of one route)."""
+        return self.routes[0].primary_index
+
+    @property
+    def header_index(self) -> int | None:
+        return self.routes[0].header_index
+
+    @property
+    def route_states(self) -> tuple[RolloutState, ...]:
+        return tuple(route.state for route in self.routes)
 
 
 def stable_routes(app: str, version: str, upstream: UpstreamRef, prefix: str) -> list[Route]:
@@ -138,8 +170,7 @@ def _weighted_targets(route: Route) -> list[tuple[UpstreamRef, str, int]] | None
     return result
 
 
-def _headers_of(route: Route) -> tuple[HeaderMatch, ...]:
-    matchers = route.get("matchers") or [{}]
+def _matcher_headers(matcher: dict[str, Any]) -> tuple[HeaderMatch, ...]:
     return tuple(
         HeaderMatch(
             name=h.get("name", ""),
@@ -147,8 +178,12 @@ def _headers_of(route: Route) -> tuple[HeaderMatch, ...]:
             regex=bool(h.get("regex", False)),
             invert_match=bool(h.get("invertMatch", False)),
         )
-        for h in (matchers[0].get("headers") or [])
+        for h in (matcher.get("headers") or [])
     )
+
+
+def _headers_of(route: Route) -> tuple[HeaderMatch, ...]:
+    return _matcher_headers((route.get("matchers") or [{}])[0])
 
 
 def _upstreams_of(route: Route) -> list[UpstreamRef]:
@@ -182,20 +217,63 @@ def _describe(index: int, route: Route) -> str:
     return repr(route["name"]) if route.get("name") else f"#{index + 1} (unnamed)"
 
 
-def _find_routes(app: str, routes: list[Route], route_name: str | None = None,
-                 upstream: tuple[str, str] | None = None, table: str | None = None) -> tuple[int, int | None]:
-    """(primary index, header index). By name first (--route-name, else APP-primary); then the routes that
-    send to the app's upstream (--upstream, else the one named APP), where the seed chart's unnamed pair
-    (the header route has more header conditions) is told apart by shape."""
+def _label(index: int, route: Route) -> str:
+    """A route in messages that compare the app's routes: its name, else its place and first path."""
+    if route.get("name"):
+        return repr(route["name"])
+    matcher = (route.get("matchers") or [{}])[0]
+    path = next((f"{k} {matcher[k]}" for k in ("prefix", "exact", "regex") if k in matcher), "prefix /")
+    return f"#{index + 1} ({path})"
+
+
+def _narrows(header: Route, primary: Route) -> bool:
+    """Whether `header` has the shape of a header route of `primary`: every matcher of the primary, each
+    with the same headers added, to one version that is not the primary's only one."""
+    header_matchers, primary_matchers = header.get("matchers") or [{}], primary.get("matchers") or [{}]
+    if len(header_matchers) != len(primary_matchers):
+        return False
+    added: tuple[HeaderMatch, ...] | None = None
+    for narrow, wide in zip(header_matchers, primary_matchers):
+        if {k: v for k, v in narrow.items() if k != "headers"} != {k: v for k, v in wide.items() if k != "headers"}:
+            return False
+        own, wide_own = _matcher_headers(narrow), _matcher_headers(wide)
+        extra = added_headers(own, wide_own)
+        if not extra or len(own) - len(extra) != len(wide_own) or added not in (None, extra):
+            return False
+        added = extra
+    targets, primary_targets = _weighted_targets(header), _weighted_targets(primary)
+    if targets is None or len(targets) != 1:
+        return False
+    return not (primary_targets is not None and len(primary_targets) == 1 and primary_targets[0][1] == targets[0][1])
+
+
+def _is_app_route_name(app: str, name: Any) -> bool:
+    """`APP-primary` or `APP-primary-N`: the names the plugin gives the app's routes."""
+    number = str(name or "").removeprefix(f"{app}-primary-")
+    return name == primary_route_name(app) or (number != name and number.isdigit())
+
+
+def _find_routes(app: str, routes: list[Route], route_names: tuple[str, ...] = (),
+                 upstream: tuple[str, str] | None = None, table: str | None = None) -> list[tuple[int, int | None]]:
+    """(primary index, header index) of each of the app's routes, in order: the routes named as the plugin
+    names them, and every route to the app's upstream (--upstream, else the one named APP; those to version
+    subsets, when any is). `route_names` (--route-name) limits them to the routes so named."""
     names = [r.get("name") for r in routes]
-    header = names.index(header_route_name(app)) if header_route_name(app) in names else None
-    if route_name:
+    for route_name in route_names:
         if route_name not in names:
             raise _fail(app, f"no route is named {route_name!r} (the --route-name given or recorded)", table)
-        return names.index(route_name), header
-    if primary_route_name(app) in names:
-        return names.index(primary_route_name(app)), header
-    candidates = [i for i, r in enumerate(routes) if i != header and _sends_to(r, app, upstream)]
+    named = [names.index(n) for n in route_names]
+    targets = [upstream or ("", app), *(("", u.name) if not u.namespace else (u.namespace, u.name)
+                                          for i in named for u in _upstreams_of(routes[i]))]
+    found = [i for i, r in enumerate(routes) if any(_sends_to(r, app, target) for target in targets)]
+    # Routes to version subsets are the rollout's; one to the bare upstream (a catch-all, another team's
+    # route) is the app's only when no route uses the subsets yet: then `adopt` gives it one.
+    found = [i for i in found if _weighted_targets(routes[i]) is not None] or found
+    candidates = sorted({*found, *named, *(i for i, n in enumerate(names) if _is_app_route_name(app, n))})
+    primary_names = {str(names[i]) for i in candidates if names[i]}
+    # Header routes are found by their names wherever they send (a header route someone edited is still ours).
+    candidates = sorted({*candidates, *(i for i, n in enumerate(names) if header_route_target(app, n, primary_names)
+                                         is not None)})
     target = f"upstream {'/'.join(upstream) if upstream and upstream[0] else (upstream or ('', app))[1]}"
     if not candidates:
         sent_to = sorted({"/".join(filter(None, (u.namespace, u.name))) for r in routes for u in _upstreams_of(r)})
@@ -205,28 +283,21 @@ def _find_routes(app: str, routes: list[Route], route_name: str | None = None,
             f"name the app's upstream with --upstream NAMESPACE/NAME or its route with --route-name NAME",
             table,
         )
-    # Routes to version subsets are the rollout's; one to the bare upstream (a catch-all, another team's
-    # route) is the app's only when no route uses the subsets yet: then `adopt` makes it the primary.
-    versioned = [i for i in candidates if _weighted_targets(routes[i]) is not None]
-    candidates = versioned or candidates
-    if upstream is None:
-        # Upstream APP: the seed chart's tables, whose app routes are unnamed; a named route there is
-        # someone else's (an admin route to the same pods). Only a table without them names its routes.
-        candidates = [i for i in candidates if not names[i]] or candidates
-    if len(candidates) == 1:
-        return candidates[0], header
-    # Seed Helm chart: unnamed routes; the header route is the one with more header conditions (the
-    # primary may have its own, the header route has those and more).
-    fewest = min(len(_headers_of(routes[i])) for i in candidates)
-    without = [i for i in candidates if len(_headers_of(routes[i])) == fewest]
-    with_headers = [i for i in candidates if i not in without]
-    if header is None and len(without) == 1 and len(with_headers) == 1 and not any(names[i] for i in candidates):
-        return without[0], with_headers[0]
-    raise AmbiguousRoutes(
-        f"which route of RouteTable {table or route_table_name(app)} is the primary route of {app} is ambiguous: "
-        f"{len(candidates)} send traffic to {target} ({', '.join(_describe(i, routes[i]) for i in candidates)}); "
-        f"pick one with --route-name NAME (name an unnamed route first)"
-    )
+    try:
+        pairs = pair_routes(app, names, candidates, lambda h, p: _narrows(routes[h], routes[p]),
+                            lambda i: _label(i, routes[i]))
+    except UnreadableRoutes as error:
+        raise _fail(app, str(error), table) from None
+    if route_names:
+        headers = {h for _, h in pairs if h is not None}
+        for index in named:
+            if index in headers:
+                raise _fail(app, f"route {_describe(index, routes[index])} is a header route; give --route-name the "
+                                 "name of the route it narrows", table)
+        pairs = [(p, h) for p, h in pairs if p in named]
+    if not pairs:
+        raise _fail(app, f"every route that sends traffic to {target} is a header route", table)
+    return pairs
 
 
 class AmbiguousRoutes(RouteTableError):
@@ -257,9 +328,36 @@ def gloo_state(route_table: dict[str, Any]) -> tuple[str | None, str]:
 
 
 def parse_routes(app: str, routes: list[Route], *, route_name: str | None = None,
-                 upstream: tuple[str, str] | None = None, table: str | None = None) -> ParsedRoutes:
-    """Read the app's rollout from a RouteTable's `spec.routes` (its routes found as `_find_routes` says)."""
-    primary_index, header_index = _find_routes(app, routes, route_name, upstream, table)
+                 upstream: tuple[str, str] | None = None, table: str | None = None,
+                 route_names: tuple[str, ...] = ()) -> ParsedRoutes:
+    """Read the app's rollout from a RouteTable's `spec.routes` (its routes found as `_find_routes` says):
+    each route on its own, then the app's one state from theirs (`combine_states`)."""
+    limit = route_names or ((route_name,) if route_name else ())
+    pairs = _find_routes(app, routes, limit, upstream, table)
+    own: list[AppRoute] = []
+    upstreams: list[UpstreamRef] = []
+    for primary_index, header_index in pairs:
+        label = _label(primary_index, routes[primary_index]) if len(pairs) > 1 else None
+        state, live_upstream = _route_state(app, routes, primary_index, header_index, table, label)
+        own.append(AppRoute(primary_index, header_index, state))
+        upstreams.append(live_upstream)
+    if len(set(upstreams)) > 1:
+        where = ", ".join(f"{_label(r.primary_index, routes[r.primary_index])} to {u.namespace}/{u.name}"
+                          for r, u in zip(own, upstreams))
+        raise _fail(app, f"its routes send traffic to different upstreams: {where}", table)
+    try:
+        state, disagreements = combine_states(app, [(_label(r.primary_index, routes[r.primary_index]), r.state)
+                                                    for r in own])
+    except UnreadableRoutes as error:
+        raise _fail(app, str(error), table) from None
+    return ParsedRoutes(state, upstreams[0], tuple(own), disagreements)
+
+
+def _route_state(app: str, routes: list[Route], primary_index: int, header_index: int | None,
+                 table: str | None, label: str | None) -> tuple[RolloutState, UpstreamRef]:
+    """The rollout one route of the app (and its header route) describes, and the upstream it sends to;
+    `label` names the route in messages when the app has several."""
+    which = "" if label is None else f"route {label}: "
     targets = _weighted_targets(routes[primary_index])
     if targets is None and _upstreams_of(routes[primary_index]):
         raise UnversionedRoute(
@@ -268,26 +366,26 @@ def parse_routes(app: str, routes: list[Route], *, route_name: str | None = None
             f"apart; adopt the app first: kubectl canary adopt {app} v1 (see its --help)"
         )
     if targets is None or not 1 <= len(targets) <= 2:
-        raise _fail(app, "the primary route is not a single or two-way weighted route to version subsets", table)
+        raise _fail(app, f"{which}the primary route is not a single or two-way weighted route to version subsets",
+                    table)
     live_upstream = targets[0][0]
     if any(t[0] != live_upstream for t in targets):
-        raise _fail(app, "the primary route's destinations use different upstreams", table)
-
+        raise _fail(app, f"{which}the primary route's destinations use different upstreams", table)
     header = None
     if header_index is not None:
         header_targets = _weighted_targets(routes[header_index])
         if header_targets is None or len(header_targets) != 1:
-            raise _fail(app, "the header route is not a single route to a version subset", table)
+            raise _fail(app, f"{which}the header route is not a single route to a version subset", table)
         canary_headers = added_headers(_headers_of(routes[header_index]), _headers_of(routes[primary_index]))
         header = (header_targets[0][1], canary_headers)
     try:
         state = read_state(app, [(version, weight) for _, version, weight in targets], header)
     except UnreadableRoutes as error:
-        raise _fail(app, str(error), table) from None
+        raise _fail(app, f"{which}{error}", table) from None
     shadow = _shadow_of(app, routes[primary_index])
     if shadow is not None:
         state = replace(state, shadow=shadow)
-    return ParsedRoutes(state, live_upstream, primary_index, header_index)
+    return state, live_upstream
 
 
 def backends(parsed: ParsedRoutes, namespace: str) -> tuple[str, ...]:
@@ -306,11 +404,20 @@ def adopt_routes(app: str, routes: list[Route], version: str, *, route_name: str
 
     Only that route changes, and only its destinations' subsets: the requests it matches keep going to
     the same upstream, now only to the pods labelled version=VERSION. A route already on version
-    subsets is left as it is.
+    subsets is left as it is. One route at a time: several routes to the bare upstream are refused.
     """
-    primary_index, header_index = _find_routes(app, routes, route_name, upstream, table)
-    if header_index is not None or _weighted_targets(routes[primary_index]) is not None:
-        return routes, primary_index
+    pairs = _find_routes(app, routes, (route_name,) if route_name else (), upstream, table)
+    versioned = [(p, h) for p, h in pairs if h is not None or _weighted_targets(routes[p]) is not None]
+    if versioned:
+        return routes, versioned[0][0]
+    if len(pairs) > 1:
+        target = f"upstream {'/'.join(upstream) if upstream and upstream[0] else (upstream or ('', app))[1]}"
+        raise AmbiguousRoutes(
+            f"which route of RouteTable {table or route_table_name(app)} to adopt for {app} is ambiguous: "
+            f"{len(pairs)} send traffic to {target} ({', '.join(_describe(p, routes[p]) for p, _ in pairs)}); "
+            f"pick one with --route-name NAME (name an unnamed route first)"
+        )
+    primary_index = pairs[0][0]
     if len(_upstreams_of(routes[primary_index])) != 1:
         raise _fail(app, "the primary route is not a single route to one upstream, so it cannot be adopted", table)
     route = copy.deepcopy(routes[primary_index])
@@ -331,7 +438,8 @@ def _shadow_of(app: str, route: Route) -> Shadow | None:
     return Shadow(name[len(prefix) :], float(shadowing.get("percentage") or 0))
 
 
-def _header_route(app: str, live: Route | None, primary: Route, parsed: ParsedRoutes, desired: RolloutState) -> Route:
+def _header_route(app: str, live: Route | None, primary: Route, parsed: ParsedRoutes, desired: RolloutState,
+                  name: str) -> Route:
     assert desired.canary is not None
     if live is not None:
         route = copy.deepcopy(live)
@@ -343,7 +451,7 @@ def _header_route(app: str, live: Route | None, primary: Route, parsed: ParsedRo
         route.pop("options", None)
         if options:
             route["options"] = options
-    route["name"] = header_route_name(app)
+    route["name"] = name
     # Only narrow: every matcher of the primary, each with the canary headers added to its own.
     header_dicts = [_header_dict(h) for h in desired.headers]
     route["matchers"] = [
@@ -434,7 +542,7 @@ def _primary_action(primary: Route, parsed: ParsedRoutes, desired: RolloutState)
     return action
 
 
-def _set_shadowing(route: Route, app: str, parsed: ParsedRoutes, desired: RolloutState) -> None:
+def _set_shadowing(route: Route, app: str, parsed: ParsedRoutes, live: RolloutState, desired: RolloutState) -> None:
     options = dict(route.get("options") or {})
     if desired.shadow is not None:
         upstream = UpstreamRef(shadow_upstream_name(app, desired.shadow.version), parsed.upstream.namespace)
@@ -443,7 +551,7 @@ def _set_shadowing(route: Route, app: str, parsed: ParsedRoutes, desired: Rollou
             "upstream": upstream.as_dict(),
             "percentage": int(percent) if percent.is_integer() else percent,
         }
-    elif parsed.state.shadow is not None:
+    elif live.shadow is not None:
         options.pop("shadowing", None)  # ours: remove; someone else's shadowing is left alone
     if options:
         route["options"] = options
@@ -452,29 +560,31 @@ def _set_shadowing(route: Route, app: str, parsed: ParsedRoutes, desired: Rollou
 
 
 def render_routes(routes: list[Route], parsed: ParsedRoutes, desired: RolloutState) -> list[Route]:
-    """The full `spec.routes` with the app's routes set to `desired`, all other routes untouched.
+    """The full `spec.routes` with each of the app's routes set to `desired`, all other routes untouched.
 
-    The header route always sits right before the primary route: behind the catch-all it would
-    never match (gloo#9830).
+    Each header route sits right before its primary route: behind the catch-all it would never match
+    (gloo#9830).
     """
     app = desired.app
-    live_primary = routes[parsed.primary_index]
-    primary = copy.deepcopy(live_primary)
-    # A route the team named keeps its name (their tools may refer to it); an unnamed one gets ours.
-    primary["name"] = live_primary.get("name") or primary_route_name(app)
-    primary["routeAction"] = _primary_action(live_primary, parsed, desired)
-    _set_shadowing(primary, app, parsed, desired)
-    primary = {"name": primary.pop("name"), **primary}
-
-    live_header = None if parsed.header_index is None else routes[parsed.header_index]
+    taken = {str(r["name"]) for r in routes if r.get("name")}
+    names = primary_route_names(app, [routes[r.primary_index].get("name") for r in parsed.routes], taken)
+    headers = {r.header_index for r in parsed.routes if r.header_index is not None}
+    rendered: dict[int, list[Route]] = {}
+    for route, name in zip(parsed.routes, names):
+        live_primary = routes[route.primary_index]
+        primary = copy.deepcopy(live_primary)
+        primary["name"] = name  # a route the team named keeps its name; an unnamed one gets ours
+        primary["routeAction"] = _primary_action(live_primary, parsed, desired)
+        _set_shadowing(primary, app, parsed, route.state, desired)
+        primary = {"name": primary.pop("name"), **primary}
+        pair = [primary]
+        if desired.canary is not None and desired.headers:
+            live_header = None if route.header_index is None else routes[route.header_index]
+            header_name = header_route_name_of(app, name, len(parsed.routes))
+            pair.insert(0, _header_route(app, live_header, live_primary, parsed, desired, header_name))
+        rendered[route.primary_index] = pair
     result: list[Route] = []
-    for index, route in enumerate(routes):
-        if index == parsed.header_index:
-            continue
-        if index == parsed.primary_index:
-            if desired.canary is not None and desired.headers:
-                result.append(_header_route(app, live_header, live_primary, parsed, desired))
-            result.append(primary)
-        else:
-            result.append(route)
+    for index, kept in enumerate(routes):
+        if index not in headers:
+            result.extend(rendered.get(index, [kept]))
     return result

@@ -25,6 +25,14 @@ class Parsed(Protocol):
     @property
     def state(self) -> RolloutState: ...
 
+    @property
+    def route_states(self) -> tuple[RolloutState, ...]:
+        """Each route's own state (an app may have several routes); all equal to `state` unless degraded."""
+
+    @property
+    def disagreements(self) -> tuple[str, ...]:
+        """The routes whose own state differs from the app's, each named: the app is degraded."""
+
 
 @dataclass(frozen=True)
 class Verdict:

@@ -88,8 +88,10 @@ def update_routes(
         if routes == live_routes and recorded is None:
             return RouteChange(live.state, desired, live.obj, False, live.router, earlier=earlier)
         check_route_owners(live, cluster.field_manager, force_conflicts=force_conflicts)
-        warnings = guard_moves(cluster, namespace, live.state, desired, force=force, starting=starting,
-                               names=live.names)
+        warnings: list[str] = []
+        for before in dict.fromkeys(live.parsed.route_states):  # a degraded app's routes each move their own way
+            warnings += guard_moves(cluster, namespace, before, desired, force=force, starting=starting,
+                                    names=live.names)
         changes: Obj = {"spec": {live.router.list_field: routes}}
         annotations = {LAST_TRANSITION: transition} if transition else {}
         if recorded is not None:
@@ -124,12 +126,15 @@ def update_routes(
 
 def _record(live: LiveRollout, desired: RolloutState) -> str | None:
     """The new value of the route object's record of app names, when it changes."""
-    route_name = None
-    if live.router.name == "gloo":  # Gloo finds routes by name or upstream; the Gateway API by rule name
+    route_name, route_names = None, live.names.route_names
+    if live.router.name == "gloo" and not route_names and len(live.parsed.routes) == 1:
+        # An app of one route keeps to it by name; one of several routes is found by its upstream, so a
+        # route added to that upstream later is the app's too. Gloo finds routes by name or upstream.
         name = live.router.routes_of(live.obj)[live.parsed.primary_index].get("name")
         route_name = None if name in (None, f"{desired.app}-primary") else str(name)
     versions = tuple(v for v in (desired.primary, desired.canary) if v)
-    return record(live.obj, desired.app, live.names, route_name, versions, live.router.object_name(desired.app))
+    return record(live.obj, desired.app, live.names, route_name, versions, live.router.object_name(desired.app),
+                  route_names)
 
 
 def guard_moves(

@@ -184,24 +184,37 @@ def test_an_unnamed_route_found_by_its_upstream(api, team, canary):
     assert api.get("deployments", NS, "search") is not None
 
 
-def test_two_routes_to_the_upstream_are_refused_with_the_candidates(api, team, canary):
+def _with_admin_route(api) -> dict:
     admin = {"name": "cart-admin", "matchers": [{"prefix": "/cart/admin"}], "routeAction": to("cart", "v1")}
     shared = table(api)
     shared["spec"]["routes"].insert(2, admin)
     api.delete("routetables", NS, "team-a")
     metadata = {"name": "team-a", "namespace": NS}
     api.create({k: shared[k] for k in ("apiVersion", "kind", "spec")} | {"metadata": metadata}, manager=None)
-    api.clear_requests()
+    return admin
+
+
+def test_every_route_to_the_upstream_is_the_apps_and_moves(api, team, canary):
+    admin = _with_admin_route(api)
     result = canary("header", "cart", "v2", *TEAM, *CART_FLAGS)
-    assert result.code == 1
-    assert result.err == (
-        "error: which route of RouteTable team-a is the primary route of cart is ambiguous: 2 send traffic to "
-        "upstream gloo-system/team-a-cart-80 ('cart-admin', 'cart'); pick one with --route-name NAME (name an "
-        "unnamed route first)\n"
-    )
-    assert writes(api) == []
+    assert result.code == 0, result.err
+    assert routes(api)[2:6] == [header_route("cart", "v2", "/cart/admin", "cart-admin-canary-header"), admin,
+                                header_route("cart", "v2", "/cart", "cart-canary-header"), CART]
+    # Found by the recorded upstream, not by a route name: a route added later to it is the app's too.
+    assert record(api) == {"cart": {"deployments": {"v1": "cart-stable"}, "upstream": "gloo-system/team-a-cart-80"}}
+    assert canary("abort", "cart", *TEAM).code == 0
+    assert routes(api) == [HEALTHZ, ECHO, admin, CART, SEARCH, LEGACY]
+
+
+def test_route_name_limits_the_app_to_that_route(api, team, canary):
+    admin = _with_admin_route(api)
+    api.clear_requests()
     assert canary("header", "cart", "v2", *TEAM, *CART_FLAGS, "--route-name", "cart").code == 0
     assert routes(api)[2:5] == [admin, header_route("cart", "v2", "/cart"), CART]
+    assert record(api)["cart"]["routeName"] == "cart"  # later commands keep to it without the flag
+    api.set_deployment_ready(NS, "cart-v2")
+    assert canary("weight", "cart", "10", *TEAM).code == 0
+    assert routes(api)[2] == admin
 
 
 def test_a_route_without_version_subsets_asks_for_adopt(api, team, canary):

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+
+import yaml
 
 from tests.design_routes import FINISHED, PHASE1, STABLE, named, phase2
+from tests.seed_charts import chart_deployments, chart_route_table, chart_routes, chart_service, chart_upstream
 
 NS = "echo"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def routes(api) -> list[dict]:
@@ -193,3 +199,23 @@ def test_finish_again_says_it_is_done(api, canary):
     assert (again.code, again.out) == (0, "echo is already finished: all traffic goes to v2\n")
     # An abort right after a finish has nothing to abort.
     assert canary("abort", "echo").err.startswith("error: echo has no canary to abort (stable on v2)")
+
+
+def test_apps_with_several_routes_as_the_readme_shows(api, canary):
+    """README, "Apps with several routes": the chart's table, then each command as written and the routes after it."""
+    text = README.read_text()
+    section = text[text.index("### Apps with several routes"):text.index("## Walkthrough on the Gateway API")]
+    blocks = [yaml.safe_load(b)["routes"] for b in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+    commands = re.findall(r"^    kubectl canary (.+)$", section, re.M)
+    assert len(blocks) == len(commands) + 1 == 3
+    values = {"deployment": {"v1": {}}, "routing": {"version": "v1", "routes": [
+        {"prefix": "/{{ .Release.Name }}/foo"}, {"prefix": "/{{ .Release.Name }}/bar"}]}}
+    assert blocks[0] == chart_routes(values)  # what the chart renders
+    for obj in [chart_service(), chart_upstream(), *chart_deployments(values), chart_route_table(values)]:
+        api.create(obj, manager=None)
+    api.set_deployment_ready(NS, "echo-v1")
+    for command, expected in zip(commands, blocks[1:]):
+        result = canary(*command.split())
+        assert result.code == 0, (command, result.err)
+        assert routes(api) == expected, command
+        api.set_deployment_ready(NS, "echo-v2")

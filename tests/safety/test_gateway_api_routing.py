@@ -1,11 +1,13 @@
 """Property tests of the Gateway API router against the spec's routing model (tests/gateway_api_routing_model.py).
 
-Generated HTTPRoutes (other teams' rules before and after the app's, primary rules of any match shape,
-backendRefs with their own namespace and port) go through generated command sequences; after each
-command that is not refused, for every request of a grid:
+Generated HTTPRoutes (other teams' rules before, between and after the app's; the app's 1 to 4 primary rules,
+each with 1 to 3 matches of any shape, named `echo-primary`, `echo-primary-N` or not at all, backendRefs with
+their own namespace and port) go through generated command sequences; after each command that is not
+refused, for every request of a grid:
 - a request the app's rules did not serve before is served exactly as before (never widen);
-- a request the app's rules serve goes where the phase says: the canary for requests with the canary
-  header while a header rule exists, else the primary and canary by the exact weights.
+- a request the app's rules serve goes where the phase says, whichever of the app's rules takes it: the
+  canary for requests with the canary header while header rules exist, else the primary and canary by the
+  exact weights.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import itertools
 from fractions import Fraction
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from kubectl_canary.model.rollout import HeaderMatch, RolloutState, promote, rollback, shift_weight, start_canary
@@ -47,20 +49,26 @@ def _match(draw: Any) -> dict[str, Any]:
 
 @st.composite
 def routes(draw: Any) -> list[dict[str, Any]]:
-    def foreign(index: int) -> dict[str, Any]:
+    def foreign(index: str) -> dict[str, Any]:
         return {"name": f"team-{index}", "matches": [_match(draw) for _ in range(draw(st.integers(1, 2)))],
                 "backendRefs": [{"group": "", "kind": "Service", "name": f"team-{index}", "port": 80, "weight": 1}]}
-    primary_matches = [_match(draw) for _ in range(draw(st.integers(1, 2)))]
-    for match in primary_matches:  # the app's own rule is not about the canary header
-        match["headers"] = [h for h in match.get("headers", []) if h["name"] != "stage"] or None
-        if match["headers"] is None:
-            del match["headers"]
-    primary = {"name": f"{APP}-primary", "matches": primary_matches,
-               "backendRefs": [{"group": "", "kind": "Service", "name": f"{APP}-v1", "namespace": "apps",
-                                "port": 8080, "weight": 1}]}
-    before = [foreign(i) for i in range(draw(st.integers(0, 2)))]
-    after = [foreign(i) for i in range(len(before), len(before) + draw(st.integers(0, 2)))]
-    return [*before, primary, *after]
+    count = draw(st.integers(1, 4))
+    naming = draw(st.sampled_from(["plugin", "unnamed"]))
+    rules = []
+    for number in range(1, count + 1):
+        primary_matches = [_match(draw) for _ in range(draw(st.integers(1, 3)))]
+        for match in primary_matches:  # the app's own rules are not about the canary header
+            match["headers"] = [h for h in match.get("headers", []) if h["name"] != "stage"] or None
+            if match["headers"] is None:
+                del match["headers"]
+        primary: dict[str, Any] = {"matches": primary_matches,
+                                   "backendRefs": [{"group": "", "kind": "Service", "name": f"{APP}-v1",
+                                                    "namespace": "apps", "port": 8080, "weight": 1}]}
+        if naming == "plugin":
+            primary = {"name": f"{APP}-primary" if count == 1 else f"{APP}-primary-{number}", **primary}
+        rules.append([foreign(f"{number}-{i}") for i in range(draw(st.integers(0, 1)))] + [primary])
+    after = [foreign(f"z-{i}") for i in range(draw(st.integers(0, 2)))]
+    return [*(rule for group in rules for rule in group), *after]
 
 
 COMMANDS = st.lists(st.sampled_from(["header", "weight-10", "weight-0.1", "weight-100", "finish", "abort"]),
@@ -76,8 +84,9 @@ def _apply(command: str, state: RolloutState) -> RolloutState:
 
 
 def _served_by_app(route: dict[str, Any], request: Request) -> dict[str, Any] | None:
+    """The rule that serves `request`, when it is one of the app's (to its version Services)."""
     found = best_rule([route], request)
-    if found is None or not str(found[1].get("name", "")).startswith(f"{APP}-"):
+    if found is None or not all(str(r["name"]).startswith(f"{APP}-") for r in found[1].get("backendRefs") or [{}]):
         return None
     return found[1]
 
@@ -93,15 +102,17 @@ def _httproute(rules: list[dict[str, Any]]) -> dict[str, Any]:
             "spec": {"rules": rules}}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(routes(), COMMANDS)
 def test_commands_never_widen_and_route_as_the_phase_says(rules: list[dict[str, Any]], commands: list[str]) -> None:
+    event(f"{sum(1 for r in rules if not str(r.get('name', '')).startswith('team-'))} rule(s) of the app")
     for command in commands:
         parsed = parse_rules(APP, rules)
         try:
             desired = _apply(command, parsed.state)
             rendered = render_rules(rules, parsed, desired)
         except HTTPRouteError:
+            event("a command refused (it would widen, or break a limit)")
             continue  # refused before writing: nothing moves
         except Exception as error:  # a transition that makes no sense in this phase
             if "has no canary" in str(error) or "already" in str(error):

@@ -1,24 +1,26 @@
 """Where requests go after any sequence of commands, per a model of Gloo's route matching (hypothesis).
 
-Generated tables: the app's primary route (named) with any matcher shape (prefix, exact or regex path;
-1..2 matchers; methods, query parameters and its own header conditions, inverted or not), a destination
+Generated tables: the app's 1 to 4 primary routes (named `echo-primary`, or `echo-primary-N`), each with
+any matcher shape (prefix, exact or regex path; 1..2 matchers; methods, query parameters and its own header
+conditions, inverted or not; the app's routes may overlap, the first one matching wins), a destination
 with extra subset keys (`region`) and, on a weighted destination, per-destination options, among 0..5
-foreign routes before and after it (tests/safety/test_properties.py's pools). Generated commands: header
+foreign routes before, between and after them (tests/safety/test_properties.py's pools). Generated commands: header
 (any canary headers, re-run with others), weight (whole and decimal percents), finish, abort, shadow on
 and off, through parse -> transition -> render as the verbs do. A fixed grid of requests (paths x
 methods x headers x query) goes through tests/routing_model.py before and after every step.
 
 Properties, for every request after every step:
-- a request whose first match before the commands was not the app's route goes exactly where it went
-  (same route options, same destinations, same shares): the app's routes never widen;
-- a request the app's route matched goes where the phase says: to the canary when the state has a
-  header route and the request carries the canary headers, else split by the state's exact shares; each
-  destination is the primary's original one with only the subset's `version` changed (other subset keys,
-  per-destination options kept), and its route options are the primary's (shadowing aside).
+- a request whose first match before the commands was not one of the app's routes goes exactly where it
+  went (same route options, same destinations, same shares): the app's routes never widen;
+- a request one of the app's routes matched first goes where the phase says, through that route's header
+  route or itself: to the canary when the state has a header route and the request carries the canary
+  headers, else split by the state's exact shares; each destination is that route's original one with only
+  the subset's `version` changed (other subset keys, per-destination options kept), and its route options
+  are that route's (shadowing aside).
 
 Per run: 400 + 60 tables, each with a header command and up to 6 more, x 192 requests (REQUESTS):
 about 400 tables x 2.5 applied commands x 192 requests = 190,000 checked requests (each routed before
-and after), plus 60 x 192 full-rollout checks, in about 5 s.
+and after), plus 60 x 192 full-rollout checks, in about 10 s.
 """
 
 from __future__ import annotations
@@ -117,6 +119,16 @@ def matchers(draw) -> dict[str, Any]:
 
 
 @st.composite
+def app_routes(draw) -> list[dict[str, Any]]:
+    """1 to 4 primary routes of the app: `echo-primary` alone, else `echo-primary-N`."""
+    routes = draw(st.lists(primary_routes(), min_size=1, max_size=4))
+    if len(routes) > 1:
+        for number, route in enumerate(routes, 1):
+            route["name"] = f"{PRIMARY}-{number}"
+    return routes
+
+
+@st.composite
 def primary_routes(draw) -> dict[str, Any]:
     values = {"version": "v1"}
     if draw(st.booleans()):
@@ -180,15 +192,22 @@ def without_shadowing(options_json: str, primary: dict[str, Any]) -> bool:
     return options == (primary.get("options") or {})
 
 
-def check_routing(before: list[dict[str, Any]], primary: dict[str, Any], after: list[dict[str, Any]],
+def header_name(primary: dict[str, Any], count: int) -> str:
+    return HEADER if count == 1 else str(primary["name"]).replace("-primary-", "-canary-header-")
+
+
+def check_routing(before: list[dict[str, Any]], primaries: list[dict[str, Any]], after: list[dict[str, Any]],
                   state: RolloutState) -> None:
-    app_index = before.index(primary)
+    places = {before.index(primary): primary for primary in primaries}
     for request in REQUESTS:
-        if first_match(before, request) != app_index:
+        index = first_match(before, request)
+        primary = None if index is None else places.get(index)
+        if primary is None:
             assert route_request(after, request) == route_request(before, request), request
             continue
-        index = first_match(after, request)
-        assert index is not None and after[index].get("name") in (PRIMARY, HEADER), request
+        served = first_match(after, request)
+        assert served is not None, request
+        assert after[served].get("name") in (primary["name"], header_name(primary, len(primaries))), request
         outcome = route_request(after, request)
         assert without_shadowing(outcome.route_options, primary), request
         if state.canary is not None and state.headers and carries(request, state.headers):
@@ -198,9 +217,19 @@ def check_routing(before: list[dict[str, Any]], primary: dict[str, Any], after: 
         assert outcome.shares() == expected, request
 
 
-def run_commands(primary: dict[str, Any], foreign: list[dict[str, Any]], position: int,
+def interleave(primaries: list[dict[str, Any]], foreign: list[dict[str, Any]], positions: list[int]
+               ) -> list[dict[str, Any]]:
+    """The foreign routes with each primary route inserted before the foreign route at its position."""
+    routes = list(foreign)
+    for primary, position in sorted(zip(primaries, positions), key=lambda p: -min(p[1], len(foreign))):
+        routes.insert(min(position, len(foreign)), primary)
+    order = iter(primaries)
+    return [next(order) if any(r is p for p in primaries) else r for r in routes]
+
+
+def run_commands(primaries: list[dict[str, Any]], foreign: list[dict[str, Any]], positions: list[int],
                  sequence: list[tuple[Any, ...]]) -> int:
-    before = [*foreign[:position], primary, *foreign[position:]]
+    before = interleave(primaries, foreign, positions)
     routes = copy.deepcopy(before)
     applied = 0
     for command in sequence:
@@ -211,33 +240,33 @@ def run_commands(primary: dict[str, Any], foreign: list[dict[str, Any]], positio
             continue
         routes = render_routes(routes, parsed, desired)
         assert parse_routes(APP, routes).state == desired
-        check_routing(before, primary, routes, desired)
+        check_routing(before, primaries, routes, desired)
         applied += 1
     return applied
 
 
 @settings(BASE, max_examples=400)
 @given(
-    primary=primary_routes(),
-    foreign=st.lists(foreign_routes(True), max_size=5),
-    position=st.integers(0, 5),
+    primaries=app_routes(),
+    foreign=st.lists(foreign_routes(), max_size=5),
+    positions=st.lists(st.integers(0, 5), min_size=4, max_size=4),
     start=st.tuples(st.just("header"), st.sampled_from(VERSIONS), st.sampled_from(CANARY_HEADERS)),
     sequence=st.lists(commands, max_size=6),
 )
-def test_requests_go_where_they_went_or_where_the_phase_says(primary, foreign, position, start, sequence):
-    applied = run_commands(primary, foreign, min(position, len(foreign)), [start, *sequence])
-    event(f"{applied} commands applied")
+def test_requests_go_where_they_went_or_where_the_phase_says(primaries, foreign, positions, start, sequence):
+    applied = run_commands(primaries, foreign, positions, [start, *sequence])
+    event(f"{len(primaries)} route(s), {applied} commands applied")
 
 
 @settings(BASE, max_examples=60)
 @given(
-    primary=primary_routes(),
-    foreign=st.lists(foreign_routes(True), max_size=3),
+    primaries=app_routes(),
+    foreign=st.lists(foreign_routes(), max_size=3),
     headers=st.sampled_from(CANARY_HEADERS),
     percent=PERCENTS,
 )
-def test_a_full_rollout_then_abort_routes_every_request_as_before(primary, foreign, headers, percent):
-    before = [*foreign, primary]
+def test_a_full_rollout_then_abort_routes_every_request_as_before(primaries, foreign, headers, percent):
+    before = [*foreign, *primaries]
     routes = copy.deepcopy(before)
     for command in [("header", "v2", headers), ("weight", percent), ("abort",)]:
         parsed = parse_routes(APP, routes)

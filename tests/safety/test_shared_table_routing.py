@@ -56,7 +56,7 @@ def theirs(routes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @given(
     primary=primary_routes(),
     named=st.booleans(),
-    foreign=st.lists(foreign_routes(True), max_size=4),
+    foreign=st.lists(foreign_routes(), max_size=4),
     order=st.randoms(use_true_random=False),
     start=st.tuples(st.just("header"), st.sampled_from(VERSIONS), st.sampled_from(CANARY_HEADERS)),
     sequence=st.lists(commands, max_size=5),

@@ -82,7 +82,7 @@ class TestParse:
         [
             ([], "no route sends traffic to upstream echo"),
             ([FOREIGN_AFTER], "no route sends traffic to upstream echo"),
-            ([*STABLE, *copy.deepcopy(STABLE)], "ambiguous"),
+            ([*STABLE, *FINISHED], r"on different primaries: #1 \(prefix /echo\) on v1, #2 \(prefix /echo\) on v2"),
         ],
     )
     def test_unreadable(self, routes, message):

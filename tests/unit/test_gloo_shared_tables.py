@@ -43,10 +43,22 @@ def test_by_name_first():
         parse_routes("cart", TABLE, route_name="carts", table="team-a")
 
 
-def test_two_versioned_routes_to_the_upstream_are_ambiguous():
+def test_every_versioned_route_to_the_upstream_is_the_apps_and_route_name_limits_them():
     table = [*TABLE[:3], {**TABLE[2], "name": "cart-2"}]
-    with pytest.raises(AmbiguousRoutes, match=r"\('cart', 'cart-2'\); pick one with --route-name NAME"):
-        parse_routes("cart", table, upstream=CART, table="team-a")
+    parsed = parse_routes("cart", table, upstream=CART, table="team-a")
+    assert [(r.primary_index, r.header_index) for r in parsed.routes] == [(2, None), (3, None)]
+    assert parsed.state.primary == "v1" and parsed.disagreements == ()
+    assert [(r.primary_index, r.header_index) for r in parse_routes(
+        "cart", table, route_name="cart-2", upstream=CART, table="team-a").routes] == [(3, None)]
+    assert [r.primary_index for r in parse_routes(
+        "cart", table, route_names=("cart-2", "cart"), upstream=CART, table="team-a").routes] == [2, 3]
+
+
+def test_two_bare_routes_to_the_upstream_are_adopted_one_at_a_time():
+    table = [*TABLE[:2], {**TABLE[1], "name": "echo-2"}]
+    with pytest.raises(AmbiguousRoutes, match=r"\('echo', 'echo-2'\); pick one with --route-name NAME"):
+        adopt_routes("echo", table, "v1", upstream=ECHO, table="team-a")
+    assert adopt_routes("echo", table, "v1", route_name="echo-2", upstream=ECHO, table="team-a")[1] == 2
 
 
 def test_a_route_without_subsets_is_read_only_after_adopt():

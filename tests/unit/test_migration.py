@@ -64,3 +64,30 @@ def test_what_the_gateway_api_cannot_express_is_refused() -> None:
     routes[0]["matchers"][0]["headers"] = [{"name": "x-internal", "invertMatch": True}]
     with pytest.raises(MigrationError, match="by presence or absence"):
         to_gateway_api("echo", "echo", table(routes), UPSTREAM, SERVICE, GATEWAY)
+
+
+def test_an_app_of_several_routes_migrates_to_a_rule_per_route() -> None:
+    from tests.gateway_api_routing_model import route_request as gateway_request
+    from tests.routing_model import Request, route_request
+    from tests.seed_charts import chart_routes
+
+    values = {"routing": {"version": "v1", "canary": {"version": "v2", "weight": 30, "headers": {"stage": "canary"}},
+                          "routes": [{"prefix": "/echo/foo/"}, {"prefix": "/echo/bar/"}]}}
+    routes = chart_routes(values)
+    rules = to_gateway_api("echo", "echo", table(routes), UPSTREAM, SERVICE, GATEWAY).objects[-1]["spec"]["rules"]
+    assert [r["name"] for r in rules] == ["echo-canary-header-1", "echo-primary-1", "echo-canary-header-2",
+                                          "echo-primary-2"]
+    http_route = {"metadata": {"name": "echo", "namespace": "echo"}, "spec": {"rules": rules}}
+    for path in ("/echo/foo/x", "/echo/bar/y", "/echo/baz"):
+        for headers in ({}, {"stage": "canary"}):
+            gloo = route_request(routes, Request(path, headers=headers)).shares()
+            gateway = gateway_request([http_route], Request(path, headers=headers)).shares()
+            versions = sorted((k.split('"version": "')[1][:2], v) for k, v in gloo.items())
+            assert versions == sorted((k.split('"name": "echo-')[1][:2], v) for k, v in gateway.items()), path
+
+    uneven = copy.deepcopy(routes)
+    uneven[3]["routeAction"]["multi"]["destinations"][1]["weight"] = 10
+    uneven[3]["routeAction"]["multi"]["destinations"][0]["weight"] = 90
+    with pytest.raises(MigrationError, match=r"the routes of echo disagree \(route #4 \(prefix /echo/bar/\) sends "
+                                             r"10% to v2, the app's other routes 30%\); set them alike first"):
+        to_gateway_api("echo", "echo", table(uneven), UPSTREAM, SERVICE, GATEWAY)
