@@ -16,12 +16,13 @@ import pytest
 
 from kubectl_canary.cli import main
 from kubectl_canary.cluster import ConnectionOptions, connect
+from kubectl_canary.request_routing.gateway_api import route_request as gateway_route_request
+from kubectl_canary.request_routing.gloo import route_request
+from kubectl_canary.request_routing.requests import Request
 from kubectl_canary.rollout import shift_weight
 from kubectl_canary.route_updates import read_rollout, update_routes
 from kubectl_canary.routers.gloo import parse_routes
 from tests.fake_apiserver import Fault
-from tests.gateway_api_routing_model import route_request as gateway_route_request
-from tests.routing_model import Request, route_request
 
 NS = "team-a"
 TEAM = ("-n", NS)

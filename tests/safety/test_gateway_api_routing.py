@@ -1,4 +1,4 @@
-"""Property tests of the Gateway API router against the spec's routing model (tests/gateway_api_routing_model.py).
+"""Property tests of the Gateway API router against the spec's routing model (request_routing/gateway_api.py).
 
 Generated HTTPRoutes (other teams' rules before and after the app's, primary rules of any match shape,
 backendRefs with their own namespace and port) go through generated command sequences; after each
@@ -17,10 +17,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kubectl_canary.request_routing.gateway_api import best_rule, outcome_of
+from kubectl_canary.request_routing.requests import Request
 from kubectl_canary.rollout import HeaderMatch, RolloutState, promote, rollback, shift_weight, start_canary
 from kubectl_canary.routers.gateway_api import HTTPRouteError, parse_rules, render_rules
-from tests.gateway_api_routing_model import best_rule, outcome_of
-from tests.routing_model import Request
 
 APP = "echo"
 PATHS = ["/", "/echo", "/echo/api", "/other"]
