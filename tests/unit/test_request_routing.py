@@ -340,7 +340,7 @@ def test_the_router_ranks_matches_as_the_model_does():
 
 
 def test_the_example_of_a_matcher_is_a_request_it_takes():
-    matchers = [
+    matchers: list[dict] = [
         {"prefix": "/echo", "headers": [{"name": "stage", "value": "canary"}, {"name": "x-debug"},
                                         {"name": "x-tenant", "value": "b", "invertMatch": True}],
          "methods": ["POST"], "queryParameters": [{"name": "id", "value": r"\d+", "regex": True}]},
