@@ -8,6 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from kubectl_canary.app_names import AppNames, recorded_apps, recorded_names
+from kubectl_canary.app_requests import problems_of
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.readiness import Readiness, readiness_of
 from kubectl_canary.rollout import HeaderMatch, RolloutState, format_percent, traffic_shares
@@ -35,6 +36,8 @@ class AppStatus:
     notes: tuple[str, ...] = ()
     # Found outside the routes (one app only): e.g. an Upstream port the Service does not have.
     upstream_problems: tuple[str, ...] = ()
+    # Where requests go (app_requests.py): canary requests another route takes, shares that differ by path.
+    routing_problems: tuple[str, ...] = ()
 
     @property
     def phase(self) -> str:
@@ -47,6 +50,7 @@ class AppStatus:
         if self.error:
             found.append(self.error)
         found.extend(self.upstream_problems)
+        found.extend(self.routing_problems)
         if self.verdict in ("Rejected", "Degraded"):
             found.append(f"{self.gateway} reports {self.route_kind} {self.route_object} {self.verdict}: "
                          f"{self.verdict_reason or 'no reason given'}")
@@ -93,10 +97,12 @@ def app_status(router: Router, route_object: dict[str, Any], readiness: dict[tup
     base = AppStatus(app, namespace, name, None, None, None, verdict.state, verdict.reason, router=router.name,
                      route_kind=router.resource.kind, gateway=router.gateway)
     try:
-        state = router.read(app, route_object, names).state
+        parsed = router.read(app, route_object, names)
     except CanaryError as error:
         return replace(base, error=str(error))
-    return replace(base, state=state, primary=of(state.primary), canary=of(state.canary))
+    state = parsed.state
+    return replace(base, state=state, primary=of(state.primary), canary=of(state.canary),
+                   routing_problems=problems_of(router.name, app, route_object, parsed))
 
 
 def _header(headers: tuple[HeaderMatch, ...]) -> dict[str, str | None] | None:
