@@ -34,6 +34,7 @@ VERB_NAMES = (
     "finish",
     "abort",
     "status",
+    "route",
     "shadow",
     "migrate",
     "history",
