@@ -323,10 +323,17 @@ class GatewayApiRoutes(AppRoutes):
         rank = self._header_rank(header, decision.request)
         if header is None or rank is None:
             return f"rule {decision.route} takes them"
-        if decision.precedence == gateway_api_model.describe_precedence(rank):
+        winner = self._rank_of(decision)
+        if winner is None or winner == rank:
             return f"rule {decision.route} ties with it on precedence and comes first, so it takes them"
-        return (f"rule {decision.route} outranks it and takes them ({decision.precedence}, against its "
-                f"{gateway_api_model.describe_precedence(rank)})")
+        return f"rule {decision.route} outranks it on {gateway_api_model.deciding(winner, rank)} and takes them"
+
+    def _rank_of(self, decision: Decision) -> gateway_api_model.Precedence | None:
+        if decision.index is None:
+            return None
+        ranks = [gateway_api_model.precedence(m) for m in gateway_api_model.matches_of(self._rules[decision.index])
+                 if gateway_api_model.match_matches(m, decision.request)]
+        return max(ranks) if ranks else None
 
     def _header_rank(self, header: str | None, request: Request) -> gateway_api_model.Precedence | None:
         index = next((i for i in sorted(self._header_indices)

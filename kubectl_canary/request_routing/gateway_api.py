@@ -126,6 +126,15 @@ def describe_precedence(key: Precedence) -> str:
             f"{query} query parameter{'s' * (query != 1)}")
 
 
+_CRITERIA = ("an Exact path", "PathPrefix length", "a method", "the number of headers",
+             "the number of query parameters")
+
+
+def deciding(higher: Precedence, lower: Precedence) -> str:
+    """The criterion on which `higher` outranks `lower`: the first that differs, in the spec's order."""
+    return next((name for name, a, b in zip(_CRITERIA, higher, lower) if a != b), "nothing (a tie)")
+
+
 def describe_match(match: Match) -> str:
     """`PathPrefix /echo, GET, header stage=canary`: how messages show a match."""
     path = _path_of(match)
@@ -243,7 +252,7 @@ def explain(routes: Sequence[HTTPRoute], request: Request) -> Decision:
         rank = next(c[0] for c in candidates if c[3] is rule and c[1] is route)
         name = rule_label(winner[2], winner[3]) + _where(winner[1], several)
         if rank < winner[0]:
-            why = (f"matches, but ranks below {name}: {describe_precedence(rank)} "
+            why = (f"matches, but ranks below {name} on {deciding(winner[0], rank)}: {describe_precedence(rank)} "
                    f"against {describe_precedence(winner[0])}")
         elif route is winner[1]:
             why = f"matches with the same precedence as {name}, which comes first in the rules"

@@ -236,8 +236,8 @@ def test_gateway_api_exact_beats_path_prefix():
     decision = gw.explain([route_], Request("/echo"))
     assert decision.route == "exact"
     assert decision.passed_over == (PassedOver("prefix", (
-        "matches, but ranks below exact: PathPrefix of 5 characters, no method, 0 headers, 0 query parameters "
-        "against Exact path, no method, 0 headers, 0 query parameters")),)
+        "matches, but ranks below exact on an Exact path: PathPrefix of 5 characters, no method, 0 headers, "
+        "0 query parameters against Exact path, no method, 0 headers, 0 query parameters")),)
 
 
 def test_gateway_api_longest_prefix_wins():
