@@ -114,21 +114,33 @@ class AppRoutes:
         found: list[str] = []
         answers = self.answers()
         if self.state.canary is not None and self.state.headers:
-            # Every path of the app: a route before the app's (a catch-all) that takes its plain requests too
-            # leaves the header route just as unreached.
+            # A header route that matches the canary request, taken first by another route (a catch-all of
+            # another team, or a higher-precedence rule): every path of the app, served by it or not.
             for row in answers:
-                if row.canary is None or row.canary.header_route:
+                if row.canary is None or row.canary.header_route or row.canary_request is None:
                     continue
-                found.append(self._unreached(row))
+                if self._header_for(row.canary_request) is not None:
+                    found.append(self._unreached(row))
+        if self.state.canary is None:
+            return found
         rows = [r for r in answers if r.plain is not None and r.plain.app_route]
-        if self.state.canary is not None:
-            shares = {(r.path.match, r.path.route): r.plain.share_of(self.state.canary) for r in rows if r.plain}
-            if len(set(shares.values())) > 1:
-                listed = ", ".join(f"{format_percent(share * 100)}% for {match} (route {route})"
-                                   for (match, route), share in shares.items())
-                found.append(f"canary {self.state.canary} gets a different share on each of {self.app}'s paths: "
-                             f"{listed}")
+        plain = {(r.path.match, r.path.route): r.plain.share_of(self.state.canary) for r in rows if r.plain}
+        if len(set(plain.values())) > 1:
+            found.append(f"canary {self.state.canary} gets a different share on each of {self.app}'s paths: "
+                         f"{self._listed(plain)}")
+        if self.state.headers:
+            with_header = {(r.path.match, r.canary.decision.route or "-"): r.canary.share_of(self.state.canary)
+                           for r in rows if r.canary is not None and r.canary.app_route}
+            if len(set(with_header.values())) > 1:
+                headers = " and ".join(map(str, self.state.headers))
+                found.append(f"requests with header {headers} reach canary {self.state.canary} on some of "
+                             f"{self.app}'s paths only: {self._listed(with_header)}")
         return found
+
+    @staticmethod
+    def _listed(shares: dict[tuple[str, str], Fraction]) -> str:
+        return ", ".join(f"{format_percent(share * 100)}% for {match} (route {route})"
+                         for (match, route), share in shares.items())
 
     def _unreached(self, row: PathAnswers) -> str:
         assert row.canary is not None
