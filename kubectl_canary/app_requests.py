@@ -56,6 +56,24 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Landed:
+    """Where a request lands, without the explanation: the route's label, whether it is the app's (a
+    header route), and each version's share (None: a backend that is not one of the app's versions)."""
+
+    label: str
+    app: bool
+    header: bool
+    weights: tuple[tuple[str | None, int], ...]
+
+    def share_of(self, version: str) -> Fraction:
+        total = sum(w for _, w in self.weights)
+        return Fraction(sum(w for v, w in self.weights if v == version), total) if total else Fraction(0)
+
+
+NOWHERE = Landed("-", False, False, ())
+
+
+@dataclass(frozen=True)
 class AppPath:
     """One matcher of one of the app's (non-header) routes, with the smallest request it takes."""
 
@@ -110,32 +128,47 @@ class AppRoutes:
 
     def problems(self) -> list[str]:
         """What makes the rollout degraded: canary requests that an earlier (or higher-precedence) route
-        takes away from the header route, and a canary share that differs between the app's paths."""
+        takes away from the header route, and a canary share that differs between the app's paths.
+
+        `status` asks this of every app (-A: thousands): only where requests land is computed, cheaply
+        (`_locate`); the explained decision only for a problem's message."""
+        canary = self.state.canary
+        if canary is None:
+            return []
         found: list[str] = []
-        answers = self.answers()
-        if self.state.canary is not None and self.state.headers:
-            # A header route that matches the canary request, taken first by another route (a catch-all of
-            # another team, or a higher-precedence rule): every path of the app, served by it or not.
-            for row in answers:
-                if row.canary is None or row.canary.header_route or row.canary_request is None:
-                    continue
-                if self._header_for(row.canary_request) is not None:
-                    found.append(self._unreached(row))
-        if self.state.canary is None:
-            return found
-        rows = [r for r in answers if r.plain is not None and r.plain.app_route]
-        plain = {(r.path.match, r.path.route): r.plain.share_of(self.state.canary) for r in rows if r.plain}
+        plain: dict[tuple[str, str], Fraction] = {}
+        with_header: dict[tuple[str, str], Fraction] = {}
+        paths = self.paths()
+        for path in paths:
+            if path.example is None:
+                continue
+            canary_request = examples.with_headers(path.example, self.state.headers) if self.state.headers else None
+            if canary_request is not None:
+                landed = self._locate(canary_request)
+                if not landed.header and self._header_for(canary_request) is not None:
+                    # A header route matches the canary request but another route (a catch-all of another
+                    # team, a higher-precedence rule) takes it first: on every path of the app, served or not.
+                    found.append(self._unreached(PathAnswers(path, None, self.answer(canary_request),
+                                                             canary_request)))
+            if len(paths) < 2:
+                continue  # one path: no share to compare
+            landed_plain = self._locate(path.example)
+            if not landed_plain.app:
+                continue
+            plain[(path.match, path.route)] = landed_plain.share_of(canary)
+            if canary_request is not None and landed.app:
+                with_header[(path.match, landed.label)] = landed.share_of(canary)
         if len(set(plain.values())) > 1:
-            found.append(f"canary {self.state.canary} gets a different share on each of {self.app}'s paths: "
+            found.append(f"canary {canary} gets a different share on each of {self.app}'s paths: "
                          f"{self._listed(plain)}")
-        if self.state.headers:
-            with_header = {(r.path.match, r.canary.decision.route or "-"): r.canary.share_of(self.state.canary)
-                           for r in rows if r.canary is not None and r.canary.app_route}
-            if len(set(with_header.values())) > 1:
-                headers = " and ".join(map(str, self.state.headers))
-                found.append(f"requests with header {headers} reach canary {self.state.canary} on some of "
-                             f"{self.app}'s paths only: {self._listed(with_header)}")
+        if len(set(with_header.values())) > 1:
+            headers = " and ".join(map(str, self.state.headers))
+            found.append(f"requests with header {headers} reach canary {canary} on some of "
+                         f"{self.app}'s paths only: {self._listed(with_header)}")
         return found
+
+    def _locate(self, request: Request) -> Landed:
+        raise NotImplementedError
 
     @staticmethod
     def _listed(shares: dict[tuple[str, str], Fraction]) -> str:
@@ -231,6 +264,7 @@ class GlooRoutes(AppRoutes):
                     front_index += 1
                 else:
                     self._labels.append(labels[table_index])
+        self._flat_routes = [route for route, _ in self._flat]
 
     def _sends_to(self, route: Obj) -> list[str | None] | None:
         items = gloo_model.destinations_of(route)
@@ -241,7 +275,7 @@ class GlooRoutes(AppRoutes):
         return versions is not None and all(v is not None for v in versions)
 
     def answer(self, request: Request) -> Answer:
-        decision = gloo_model.explain([r for r, _ in self._flat], request, self._labels)
+        decision = gloo_model.explain(self._flat_routes, request, self._labels)
         table_index = None if decision.index is None else self._flat[decision.index][1]
         targets = tuple(Target(_gloo_version(item, self.upstream), _gloo_version(item, self.upstream)
                                or _gloo_label(item), share) for item, share in decision.destinations)
@@ -249,6 +283,15 @@ class GlooRoutes(AppRoutes):
                  else f"VirtualService {self.front[0] if self.front else ''}")
         return Answer(decision, targets, table_index in self._app_indices,
                       table_index in self._header_indices, where)
+
+    def _locate(self, request: Request) -> Landed:
+        flat_index = gloo_model.first_match(self._flat_routes, request)
+        if flat_index is None:
+            return NOWHERE
+        route, table_index = self._flat[flat_index]
+        weights = tuple((_gloo_version(item, self.upstream), w) for item, w in gloo_model.destinations_of(route) or [])
+        return Landed(self._labels[flat_index], table_index in self._app_indices,
+                      table_index in self._header_indices, weights)
 
     def paths(self) -> list[AppPath]:
         return [AppPath(gloo_model.route_label(i, self.routes[i]), gloo_model.describe_matcher(m),
@@ -315,6 +358,17 @@ class GatewayApiRoutes(AppRoutes):
         return Answer(decision, targets, decision.index in self._app_indices, decision.index in self._header_indices,
                       f"{self.kind} {self.object_name}")
 
+    def _locate(self, request: Request) -> Landed:
+        found = gateway_api_model.best_rule([self.route], request) if self._rules else None
+        if found is None:
+            return NOWHERE
+        rule = found[1]
+        index = next(i for i, r in enumerate(self._rules) if r is rule)
+        weights = tuple((_service_version(self.app, ref), int(ref.get("weight", 1)))
+                        for ref in rule.get("backendRefs") or [])
+        return Landed(gateway_api_model.rule_label(index, rule), index in self._app_indices,
+                      index in self._header_indices, weights)
+
     def paths(self) -> list[AppPath]:
         return [AppPath(gateway_api_model.rule_label(i, self._rules[i]), gateway_api_model.describe_match(m),
                         examples.gateway_api_example(m))
@@ -372,4 +426,6 @@ def of_route_object(router: str, app: str, route_object: Obj, parsed: Any, front
 
 def problems_of(router: str, app: str, route_object: Obj, parsed: Any) -> tuple[str, ...]:
     """What `status` adds to an app's problems from where its requests go (the route object alone)."""
+    if parsed.state.canary is None:
+        return ()  # stable: nothing to compare, no header route (status -A: most apps)
     return tuple(of_route_object(router, app, route_object, parsed).problems())
