@@ -33,6 +33,7 @@ is one opaque outcome).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
@@ -280,7 +281,6 @@ def _less(first: Matcher, second: Matcher) -> bool:
 def sorted_by_path(routes: Sequence[Route]) -> list[Route]:
     """The routes as Gloo sorts the merged routes of same-weight tables a selector picks
     (`SortRoutesByPath`, a stable sort keyed on each route's most specific matcher)."""
-    import functools
 
     def smallest(route: Route) -> Matcher:
         # The default matcher is prefix `/` (gateway defaults.DefaultMatcher).

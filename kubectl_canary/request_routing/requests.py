@@ -85,8 +85,3 @@ class Decision:
         """What happens to the request when it is not sent to backends: `no route: 404`, a redirect..."""
         return self.outcome.other
 
-
-def share_of(items: list[tuple[Mapping[str, Any], int]]) -> tuple[tuple[Mapping[str, Any], Fraction], ...]:
-    """Each item's share of the requests: weight / sum, items of weight 0 left out (they get none)."""
-    total = sum(weight for _, weight in items)
-    return tuple((item, Fraction(weight, total)) for item, weight in items if weight and total)

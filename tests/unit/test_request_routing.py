@@ -364,3 +364,35 @@ def test_canary_headers_are_added_as_each_condition_asks():
     assert request == Request("/echo", headers={"stage": "canary", "x-present": "1", "v": "20"})
     assert examples.with_headers(Request("/", headers={"stage": "beta"}),
                                  (HeaderMatch("stage", "beta", invert_match=True),)) == Request("/")
+
+
+# --- layering ----------------------------------------------------------------------------------------------
+
+
+def _imports(path) -> set[str]:
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_the_models_and_the_app_reading_are_pure():
+    """request_routing/ imports only the standard library, itself and the pure rollout model; app_requests.py
+    adds the models, never the cluster, the routers' I/O or the commands."""
+    import sys
+    from pathlib import Path
+
+    import kubectl_canary
+
+    package = Path(kubectl_canary.__file__).parent
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    allowed = {"kubectl_canary.rollout", "kubectl_canary.errors"}
+    for module in [*sorted((package / "request_routing").glob("*.py")), package / "app_requests.py"]:
+        for name in _imports(module):
+            own = name.startswith("kubectl_canary.request_routing") or name == "kubectl_canary.request_routing"
+            assert name.split(".")[0] in stdlib or own or name in allowed, (module.name, name)
