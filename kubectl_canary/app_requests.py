@@ -30,8 +30,9 @@ class Target:
     """A destination as users read it: the app's version, else the backend as named."""
 
     version: str | None
-    label: str
+    label: str  # the version, else the backend
     share: Fraction
+    backend: str = ""  # the backend as its route names it: `upstream echo/echo (version=v1)`, `Service echo-v1`
 
     def __str__(self) -> str:
         return f"{self.label} {format_percent(self.share * 100)}%"
@@ -278,7 +279,7 @@ class GlooRoutes(AppRoutes):
         decision = gloo_model.explain(self._flat_routes, request, self._labels)
         table_index = None if decision.index is None else self._flat[decision.index][1]
         targets = tuple(Target(_gloo_version(item, self.upstream), _gloo_version(item, self.upstream)
-                               or _gloo_label(item), share) for item, share in decision.destinations)
+                               or _gloo_label(item), share, _gloo_label(item)) for item, share in decision.destinations)
         where = (f"{self.kind} {self.object_name}" if table_index is not None or decision.index is None
                  else f"VirtualService {self.front[0] if self.front else ''}")
         return Answer(decision, targets, table_index in self._app_indices,
@@ -354,7 +355,8 @@ class GatewayApiRoutes(AppRoutes):
     def answer(self, request: Request) -> Answer:
         decision = gateway_api_model.explain([self.route], request)
         targets = tuple(Target(_service_version(self.app, ref), _service_version(self.app, ref)
-                               or f"Service {ref.get('name')}", share) for ref, share in decision.destinations)
+                               or f"Service {ref.get('name')}", share, f"Service {ref.get('name')}")
+                        for ref, share in decision.destinations)
         return Answer(decision, targets, decision.index in self._app_indices, decision.index in self._header_indices,
                       f"{self.kind} {self.object_name}")
 

@@ -271,7 +271,7 @@ def _answer_dict(answer: Answer) -> dict[str, Any]:
         "in": answer.where if decision.route else None,
         "matchedBy": decision.matched or None,
         **({"precedence": decision.precedence} if decision.precedence else {}),
-        "destinations": [{"version": t.version, "backend": t.label, "percent": _number(t.share)}
+        "destinations": [{"version": t.version, "backend": t.backend, "percent": _number(t.share)}
                          for t in answer.targets],
         **({"answer": decision.answer} if decision.answer else {}),
         "passedOver": [{"route": p.route, "reason": p.reason} for p in decision.passed_over],

@@ -116,7 +116,7 @@ def test_one_request_through_the_virtual_service_in_front(api, platform, canary)
         "request": {"method": "GET", "path": "/echo", "headers": {"stage": "canary"}, "query": {}},
         "route": "echo-canary-header", "in": "RouteTable echo/echo-routes",
         "matchedBy": "prefix /echo, header stage=canary",
-        "destinations": [{"version": "v2", "backend": "v2", "percent": 100}],
+        "destinations": [{"version": "v2", "backend": "upstream echo/echo (version=v2)", "percent": 100}],
         "passedOver": [{"route": "#1 (unnamed) of VirtualService gloo-system/default",
                         "reason": "path /echo does not start with prefix /api"}],
     }
