@@ -30,6 +30,7 @@ def run(argv: Sequence[str]) -> int:
         field_manager=getattr(args, "field_manager", "kubectl-canary"),
         dry_run=getattr(args, "dry_run", "none"),
         output=getattr(args, "output", None),
+        parse_verb=lambda words: build_parser(only=words[0]).parse_args(words),
     )
     local = getattr(args, "local", False)
     helm_values = getattr(args, "helm_values", None)

@@ -166,6 +166,10 @@ def _flag_value(line: _Line, action: argparse.Action, prefix: str, *, spelled: s
         return Completions(_matching(((f"{spelled}{c}", "") for c in names), spelled + prefix))
     if action.dest == "namespace":
         return Completions(_matching(((f"{spelled}{n}", "") for n in _namespaces(line)), spelled + prefix))
+    if action.dest == "after":  # route --after 'VERB ARGS': the routing verbs (quote the verb with its arguments)
+        from kubectl_canary.commands.route import ROUTING_VERBS
+
+        return Completions(_matching(((f"{spelled}{verb}", "") for verb in ROUTING_VERBS), spelled + prefix))
     return Completions()
 
 

@@ -38,6 +38,7 @@ VERB_NAMES = (
     "finish",
     "abort",
     "status",
+    "route",
     "shadow",
     "migrate",
     "history",

@@ -14,7 +14,8 @@ from kubectl_canary.workflow.invocation import Invocation
 
 LONG = """\
 Prints a script that makes the shell complete `kubectl-canary` called directly: subcommands,
-flags, app names (from the RouteTables and HTTPRoutes of the namespace), weights and versions.
+flags, app names (from the RouteTables and HTTPRoutes of the namespace), weights and versions, and the
+routing verbs `route --after` takes.
 
 `kubectl canary <TAB>` is completed by kubectl itself (1.26 or newer, with kubectl's own
 completion loaded) through the executable kubectl_complete-canary on PATH, which the release

@@ -46,7 +46,7 @@ from kubectl_canary.workflow.invocation import Invocation
 SKIPPED = "(needs the cluster; --check-live checks it there)"
 
 
-def _read(path: Path) -> ManifestFile:
+def read_values(path: Path) -> ManifestFile:
     if not path.is_file():
         raise CanaryError(f"{path} not found; --helm-values names the values file of the seed's chart")
     values = read_file(path)
@@ -55,7 +55,7 @@ def _read(path: Path) -> ManifestFile:
     return values
 
 
-def _transition(args: argparse.Namespace, app: str, dialect: str
+def transition_of(args: argparse.Namespace, app: str, dialect: str
                 ) -> tuple[Callable[[RolloutState], RolloutState], str | None]:
     """The verb's pure transition, and the new canary's image (--image: the next chart's dialect only)."""
     if args.command == "header":
@@ -91,7 +91,7 @@ def _kept(args: argparse.Namespace, before: RolloutState) -> frozenset[str]:
     return frozenset()
 
 
-def _check(args: argparse.Namespace, invocation: Invocation, before: RolloutState, after: RolloutState,
+def check_readiness(args: argparse.Namespace, invocation: Invocation, before: RolloutState, after: RolloutState,
            plain_values: dict[str, object], *, check_live: bool) -> list[str]:
     """The readiness guard of the cluster commands, against the cluster with --check-live; else what was skipped."""
     gaining = versions_gaining(before, after)
@@ -132,15 +132,15 @@ def run(args: argparse.Namespace, invocation: Invocation, path: Path, *, diff_on
     app = validate_name(args.app, "app name") if args.app else None
     if app is None:
         raise UsageError("--helm-values needs APP: the values file does not name its app")
-    values = _read(path)
+    values = read_values(path)
     document = next(d for d in values.documents if d.node is not None)
     before = state_of(plain(document.node), app, path)
     if args.command == "status":
         return _status(args, invocation, path, plain(document.node), before, check_live=check_live)
-    plan, image = _transition(args, app, dialect_of(plain(document.node), path))
+    plan, image = transition_of(args, app, dialect_of(plain(document.node), path))
     after = plan(before)
     desired = values_for(plain(document.node), before, after, keep=_kept(args, before), image=image)
-    skipped = _check(args, invocation, before, after, plain(document.node), check_live=check_live)
+    skipped = check_readiness(args, invocation, before, after, plain(document.node), check_live=check_live)
     if desired != plain(document.node):
         document.changed = desired
     changes = changes_of([values])

@@ -12,6 +12,7 @@ from kubectl_canary.model.app_names import AppNames, recorded_apps, recorded_nam
 from kubectl_canary.model.readiness import Readiness, readiness_of, serving_problem
 from kubectl_canary.model.rollout import HeaderMatch, RolloutState, format_percent, traffic_shares
 from kubectl_canary.model.style import Style, format_columns
+from kubectl_canary.request_routing.app_requests import problems_of
 from kubectl_canary.routers.gloo_delegation import Delegation
 from kubectl_canary.routers.seam import Router
 
@@ -40,6 +41,8 @@ class AppStatus:
     parents: tuple[str, ...] | None = None  # the object's parents, where it names them (Gateway API)
     # The app's routes that disagree with its other routes (another weight, no header route).
     route_problems: tuple[str, ...] = ()
+    # Where requests go (app_requests.py): canary requests another route takes, shares that differ by path.
+    routing_problems: tuple[str, ...] = ()
 
     @property
     def phase(self) -> str:
@@ -53,6 +56,7 @@ class AppStatus:
             found.append(self.error)
         found.extend(self.upstream_problems)
         found.extend(self.route_problems)
+        found.extend(self.routing_problems)
         if self.verdict in ("Rejected", "Degraded"):
             found.append(f"{self.gateway} reports {self.route_kind} {self.route_object} {self.verdict}: "
                          f"{self.verdict_reason or 'no reason given'}")
@@ -105,7 +109,8 @@ def app_status(router: Router, route_object: dict[str, Any], readiness: dict[tup
         return replace(base, error=str(error))
     state = parsed.state
     return replace(base, state=state, primary=of(state.primary), canary=of(state.canary),
-                   backends=router.backends(parsed, namespace), route_problems=parsed.disagreements)
+                   backends=router.backends(parsed, namespace), route_problems=parsed.disagreements,
+                   routing_problems=problems_of(router.name, app, route_object, parsed))
 
 
 def _header(headers: tuple[HeaderMatch, ...]) -> dict[str, str | None] | None:

@@ -22,6 +22,8 @@ from kubectl_canary.routers.seam import LiveRollout, RouteChange
 from kubectl_canary.workflow.route_updates import update_routes
 
 if TYPE_CHECKING:
+    import argparse
+
     from kubectl_canary.gitops.manifest_cluster import ManifestCluster
 
 
@@ -44,6 +46,9 @@ class Invocation:
     # Offline (--local -f PATH): the objects of manifest files stand in for the cluster (manifest_cluster.py).
     manifests: ManifestCluster | None = None
     written: list[Obj] = field(default_factory=list)
+    # The command line's parser for one verb (cli.py hands it down): `route --after 'weight 30'` parses the verb
+    # it answers for exactly as that verb would be parsed.
+    parse_verb: Callable[[list[str]], argparse.Namespace] | None = None
     _progress_shown: str = ""
     _cluster: Cluster | None = None
     _context_namespace: str | None = None

@@ -19,12 +19,13 @@ import yaml
 from kubectl_canary.cli import main
 from kubectl_canary.kube.cluster import ConnectionOptions, connect
 from kubectl_canary.model.rollout import shift_weight
+from kubectl_canary.request_routing.gateway_api import route_request as gateway_route_request
+from kubectl_canary.request_routing.gloo import route_request
+from kubectl_canary.request_routing.requests import Request
 from kubectl_canary.routers import read_rollout
 from kubectl_canary.routers.gloo import parse_routes
 from kubectl_canary.workflow.route_updates import update_routes
 from tests.fake_apiserver import Fault
-from tests.gateway_api_routing_model import route_request as gateway_route_request
-from tests.routing_model import Request, route_request
 
 NS = "team-a"
 TEAM = ("-n", NS)

@@ -7,9 +7,9 @@ from fractions import Fraction
 
 import yaml
 
-from tests.gateway_api_routing_model import route_request as gateway_api_route
-from tests.routing_model import Request
-from tests.routing_model import route_request as gloo_route
+from kubectl_canary.request_routing.gateway_api import route_request as gateway_api_route
+from kubectl_canary.request_routing.gloo import route_request as gloo_route
+from kubectl_canary.request_routing.requests import Request
 
 NS = "echo"
 MIGRATE = ("migrate", "echo", "--to", "gateway-api", "--gateway", "infra/public:http")

@@ -1,4 +1,4 @@
-"""Property tests of the Gateway API router against the spec's routing model (tests/gateway_api_routing_model.py).
+"""Property tests of the Gateway API router against the spec's routing model (request_routing/gateway_api.py).
 
 Generated HTTPRoutes (other teams' rules before, between and after the app's; the app's 1 to 4 primary rules,
 each with 1 to 3 matches of any shape, named `echo-primary`, `echo-primary-N` or not at all, backendRefs with
@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from kubectl_canary.model.rollout import HeaderMatch, RolloutState, promote, rollback, shift_weight, start_canary
+from kubectl_canary.request_routing.gateway_api import best_rule, outcome_of
+from kubectl_canary.request_routing.requests import Request
 from kubectl_canary.routers.gateway_api import HTTPRouteError, parse_rules, render_rules
-from tests.gateway_api_routing_model import best_rule, outcome_of
-from tests.routing_model import Request
 
 APP = "echo"
 PATHS = ["/", "/echo", "/echo/api", "/other"]

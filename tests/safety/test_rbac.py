@@ -55,7 +55,10 @@ def test_every_request_is_declared_and_every_declared_permission_is_used(api, pl
     used["init"] |= run_and_collect(api, canary, "init", "web", "-n", "web", "--create-namespace")
     used["status"] |= run_and_collect(api, canary, "status", "echo")
     used["status"] |= run_and_collect(api, canary, "status", "-A")
+    used["route"] |= run_and_collect(api, canary, "route", "echo", "--after", "header v2")
     used["header"] |= run_and_collect(api, canary, "header", "echo", "v2")
+    used["route"] |= run_and_collect(api, canary, "route", "echo", "--after", "weight 30 --force")
+    used["route"] |= run_and_collect(api, canary, "route", "nope")  # not found: reads the namespace
     later = threading.Timer(0.3, lambda: api.set_deployment_ready(NS, "echo-v2"))
     later.start()
     used["header"] |= run_and_collect(api, canary, "header", "echo", "v2", "--wait", "--header", "x=y")
@@ -76,6 +79,7 @@ def test_every_request_is_declared_and_every_declared_permission_is_used(api, pl
     used["migrate"] |= run_and_collect(api, canary, *migrate, "--dry-run=server")
     used["finish"] |= run_and_collect(api, canary, "finish", "echo", "--keep-old", "--gloo-timeout", "0")
     used["finish"] |= run_and_collect(api, canary, "finish", "echo")  # leftovers: list and delete
+    used["route"] |= run_and_collect(api, canary, "route", "echo", "--after", "finish")  # lists the leftovers
     used["header"] |= run_and_collect(api, canary, "header", "echo", "v3")
     api.set_deployment_ready(NS, "echo-v3")
     used["shadow"] |= run_and_collect(api, canary, "shadow", "echo", "v3")
@@ -98,6 +102,7 @@ def test_every_request_is_declared_and_every_declared_permission_is_used(api, pl
     used["shadow"] |= run_and_collect(api, canary, "shadow", "web", "v3", *gw)
     used["shadow"] |= run_and_collect(api, canary, "shadow", "web", "--off", *gw)
     used["status"] |= run_and_collect(api, canary, "status", "web", *gw)
+    used["route"] |= run_and_collect(api, canary, "route", "web", *gw, "--after", "finish")
     used["history"] |= run_and_collect(api, canary, "history", "web", *gw)
     used["finish"] |= run_and_collect(api, canary, "finish", "web", *gw)
     used["header"] |= run_and_collect(api, canary, "header", "web", "v4", *gw)

@@ -7,7 +7,7 @@ with extra subset keys (`region`) and, on a weighted destination, per-destinatio
 foreign routes before, between and after them (tests/safety/test_properties.py's pools). Generated commands: header
 (any canary headers, re-run with others), weight (whole and decimal percents), finish, abort, shadow on
 and off, through parse -> transition -> render as the verbs do. A fixed grid of requests (paths x
-methods x headers x query) goes through tests/routing_model.py before and after every step.
+methods x headers x query) goes through kubectl_canary/request_routing/gloo.py before and after every step.
 
 Properties, for every request after every step:
 - a request whose first match before the commands was not one of the app's routes goes exactly where it
@@ -45,8 +45,9 @@ from kubectl_canary.model.rollout import (
     stop_shadow,
     traffic_shares,
 )
+from kubectl_canary.request_routing.gloo import first_match, header_matches, route_request
+from kubectl_canary.request_routing.requests import Request, canonical
 from kubectl_canary.routers.gloo import parse_routes, render_routes
-from tests.routing_model import Request, _canonical, _header_matches, first_match, route_request
 from tests.safety.test_properties import foreign_routes
 
 APP = "echo"
@@ -176,13 +177,13 @@ def item_of(primary: dict[str, Any], version: str) -> str:
     item = copy.deepcopy(item)
     item.pop("weight", None)
     item["destination"]["subset"]["values"]["version"] = version
-    return _canonical(item)
+    return canonical(item)
 
 
 def carries(request: Request, headers: tuple[HeaderMatch, ...]) -> bool:
     lowered = {k.lower(): v for k, v in request.headers.items()}
     conditions = [{"name": h.name, "value": h.value, "regex": h.regex, "invertMatch": h.invert_match} for h in headers]
-    return all(_header_matches(c, lowered) for c in conditions)
+    return all(header_matches(c, lowered) for c in conditions)
 
 
 def without_shadowing(options_json: str, primary: dict[str, Any]) -> bool:

@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubectl_canary.errors import CanaryError
+from kubectl_canary.request_routing.gloo import first_match, route_request
 from kubectl_canary.routers.gloo import parse_routes, render_routes
-from tests.routing_model import first_match, route_request
 from tests.safety.test_properties import foreign_routes
 from tests.safety.test_routing import BASE, CANARY_HEADERS, REQUESTS, VERSIONS, commands, primary_routes, transition
 
