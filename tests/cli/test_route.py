@@ -291,7 +291,8 @@ def test_an_httproute_rule_of_higher_precedence_degrades_status(api, gateway, ca
 
 @pytest.mark.parametrize("router", ["gloo", "gateway-api"])
 def test_a_canary_share_that_differs_between_paths_degrades_status(api, platform, gateway, canary, router):
-    """A second path of the app (a route to its versions no command manages) stays at v1 while the weight moves."""
+    """A second path of the app, edited by hand to another weight and without its header route: each of the
+    app's routes is read, the routes that disagree are named, and where requests then go is said."""
     assert canary("init", "echo", *(GW_INIT if router == "gateway-api" else ())).code == 0
     assert canary("header", "echo", "v2").code == 0
     for version in ("v1", "v2"):
@@ -300,23 +301,31 @@ def test_a_canary_share_that_differs_between_paths_degrades_status(api, platform
     if router == "gloo":
         obj = api.get("routetables", NS, "echo-routes")
         obj["spec"]["routes"].append({"name": "echo-admin", "matchers": [{"prefix": "/admin"}], "routeAction": {
-            "single": {"upstream": {"name": "echo", "namespace": NS}, "subset": {"values": {"version": "v1"}}}}})
+            "multi": {"destinations": [
+                {"weight": 90, "destination": {"upstream": {"name": "echo", "namespace": NS},
+                                               "subset": {"values": {"version": "v1"}}}},
+                {"weight": 10, "destination": {"upstream": {"name": "echo", "namespace": NS},
+                                               "subset": {"values": {"version": "v2"}}}}]}}})
         match = "prefix"
     else:
         obj = api.get("httproutes", NS, "echo")
         second = copy.deepcopy(obj["spec"]["rules"][1])
         second.update(name="echo-admin", matches=[{"path": {"type": "PathPrefix", "value": "/admin"}}])
-        second["backendRefs"] = [{"group": "", "kind": "Service", "name": "echo-v1", "port": 80, "weight": 1}]
+        second["backendRefs"] = [{"group": "", "kind": "Service", "name": "echo-v1", "port": 80, "weight": 90},
+                                 {"group": "", "kind": "Service", "name": "echo-v2", "port": 80, "weight": 10}]
         obj["spec"]["rules"].append(second)
         match = "PathPrefix"
     api.replace(obj)
     status = canary("status", "echo", "-o", "json")
-    assert status.code == 1
+    assert status.code == 1, status.err
+    route = "route" if router == "gloo" else "rule"
     assert json.loads(status.out)["problems"] == [
+        f"{route} 'echo-admin' sends 10% to v2, the app's other {route}s 40%",
+        f"{route} 'echo-admin' has no header {route} (the app's other {route}s send stage=canary to v2)",
         f"canary v2 gets a different share on each of echo's paths: 40% for {match} /echo (route echo-primary), "
-        f"0% for {match} /admin (route echo-admin)",
+        f"10% for {match} /admin (route echo-admin)",
         f"requests with header stage=canary reach canary v2 on some of echo's paths only: 100% for {match} /echo "
-        f"(route echo-canary-header), 0% for {match} /admin (route echo-admin)"]
+        f"(route echo-canary-header), 10% for {match} /admin (route echo-admin)"]
 
 
 # --- offline ------------------------------------------------------------------------------------------------
@@ -348,7 +357,7 @@ def test_helm_values_render_the_seed_charts_routes(canary):
                                      "prefix /echo  GET /echo, stage: canary  #1 (unnamed)  v2 100%"]
     refused = canary("route", "echo", "--helm-values", str(HELM / "values-stable.yaml"), "--after", "shadow v2")
     assert (refused.code, refused.err) == (
-        2, "error: shadow does not work on Helm values (header, weight, finish, abort and status do)\n")
+        1, "error: the seed's chart has no shadowing: shadow on the cluster, or add it to the chart\n")
 
 
 def test_completion_offers_the_verb_its_flags_and_the_routing_verbs_after(capsys):

@@ -89,6 +89,11 @@ def test_status_names_the_routes_that_disagree_and_the_next_command_sets_them_al
     assert [line for line in lines if line.startswith("! ") and "8080" not in line] == [
         "! echo: route 'echo-primary-1' has no header route (the app's other routes send stage=canary to v2)",
         "! echo: route 'echo-primary-2' sends 10% to v2, the app's other routes 30%",
+        # ... and what that means for requests (app_requests.py), path by path:
+        "! echo: canary v2 gets a different share on each of echo's paths: 30% for prefix /echo/foo (route "
+        "echo-primary-1), 10% for prefix /echo/bar (route echo-primary-2)",
+        "! echo: requests with header stage=canary reach canary v2 on some of echo's paths only: 30% for prefix "
+        "/echo/foo (route echo-primary-1), 100% for prefix /echo/bar (route echo-canary-header-2)",
     ]
     assert canary("weight", "echo", "30").code == 0
     assert routes(api) == WEIGHTED_30

@@ -23,9 +23,10 @@ from kubectl_canary.model.rollout import (
     start_canary,
     start_shadow,
 )
+from kubectl_canary.request_routing.gloo import route_request
+from kubectl_canary.request_routing.requests import Request
 from kubectl_canary.routers.gloo import parse_routes, render_routes
 from tests.gitops.golden import HERE, run
-from tests.routing_model import Request, route_request
 from tests.seed_charts import chart_routes
 
 SEED = HERE / "helm"

@@ -45,8 +45,9 @@ from hypothesis import strategies as st
 
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.model.rollout import HeaderMatch, RolloutState, promote, rollback, shift_weight, start_canary
+from kubectl_canary.request_routing.gloo import first_match, header_matches, route_request
+from kubectl_canary.request_routing.requests import Request
 from kubectl_canary.routers.gloo import parse_routes, render_routes
-from tests.routing_model import Request, _header_matches, first_match, route_request
 
 APP = "echo"
 VERSIONS = ("v1", "v2", "v3", "blue", "green-2")
@@ -365,7 +366,7 @@ REQUESTS = [Request(p, m, h) for p, m, h in itertools.product(REQUEST_PATHS, ["G
 def carries(request: Request, headers: tuple[HeaderMatch, ...]) -> bool:
     lowered = {k.lower(): v for k, v in request.headers.items()}
     conditions = [{"name": h.name, "value": h.value, "regex": h.regex, "invertMatch": h.invert_match} for h in headers]
-    return all(_header_matches(c, lowered) for c in conditions)
+    return all(header_matches(c, lowered) for c in conditions)
 
 
 def check_requests(table: Table, after: list[dict[str, Any]], desired: RolloutState) -> None:

@@ -67,8 +67,9 @@ def test_what_the_gateway_api_cannot_express_is_refused() -> None:
 
 
 def test_an_app_of_several_routes_migrates_to_a_rule_per_route() -> None:
-    from tests.gateway_api_routing_model import route_request as gateway_request
-    from tests.routing_model import Request, route_request
+    from kubectl_canary.request_routing.gateway_api import route_request as gateway_request
+    from kubectl_canary.request_routing.gloo import route_request
+    from kubectl_canary.request_routing.requests import Request
     from tests.seed_charts import chart_routes
 
     values = {"routing": {"version": "v1", "canary": {"version": "v2", "weight": 30, "headers": {"stage": "canary"}},
