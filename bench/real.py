@@ -627,6 +627,8 @@ def main(argv: list[str] | None = None) -> int:
 def publish(args: argparse.Namespace, results: Obj) -> int:
     """Print the report; write the JSON, the baseline and the README as asked."""
     baseline = json.loads(args.baseline.read_text()) if args.baseline.exists() and not args.save_baseline else None
+    if baseline and baseline["meta"] == results["meta"]:
+        baseline = None  # the run is its own baseline: nothing to compare
     text = real_report.render(results, baseline)
     print(text)
     if args.json and not args.report_from:

@@ -3,6 +3,7 @@ targets with verdicts, and before/after against a saved baseline."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ def verdict(ok: bool | None) -> str:
 
 def header(meta: R) -> list[str]:
     load = meta["load_before"]
+    highest = max(load[0], meta.get("load_after", [0.0])[0])
     lines = [
         f"Run of {meta['date']}, commit {meta['commit'][:12]}"
         + (" with uncommitted changes in kubectl_canary/" if meta.get("uncommitted") else "")
@@ -63,9 +65,9 @@ def header(meta: R) -> list[str]:
         + (f", {meta['seconds']:.0f} s in all." if "seconds" in meta else "."),
         "",
     ]
-    if load[0] > meta["nproc"]:
+    if highest > meta["nproc"]:
         lines += [
-            f"The machine was loaded (load average {load[0]:.1f} on {meta['nproc']} cores): absolute times are "
+            f"The machine was loaded (load average up to {highest:.1f} on {meta['nproc']} cores): absolute times are "
             "inflated and not final; the ratios, taken round by round in the same run, are the figures to read.",
             "",
         ]
@@ -106,6 +108,11 @@ def writes_section(w: R, meta: R) -> list[str]:
     return [*lines, ""]
 
 
+def resource_of(request: str) -> str:
+    """`GET /apis/apps/v1/deployments?limit=500` -> `deployments`."""
+    return request.split(" ", 1)[-1].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
 def scale_section(s: R) -> list[str]:
     commands = s["commands"]
     floor = commands[s["floor"]]["median_ms"]
@@ -127,16 +134,22 @@ def scale_section(s: R) -> list[str]:
             f"| {label} | {ms(row['median_ms'])} | {iqr} | {extremes} | {rss(row)} | "
             f"{row['median_ms'] / floor:.2f}x |"
         )
+    # The counters also count LISTs the API server makes itself, now and then, of every resource: only
+    # the resources the plugin lists are shown, beside the number of requests it made for each.
+    made = Counter(resource_of(q) for q in s["requests"])
     served = "; ".join(
-        f"{resource}: {counts['watch_cache']} from the watch cache, {counts['etcd']} from etcd"
+        f"{resource}: {made[resource]} requests, {counts['watch_cache']} counted from the watch cache and "
+        f"{counts['etcd']} from etcd"
         for resource, counts in sorted(s["served_from"].items())
+        if resource in made
     )
     paths = ", ".join(f"`GET {p}`" for p in s["list_paths"])
     lines += [
         "",
         f"The LISTs (from the plugin's `-v` log; {len(s['requests'])} requests in "
         f"{s['list_pages']} pages, {s['list_bytes'] / 1e6:.1f} MB): {paths}, each followed by its `continue` pages.",
-        f"Where the API server served one `status -A` from (its /metrics counters): {served or 'no LIST counted'}.",
+        f"Where the API server served the LISTs of one `status -A` from (its /metrics LIST counters, which also "
+        f"count the server's own LISTs): {served or 'no LIST counted'}.",
         "",
         f"Setup (not timed): control plane up in {s['up_s']:.0f} s (no controller-manager), CRDs in "
         f"{s['crds_s']:.0f} s, {s['seed']['requests']:,} writes ({s['seed']['namespaces']} namespaces, "
