@@ -43,6 +43,14 @@ def spread(row: R) -> tuple[str, str]:
     return f"{ms(row['p25_ms'])}-{ms(row['p75_ms'])}", f"{ms(row['min_ms'])}-{ms(row['max_ms'])}"
 
 
+def cpu(row: R) -> str:
+    return "" if row.get("median_cpu_ms") is None else ms(row["median_cpu_ms"])
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def rss(row: R) -> str:
     return "" if row.get("peak_rss_mib") is None else f"{row['peak_rss_mib']:.0f}"
 
@@ -82,17 +90,17 @@ def writes_section(w: R, meta: R) -> list[str]:
         f"{meta['runs']} rounds after a warm-up round, interleaved (the order rotates every round); each run moves "
         "the canary between 40% and 60%, and the object's resourceVersion is checked to have changed.",
         "",
-        "| command | median ms | p25-p75 ms | min-max ms | peak RSS MiB | runs | runs that changed nothing |",
-        "|---|---|---|---|---|---|---|",
+        "| command | median ms | p25-p75 ms | min-max ms | CPU ms | peak RSS MiB | runs | runs that changed nothing |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, label in WRITE_ROWS:
         row = commands.get(name)
         if row is None:
-            lines.append(f"| {label} | not measured (helm absent) |  |  |  |  |  |")
+            lines.append(f"| {label} | not measured (helm absent) |  |  |  |  |  |  |")
             continue
         iqr, extremes = spread(row)
         lines.append(
-            f"| {label} | {ms(row['median_ms'])} | {iqr} | {extremes} | {rss(row)} | {row['runs']} | "
+            f"| {label} | {ms(row['median_ms'])} | {iqr} | {extremes} | {cpu(row)} | {rss(row)} | {row['runs']} | "
             f"{row['unchanged_runs']} |"
         )
     lines += ["", "| ratio | of medians | median of per-round ratios | target |", "|---|---|---|---|"]
@@ -120,25 +128,26 @@ def scale_section(s: R) -> list[str]:
         f"#### `status -A` at {s['apps']:,} apps ({s['seed']['deployments']:,} Deployments, "
         f"{s['seed']['namespaces']} namespaces)",
         "",
-        f"{commands['status -A']['runs']} rounds after a warm-up round, interleaved. The floor is the faster of "
+        f"{commands['status -A']['runs']} rounds{'' if s.get('quick') else ' after a warm-up round'}, interleaved. "
+        "The floor is the faster of "
         f"the two minimal-client figures ({'in parallel' if s['floor'] == PARALLEL else 'one after the other'}, "
         f"{ms(floor)} ms).",
         "",
-        "| command | median ms | p25-p75 ms | min-max ms | peak RSS MiB | / floor |",
-        "|---|---|---|---|---|---|",
+        "| command | median ms | p25-p75 ms | min-max ms | CPU ms | peak RSS MiB | / floor |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, label in SCALE_ROWS:
         row = commands[name]
         iqr, extremes = spread(row)
         lines.append(
-            f"| {label} | {ms(row['median_ms'])} | {iqr} | {extremes} | {rss(row)} | "
+            f"| {label} | {ms(row['median_ms'])} | {iqr} | {extremes} | {cpu(row)} | {rss(row)} | "
             f"{row['median_ms'] / floor:.2f}x |"
         )
     # The counters also count LISTs the API server makes itself, now and then, of every resource: only
     # the resources the plugin lists are shown, beside the number of requests it made for each.
     made = Counter(resource_of(q) for q in s["requests"])
     served = "; ".join(
-        f"{resource}: {made[resource]} requests, {counts['watch_cache']} counted from the watch cache and "
+        f"{resource}: {plural(made[resource], 'request')}, {counts['watch_cache']} counted from the watch cache and "
         f"{counts['etcd']} from etcd"
         for resource, counts in sorted(s["served_from"].items())
         if resource in made
@@ -205,6 +214,10 @@ def figures(results: R) -> dict[str, str]:
         c = w["commands"]
         found["`weight` (RouteTable) median ms"] = ms(c["weight"]["median_ms"])
         found["`kubectl patch` (RouteTable) median ms"] = ms(c["kubectl patch"]["median_ms"])
+        if c["weight"].get("median_cpu_ms") is not None:
+            found["`weight` / `kubectl patch`: CPU ms"] = (
+                f"{cpu(c['weight'])} / {cpu(c['kubectl patch'])}"
+            )
         found["`weight` / `kubectl patch`"] = f"{w['ratios']['weight / kubectl patch']['of_medians']:.2f}x"
         found["`weight` (HTTPRoute) median ms"] = ms(c["weight (HTTPRoute)"]["median_ms"])
         found["`weight` / `kubectl patch` (HTTPRoute)"] = (
