@@ -36,6 +36,7 @@ from bench.apiserver import (
     ApiFailed,
     Client,
     Credentials,
+    Floor,
     ParallelFloor,
     api_path,
     control_plane,
@@ -491,13 +492,13 @@ def scale(
             raise ChildFailed(f"status -A wrote to the cluster: {requests}")
         first_pages = [r.split(" ", 1)[1] for r in requests if "continue=" not in r]
 
-        def floor(how: Callable[[Sequence[str]], tuple[float, int, int]]) -> Callable[[int], Sample]:
+        def floor(how: Callable[[Sequence[str]], Floor]) -> Callable[[int], Sample]:
             def measure(_: int) -> Sample:
-                ms, size, pages = how(first_pages)
-                if pages != len(requests):
-                    raise ChildFailed(f"the floor read {pages} pages, the plugin {len(requests)} requests")
-                sizes.update(bytes=size, pages=pages)
-                return Sample(ms)
+                got = how(first_pages)
+                if got.pages != len(requests):
+                    raise ChildFailed(f"the floor read {got.pages} pages, the plugin made {len(requests)} requests")
+                sizes.update(bytes=got.bytes, pages=got.pages)
+                return Sample(got.ms, cpu_ms=got.client_cpu_ms)
 
             return measure
 
