@@ -28,6 +28,7 @@ class Child:
     out: str
     err: str
     timed_out: bool = False
+    cpu_ms: float = 0.0  # user + system time of the command (and of GNU time, which is negligible)
 
 
 class ChildFailed(Exception):
@@ -69,6 +70,7 @@ def run_child(argv: Sequence[str], env: Mapping[str, str], *, cwd: str | None = 
             out=out.read().decode(errors="replace"),
             err=err.read().decode(errors="replace"),
             timed_out=bool(fired),
+            cpu_ms=(usage.ru_utime + usage.ru_stime) * 1000.0,
         )
 
 

@@ -502,13 +502,13 @@ def render(results: R, baseline: R | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_readme(path: Path, text: str) -> None:
+def write_readme(path: Path, text: str, *, begin: str = BEGIN, end: str = END) -> None:
     """Put `text` between the markers of README.md (appended with the markers when they are missing)."""
     readme = path.read_text() if path.exists() else ""
-    block = f"{BEGIN}\n{text}{END}"
-    if BEGIN in readme and END in readme:
-        head, rest = readme.split(BEGIN, 1)
-        readme = head + block + rest.split(END, 1)[1]
+    block = f"{begin}\n{text}{end}"
+    if begin in readme and end in readme:
+        head, rest = readme.split(begin, 1)
+        readme = head + block + rest.split(end, 1)[1]
     else:
         readme = readme.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(readme)

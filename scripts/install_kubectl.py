@@ -50,4 +50,6 @@ def main(dest: Path) -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python scripts/install_kubectl.py DEST_DIR")
     sys.exit(main(Path(sys.argv[1])))
