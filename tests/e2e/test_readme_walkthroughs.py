@@ -25,8 +25,6 @@ GATEWAY_API = "Walkthrough on the Gateway API (app `echo`, Gateway `infra/public
 MIGRATE = "Moving off Gloo Edge"
 YOUR_APP = "Using it on an app you already run"
 GITOPS = "GitOps: changing the manifests instead of the cluster"
-ISSUE_19_ADOPT = ("issue 19: adopt refuses routes last written by `kubectl apply` (a one-off edit) without "
-                  "--force-conflicts")
 
 
 def verbatim(cluster: Cluster, command: str, *, namespace: str = "echo", cwd: Path | None = None) -> Result:
@@ -254,7 +252,6 @@ def using_it_on_an_app_you_already_run(cluster: Cluster, tmp_path: Path, takeove
         "image"] == "registry.example/cart-stable:1"
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_19_ADOPT)
 def test_using_it_on_an_app_you_already_run(cluster, readme_namespaces, discovered_upstreams, tmp_path):
     readme_namespaces("team-a")
     using_it_on_an_app_you_already_run(cluster, tmp_path, takeover=False)

@@ -2,7 +2,7 @@
 lets the commands do and what it refuses, with `kubectl auth can-i` agreeing with every request the plugin
 made (its -v log). A refusal is one `error: forbidden: ...` line and changes nothing.
 
-The Gloo-only and Gateway-API-only Roles running the commands of their own router are issue 19's, in
+The Gloo-only and Gateway-API-only Roles running the commands of their own router are in
 test_users_objects.py."""
 
 from __future__ import annotations

@@ -2,9 +2,6 @@
 each on a real API server, whose managedFields are the real thing: `kubectl apply` (client-side and
 `--server-side`), `kubectl edit`, `kubectl patch`, a Helm release of the seed's chart, Argo CD's client-side
 apply with its tracking annotation.
-
-The tests marked `xfail(strict=True, reason="issue 19: ...")` assert what users need and the plugin does
-not do yet (issue 19): each fails today and passes once its fix lands (then the mark goes).
 """
 
 from __future__ import annotations
@@ -179,7 +176,7 @@ def test_the_seed_workflow_helm_upgrade_with_the_values_the_plugin_edits(cluster
     assert cluster.gone("deployments", ns, "echo-v1")  # helm removed the version the values dropped
 
 
-# --- issue 19: what users need and the plugin does not do yet -----------------------------------------
+# --- what users' clusters hold: Roles of one gateway, a primary mid-incident, one-off edits, oidc ----------
 
 
 def _gloo_app_at_header(cluster: Cluster, ns: str, app: str = "echo") -> None:
@@ -188,8 +185,6 @@ def _gloo_app_at_header(cluster: Cluster, ns: str, app: str = "echo") -> None:
     cluster.wait_rolled_out(ns)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: a Role naming only Gloo's kinds gets 'forbidden: cannot get "
-                                       "httproutes' on a RouteTable app")
 def test_a_gloo_only_role_runs_a_routetable_app(cluster, ns):
     _gloo_app_at_header(cluster, ns)
     _gloo_app_at_header(cluster, ns, "shop")
@@ -213,8 +208,6 @@ def test_a_gloo_only_role_runs_a_routetable_app(cluster, ns):
     assert cluster.gone("deployments", ns, "shop-v2")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: a Role naming only the Gateway API's kinds gets 'forbidden: "
-                                       "cannot get routetables' on an HTTPRoute app")
 def test_a_gateway_api_only_role_runs_an_httproute_app(cluster, ns):
     cluster.canary("init", "web", "-n", ns, "--router", "gateway-api", "--gateway", GATEWAY).ok()
     cluster.canary("header", "web", "v2", "-n", ns).ok()
@@ -234,7 +227,6 @@ def test_a_gateway_api_only_role_runs_an_httproute_app(cluster, ns):
     assert [r["name"] for r in cluster.rules(ns, "web")] == ["web-primary"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: abort is refused while the primary has 1 of 2 pods ready")
 def test_abort_with_the_primary_at_one_of_two_pods_ready(cluster, ns):
     cluster.canary("init", "echo", "-n", ns, "--replicas", "2").ok()
     cluster.canary("header", "echo", "v2", "-n", ns).ok()
@@ -251,8 +243,6 @@ def test_abort_with_the_primary_at_one_of_two_pods_ready(cluster, ns):
     assert cluster.gone("deployments", ns, "echo-v2")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: adopt refuses routes last written by `kubectl apply` (a one-off "
-                                       "edit) without --force-conflicts")
 def test_adopt_takes_over_a_table_written_with_kubectl_apply(cluster, ns, tmp_path):
     upstream = {"name": f"{ns}-echo-80", "namespace": ns}
     team = [
@@ -285,8 +275,6 @@ def test_adopt_takes_over_a_table_written_with_kubectl_apply(cluster, ns, tmp_pa
     assert route_owners(cluster, ns, "team") == ["kubectl-canary"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: a kubeconfig user with `auth-provider: oidc` is refused as if "
-                                       "kubectl had dropped it")
 def test_an_oidc_auth_provider_user_connects_as_with_kubectl(cluster, ns):
     _gloo_app_at_header(cluster, ns)
     account = "oidc-user"
@@ -304,7 +292,6 @@ def test_an_oidc_auth_provider_user_connects_as_with_kubectl(cluster, ns):
     assert json.loads(status.out)["phase"] == "header"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: status -o name is rejected")
 def test_status_output_name_prints_what_kubectl_takes_back(cluster, ns):
     """kubectl's `-o name` prints KIND.GROUP/NAME; an app's is its route object's, which kubectl takes back."""
     _gloo_app_at_header(cluster, ns)
@@ -318,7 +305,6 @@ def test_status_output_name_prints_what_kubectl_takes_back(cluster, ns):
         cluster.kubectl("get", name, "-n", ns).ok()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: status -o wide is rejected")
 def test_status_output_wide_is_the_table_with_more_columns(cluster, ns):
     """kubectl's `-o wide` is the default table with columns added after: each row starts as the table's."""
     _gloo_app_at_header(cluster, ns)
