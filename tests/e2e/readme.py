@@ -127,8 +127,9 @@ def _blocks(lines: list[str]) -> list[Block]:
     return blocks
 
 
-def section(title: str, readme: Path = README) -> Section:
-    """The section headed `title` (any level), up to the next heading of the same or a higher level."""
+def section(title: str, readme: Path = README, *, subsections: bool = True) -> Section:
+    """The section headed `title` (any level), up to the next heading of the same or a higher level; without
+    `subsections`, up to its first subsection (a walkthrough's own steps, not its asides)."""
     lines = readme.read_text().splitlines()
     for index, line in enumerate(lines):
         match = re.match(r"^(#+) (.*)$", line)
@@ -140,7 +141,7 @@ def section(title: str, readme: Path = README) -> Section:
                 if FENCE.match(lines[end]):
                     in_fence = not in_fence
                 heading = None if in_fence else re.match(r"^(#+) ", lines[end])
-                if heading and len(heading.group(1)) <= level:
+                if heading and (len(heading.group(1)) <= level or not subsections):
                     break
                 end += 1
             body = lines[index + 1:end]

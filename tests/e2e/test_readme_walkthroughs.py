@@ -56,7 +56,7 @@ def history_rows(text: str) -> list[tuple[str, str]]:
 
 def test_gloo_walkthrough(cluster, readme_namespaces):
     readme_namespaces("echo")
-    walk = readme.section(GLOO)
+    walk = readme.section(GLOO, subsections=False)  # "Apps with several routes": test_several_routes.py
     commands = walk.commands()
     assert [c.split()[2] for c in commands] == ["init", "header", "weight", "status", "finish"], commands
     init, header, weight, status, finish = commands
@@ -319,7 +319,7 @@ def test_using_it_on_an_app_you_already_run_taken_over_first(cluster, readme_nam
 
 def _gloo_rollout_at_50(cluster: Cluster) -> None:
     """The Gloo walkthrough's own commands, up to its weighted phase."""
-    init, header, weight = readme.section(GLOO).commands()[:3]
+    init, header, weight = readme.section(GLOO, subsections=False).commands()[:3]
     verbatim(cluster, init).ok()
     verbatim(cluster, header).ok()
     cluster.wait_rolled_out("echo")
