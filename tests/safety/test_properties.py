@@ -20,8 +20,8 @@ has two integer weights giving exactly the share asked for; a header route exist
 exactly when the state has a canary and headers; parse(render(x)) is the state rendered, with no route
 disagreeing; rendering the same state again changes nothing. Rollback from any canary phase reached by any
 sequence gives exactly the stable routes among the unmanaged routes; promote then rollback is refused.
-Through the routing model (kubectl_canary/request_routing/gloo.py), for a grid of requests after every step: a request no
-route of the app matched first goes exactly where it went; a request one of them matched goes where the phase
+Through the routing model (kubectl_canary/request_routing/gloo.py), for a grid of requests after every step: a
+request no route of the app matched first goes exactly where it went; a request one of them matched goes where the phase
 says (the canary when it carries the canary headers and the state has a header route, else the exact shares).
 Tables whose routes disagree (one weighted differently, one without its header route) read as one state
 naming exactly those routes, and the next command sets every route alike.
