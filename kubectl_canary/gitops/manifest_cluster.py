@@ -2,10 +2,11 @@
 
 The commands run unchanged against it: they find and read the app's objects with the cluster's code
 (routers.read_rollout: name flags, the record on a shared route table, derived names; LISTs selected by
-label and field as the API server selects them), the same pure code computes the change, and their writes (server-side applies, creations, deletions) land on the objects in memory. At
-the end `changes()` turns the difference into edits of the files (manifest_files.py): changed values in
-place, new objects in a new file beside the app's routes (and in its kustomization's `resources`),
-deleted objects out of their file.
+label and field as the API server selects them), the same pure code computes the change, and their
+writes (server-side applies, creations, deletions) land on the objects in memory. At the end `changes()`
+turns the difference into edits of the files (manifest_files.py): changed values in place, new objects in
+a new file beside the app's routes (and in its kustomization's `resources`), deleted objects out of their
+file.
 
 What only a cluster knows is not in the files: whether a Deployment's pods are ready. Those checks are
 skipped and listed (`skipped`); with a `live` cluster (--check-live) they are made against it instead.
