@@ -61,7 +61,6 @@ def ending_command(ending: Ending, *, short: str, long: str, examples: str, keep
                    ) -> Command:
     """A verb that ends the rollout (finish, abort): APP, the flag `keep` = (flag, help) that keeps the leaving
     version's Deployment, and --force (`force`: its help). Both run workflow/ending.py's one body."""
-    from kubectl_canary.model.rollout import validate_name
     from kubectl_canary.workflow.ending import PERMISSIONS, end_rollout
 
     keep_flag, keep_help = keep
@@ -72,7 +71,6 @@ def ending_command(ending: Ending, *, short: str, long: str, examples: str, keep
         parser.add_argument("--force", action="store_true", help=force)
 
     def run(args: argparse.Namespace, invocation: Invocation) -> int:
-        keeps = bool(getattr(args, keep_flag.removeprefix("--").replace("-", "_")))
-        return end_rollout(invocation, validate_name(args.app, "app name"), ending, keep=keeps, force=args.force)
+        return end_rollout(invocation, ending, ending.plan(args))
 
     return Command(ending.verb, short, long, examples, True, add_arguments, run, PERMISSIONS)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from kubectl_canary.commands import ending_command
-from kubectl_canary.model.rollout import rollback
+from kubectl_canary.model.verb_plans import abort
 from kubectl_canary.workflow.ending import Ending
 
-# The version that loses its traffic goes: the canary.
-ABORT = Ending(verb="abort", done="aborted", plan=rollback, leaving=lambda before: before.canary)
+# The plan (verb_plans.abort): all traffic back to the primary; the canary goes, unless --keep-canary.
+ABORT = Ending(verb="abort", done="aborted", plan=abort)
 SHORT = "Send all traffic back to the primary and delete the canary"
 KEEP = ("--keep-canary", "keep the canary's Deployment")  # the flag that keeps its Deployment, and its help
 FORCE = "send the traffic back even if the primary is not ready (never if missing)"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from kubectl_canary.commands import ending_command
-from kubectl_canary.model.rollout import promote
+from kubectl_canary.model.verb_plans import finish
 from kubectl_canary.workflow.ending import Ending
 
-# The version that loses its traffic goes: the old primary.
-FINISH = Ending(verb="finish", done="finished", plan=promote, leaving=lambda before: before.primary)
+# The plan (verb_plans.finish): all traffic to the canary; the old primary goes, unless --keep-old.
+FINISH = Ending(verb="finish", done="finished", plan=finish)
 SHORT = "Make the canary the only version and delete the old one"
 KEEP = ("--keep-old", "keep the old primary's Deployment")  # the flag that keeps its Deployment, and its help
 FORCE = "finish even if the canary is not ready"

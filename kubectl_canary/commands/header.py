@@ -20,7 +20,7 @@ from kubectl_canary.model.resources import (
     UPSTREAMS,
     Obj,
 )
-from kubectl_canary.model.rollout import DEFAULT_HEADER, parse_header, start_canary, validate_name, validate_version
+from kubectl_canary.model.verb_plans import header
 from kubectl_canary.routers import backends_of
 from kubectl_canary.routers.gloo import SUBSET_KEY
 from kubectl_canary.routers.seam import LiveRollout
@@ -68,9 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, invocation: Invocation) -> int:
-    app = validate_name(args.app, "app name")
-    version = validate_version(app, args.canary_version)
-    headers = tuple(parse_header(h) for h in args.header) or (DEFAULT_HEADER,)
+    plan = header(args)
+    app, version = plan.app, args.canary_version
     timeout = parse_duration(args.timeout, "--timeout")
     namespace = invocation.namespace
     cluster = invocation.cluster()
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     first_read = invocation.read_rollout(app)
     state = first_read.state
     # Refuse before the first write: the transition, and routes the router cannot render (limits, widening).
-    first_read.render(start_canary(state, version, headers))
+    first_read.render(plan.move(state))
     check_route_owners(first_read, cluster.field_manager, force_conflicts=args.force_conflicts)
     primary_name = first_read.deployment_of(state.primary)
     primary = cluster.get(DEPLOYMENTS, namespace, primary_name)
@@ -95,22 +94,23 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
     _write_canary_deployment(
         cluster,
         invocation,
-        canary_deployment(primary, app, version, args.image),
-        new_image=bool(args.image),
+        canary_deployment(primary, app, version, plan.image),
+        new_image=bool(plan.image),
         force=args.force_conflicts,
     )
     if args.wait and invocation.dry_run == "none":
         invocation.wait_until_ready(namespace, deployment_name(app, version), timeout)
 
-    invocation.change_routes(
+    change = invocation.change_routes(
         app,
-        lambda live: start_canary(live, version, headers),
+        plan.move,
         transition="header",
         first_read=first_read,
         # The header route may point at a canary still starting, never at a missing one: this command
         # has just made sure the canary's Deployment exists.
-        starting=frozenset({version}),
+        starting=plan.starting,
     )
+    headers = change.after.headers
     invocation.say(f"requests to {app} with header {' and '.join(map(str, headers))} go to {version}")
     invocation.print_written()
     return 0

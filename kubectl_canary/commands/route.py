@@ -30,6 +30,7 @@ from kubectl_canary.model.resources import (
 )
 from kubectl_canary.model.rollout import RolloutState, validate_name
 from kubectl_canary.model.style import format_columns
+from kubectl_canary.model.verb_plans import PLANS
 from kubectl_canary.request_routing.app_requests import Answer, AppRoutes, GlooRoutes, of_route_object
 from kubectl_canary.request_routing.requests import Decision, Request
 from kubectl_canary.routers.seam import LiveRollout
@@ -64,7 +65,7 @@ EXAMPLES = """\
   kubectl canary route echo --local -f deploy/ --after finish"""
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
-ROUTING_VERBS = ("header", "weight", "finish", "abort", "shadow")
+ROUTING_VERBS = tuple(PLANS)  # the verbs whose plan changes the routes: header, weight, finish, abort, shadow
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 
 
@@ -228,7 +229,7 @@ def _helm_routes(args: argparse.Namespace, invocation: Invocation, app: str,
                  verb_args: argparse.Namespace | None) -> tuple[Obj, Any, list[str]]:
     """The RouteTable the seed chart renders from the values (after the verb, with --after)."""
     from kubectl_canary.gitops import helm_values_file
-    from kubectl_canary.gitops.helm_values import NEXT, dialect_of, state_of, values_for
+    from kubectl_canary.gitops.helm_values import NEXT, dialect_of, state_of
     from kubectl_canary.gitops.manifest_files import plain
     from kubectl_canary.routers.gloo import UpstreamRef, parse_routes, render_routes, stable_routes
 
@@ -241,11 +242,10 @@ def _helm_routes(args: argparse.Namespace, invocation: Invocation, app: str,
                          f"chart, render it (helm template) and ask route --local -f with the output")
     state = before = state_of(document, app, path)
     if verb_args is not None:
-        plan, _ = helm_values_file.transition_of(verb_args, app, dialect)
-        state = plan(before)
-        values_for(document, before, state)  # what the chart's values cannot say is refused, as by the verb
-        for check in helm_values_file.check_readiness(verb_args, invocation, before, state, document,
-                                                      check_live=args.route_check_live):
+        # The verb's plan and guard as --helm-values runs them; what the chart's values cannot say is refused.
+        _, state, _, skipped = helm_values_file.transition(helm_values_file.plan_of(verb_args), invocation, path,
+                                                           document, check_live=args.route_check_live)
+        for check in skipped:
             print(f"skipped: {check} {helm_values_file.SKIPPED}", file=sys.stderr)
     namespace = invocation.namespace_flag or "default"
     prefix = f"/{app}"

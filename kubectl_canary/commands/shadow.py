@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from kubectl_canary.commands import Command
-from kubectl_canary.errors import UsageError
 from kubectl_canary.kube.cluster import Cluster
 from kubectl_canary.kube.permissions import needs
 from kubectl_canary.model.resources import (
@@ -17,14 +16,7 @@ from kubectl_canary.model.resources import (
     SERVICES,
     UPSTREAMS,
 )
-from kubectl_canary.model.rollout import (
-    RolloutState,
-    parse_shadow_percent,
-    start_shadow,
-    stop_shadow,
-    validate_name,
-    validate_version,
-)
+from kubectl_canary.model.verb_plans import VerbPlan, shadow
 from kubectl_canary.routers import backends_of
 from kubectl_canary.routers.seam import LiveRollout
 from kubectl_canary.workflow.invocation import Invocation
@@ -54,40 +46,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, invocation: Invocation) -> int:
-    app = validate_name(args.app, "app name")
-    if args.off == bool(args.shadow_version):
-        raise UsageError("give either VERSION (to start shadowing) or --off")
-    version = validate_version(app, args.shadow_version) if args.shadow_version else None
-    percent = parse_shadow_percent(args.percent)
+    plan = shadow(args)
+    app, version = plan.app, plan.version
     namespace = invocation.namespace
     cluster = invocation.cluster()
     first_read = invocation.read_rollout(app)
     if version is None:
-        return _off(args, invocation, cluster, namespace, app, first_read)
+        return _off(plan, invocation, cluster, first_read)
 
-    first_read.render(start_shadow(first_read.state, version, percent))  # refuse before the first write
-    require_ready(cluster, namespace, app, version, force=args.force, names=first_read.names)
+    first_read.render(plan.move(first_read.state))  # refuse before the first write
+    require_ready(cluster, namespace, app, version, force=plan.force, names=first_read.names)
     # Gloo shadows to an Upstream of the version's pods; the Gateway API mirrors to its Service.
     backends_of(first_read.router).prepare_shadow(cluster, invocation, first_read, version)
 
-    def plan(live: RolloutState) -> RolloutState:
-        return start_shadow(live, version, percent)
-
-    change = invocation.change_routes(app, plan, transition="shadow", first_read=first_read)
+    change = invocation.change_routes(app, plan.move, transition="shadow", first_read=first_read)
+    percent = change.after.shadow.percent if change.after.shadow else 0
     invocation.say(f"{percent:g}% of the requests to {change.after.primary} are copied to {version}")
     invocation.print_written()
     return 0
 
 
-def _off(
-    args: argparse.Namespace,
-    invocation: Invocation,
-    cluster: Cluster,
-    namespace: str,
-    app: str,
-    first_read: LiveRollout,
-) -> int:
-    change = invocation.change_routes(app, stop_shadow, transition="shadow", first_read=first_read)
+def _off(plan: VerbPlan, invocation: Invocation, cluster: Cluster, first_read: LiveRollout) -> int:
+    change = invocation.change_routes(plan.app, plan.move, transition="shadow", first_read=first_read)
     backends_of(first_read.router).retire(cluster, invocation, first_read, change)
     invocation.print_written()
     return 0

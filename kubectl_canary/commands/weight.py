@@ -10,8 +10,9 @@ from kubectl_canary.errors import UsageError
 from kubectl_canary.kube.permissions import needs
 from kubectl_canary.model.durations import parse_duration
 from kubectl_canary.model.resources import DEPLOYMENTS, EVENTS, HTTP_ROUTES, NAMESPACES, ROUTE_TABLES, UPSTREAMS
-from kubectl_canary.model.rollout import format_percent, parse_percent, shift_weight, validate_name
+from kubectl_canary.model.rollout import format_percent
 from kubectl_canary.model.stepping import parse_steps, plan_steps
+from kubectl_canary.model.verb_plans import weight
 from kubectl_canary.workflow.gates import (
     DEFAULT_ERROR_RATE_QUERY,
     DEFAULT_P99_QUERY,
@@ -118,8 +119,9 @@ def _gates(args: argparse.Namespace) -> list[Gate]:
 
 
 def run(args: argparse.Namespace, invocation: Invocation) -> int:
-    app = validate_name(args.app, "app name")
-    percent = parse_percent(args.percent)
+    plan = weight(args)
+    app, percent = plan.app, plan.percent
+    assert percent is not None  # weight's plan always has one
     stepped = args.step is not None or args.steps is not None
     steps = parse_steps(args.steps) if args.steps is not None else None
     gates = _gates(args)
@@ -128,7 +130,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         raise UsageError("gates run between steps: add --step N or --steps LIST")
     namespace = invocation.namespace
     first_read = invocation.read_rollout(app)
-    shift_weight(first_read.state, percent)  # no canary: refuse before anything else
+    plan.move(first_read.state)  # no canary: refuse before anything else
     current = first_read.state.weight or Fraction(0)
     weights = (plan_steps(current, percent, step=args.step, steps=steps) if stepped else []) or [percent]
 
@@ -139,7 +141,7 @@ def run(args: argparse.Namespace, invocation: Invocation) -> int:
         gates,
         interval,
         on_failure=args.on_failure,
-        force=args.force,
+        force=plan.force,
     )
     after = rollout.run(weights, first_read).after
     invocation.say(

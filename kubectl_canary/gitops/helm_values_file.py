@@ -1,47 +1,31 @@
 """`--helm-values FILE` (I/O): run a verb on a chart's values (the seed's, or the series' next) instead of the
 cluster.
 
-The file is read with the round-trip reader of manifest_files.py, the phase is read from it and moved
-with the rollout's pure transitions (helm_values.py, rollout.py), and the changed values are written back
-by the same writer as the manifests: only the lines whose values change move. Nothing is sent to a
-cluster, unless --check-live asks for its Deployments' readiness.
+The file is read with the round-trip reader of manifest_files.py, the phase is read from it (helm_values.py)
+and moved by the verb's plan, the one the cluster commands run (model/verb_plans.py), past the same guard
+(workflow/route_updates.py: guard_moves, require_ready), and the changed values are written back by the same
+writer as the manifests: only the lines whose values change move. Nothing is sent to a cluster, unless
+--check-live asks for its Deployments' readiness.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from kubectl_canary.errors import CanaryError, UsageError
-from kubectl_canary.gitops.helm_values import NEXT, dialect_of, state_of, values_for
+from kubectl_canary.gitops.helm_values import NEXT, Values, dialect_of, state_of, values_for
 from kubectl_canary.gitops.manifest_files import ManifestFile, changes_of, plain, read_file, write
 from kubectl_canary.kube.cluster import connect
 from kubectl_canary.model.events import describe
 from kubectl_canary.model.manifests import deployment_name
-from kubectl_canary.model.readiness import Readiness, judge, readiness_of
-from kubectl_canary.model.resources import DEPLOYMENTS
-from kubectl_canary.model.rollout import (
-    DEFAULT_HEADER,
-    Judgement,
-    RolloutState,
-    check_moves,
-    moves,
-    parse_header,
-    parse_percent,
-    parse_shadow_percent,
-    promote,
-    rollback,
-    shift_weight,
-    start_canary,
-    start_shadow,
-    stop_shadow,
-    validate_name,
-    validate_version,
-    versions_gaining,
-)
+from kubectl_canary.model.readiness import Readiness, readiness_of, taken_as_available
+from kubectl_canary.model.resources import DEPLOYMENTS, Obj
+from kubectl_canary.model.rollout import RolloutState, validate_name
+from kubectl_canary.model.verb_plans import PLANS, VerbPlan
 from kubectl_canary.workflow.invocation import Invocation
+from kubectl_canary.workflow.route_updates import Deployments, guard_moves, require_ready
 
 SKIPPED = "(needs the cluster; --check-live checks it there)"
 
@@ -55,76 +39,56 @@ def read_values(path: Path) -> ManifestFile:
     return values
 
 
-def transition_of(args: argparse.Namespace, app: str, dialect: str
-                ) -> tuple[Callable[[RolloutState], RolloutState], str | None]:
-    """The verb's pure transition, and the new canary's image (--image: the next chart's dialect only)."""
-    if args.command == "header":
-        version = validate_version(app, args.canary_version)
-        if args.image and dialect != NEXT:
-            raise UsageError("--image has no place in the seed chart's values: set the image in the chart")
-        headers = tuple(parse_header(h) for h in args.header) or (DEFAULT_HEADER,)
-        return (lambda state: start_canary(state, version, headers)), args.image
-    if args.command == "weight":
-        percent = parse_percent(args.percent)
-        return (lambda state: shift_weight(state, percent)), None
-    if args.command == "finish":
-        return promote, None
-    if args.command == "abort":
-        return rollback, None
-    if args.command == "shadow":
-        if args.off == bool(args.shadow_version):
-            raise UsageError("give either VERSION (to start shadowing) or --off")
-        if args.off:
-            return stop_shadow, None
-        shadow_version = validate_version(app, args.shadow_version)
-        shadow_percent = parse_shadow_percent(args.percent)
-        return (lambda state: start_shadow(state, shadow_version, shadow_percent)), None
-    raise UsageError(f"{args.command} does not work on Helm values (header, weight, finish, abort, shadow and status "
-                     "do)")
+def plan_of(args: argparse.Namespace) -> VerbPlan:
+    """The verb's plan (model/verb_plans.py), as on the cluster and offline."""
+    if args.command not in PLANS:
+        raise UsageError(f"{args.command} does not work on Helm values (header, weight, finish, abort, shadow and "
+                         "status do)")
+    return PLANS[args.command](args)
 
 
-def _kept(args: argparse.Namespace, before: RolloutState) -> frozenset[str]:
-    if args.command == "finish" and args.keep_old:
-        return frozenset({before.primary})
-    if args.command == "abort" and args.keep_canary and before.canary:
-        return frozenset({before.canary})
-    return frozenset()
+class _NothingRuns:
+    """Without --check-live no Deployment runs to ask: each one the guard asks for is taken as available, and
+    the check is named as skipped."""
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []
+
+    def live_deployment(self, namespace: str, name: str) -> Obj | None:
+        self.skipped.append(f"deployment {name} is available")
+        return taken_as_available({"apiVersion": "apps/v1", "kind": "Deployment",
+                                   "metadata": {"name": name, "namespace": namespace}, "spec": {}})
 
 
-def check_readiness(args: argparse.Namespace, invocation: Invocation, before: RolloutState, after: RolloutState,
-           plain_values: dict[str, object], *, check_live: bool) -> list[str]:
-    """The readiness guard of the cluster commands, against the cluster with --check-live; else what was skipped."""
-    gaining = versions_gaining(before, after)
+def transition(plan: VerbPlan, invocation: Invocation, path: Path, values: Values, *, check_live: bool
+               ) -> tuple[RolloutState, RolloutState, Values, list[str]]:
+    """The verb's plan run on the values at `path`: the state before and after, the values that say it, and the
+    checks skipped. The cluster commands' guard judges the Deployments (on the cluster with --check-live)."""
+    before = state_of(values, plan.app, path)
+    if plan.image and dialect_of(values, path) != NEXT:
+        raise UsageError("--image has no place in the seed chart's values: set the image in the chart")
+    after = plan.move(before)
+    desired = values_for(values, before, after, keep=plan.kept(before), image=plan.image)
     shadowed = after.shadow.version if after.shadow and after.shadow != before.shadow else None
-    if shadowed is not None:
+    declared = values.get("deployment")
+    if shadowed is not None and isinstance(declared, dict) and shadowed not in declared:
         # Shadowing copies requests to a version the chart must already run, as `shadow` on a cluster asks.
-        declared = plain_values.get("deployment")
-        if isinstance(declared, dict) and shadowed not in declared:
-            raise CanaryError(f"deployment.{shadowed} is not in the values, so {shadowed} has no pods to shadow to; "
-                              f"add it first")
-    if not check_live:
-        needed = [*gaining, shadowed] if shadowed else gaining
-        return [f"deployment {deployment_name(after.app, v)} is available" for v in needed]
-    cluster, namespace = connect(invocation.connection, field_manager=invocation.field_manager, dry_run="none")
-    namespace = invocation.namespace_flag or namespace
-    judgements: dict[str, Judgement] = {}
-    for version, direction in moves(before, after).items():
-        name = deployment_name(after.app, version)
-        deployment = cluster.get(DEPLOYMENTS, namespace, name)
-        if deployment is None and args.command == "header":
-            # The chart creates the canary's Deployment with these values: header requests may wait for it.
-            judgements[version] = Judgement(name)
-        else:
-            judgements[version] = judge(name, version, deployment, direction)
-    for warning in check_moves(before, after, judgements, force=getattr(args, "force", False)):
+        raise CanaryError(f"deployment.{shadowed} is not in the values, so {shadowed} has no pods to shadow to; "
+                          f"add it first")
+    offline = _NothingRuns()
+    deployments: Deployments = offline
+    namespace = invocation.namespace_flag or "default"
+    if check_live:
+        deployments, context_namespace = connect(invocation.connection, field_manager=invocation.field_manager,
+                                                 dry_run="none")
+        namespace = invocation.namespace_flag or context_namespace
+    # The chart creates the canary's Deployment from these values (header): it counts as starting, as the one
+    # `header` creates on a cluster.
+    for warning in guard_moves(deployments, namespace, before, after, force=plan.force, starting=plan.starting):
         invocation.warn(warning)
     if shadowed is not None:
-        deployment = cluster.get(DEPLOYMENTS, namespace, deployment_name(after.app, shadowed))
-        if deployment is None or (not readiness_of(deployment).takes_new_traffic and not args.force):
-            what = "not found" if deployment is None else f"has {readiness_of(deployment)} ready replicas"
-            raise CanaryError(f"deployment {deployment_name(after.app, shadowed)} {what}, so {shadowed} cannot take "
-                              f"the shadowed requests yet; wait, or pass --force")
-    return []
+        require_ready(deployments, namespace, plan.app, shadowed, force=plan.force)
+    return before, after, desired, offline.skipped
 
 
 def run(args: argparse.Namespace, invocation: Invocation, path: Path, *, diff_only: bool, check_live: bool) -> int:
@@ -134,13 +98,11 @@ def run(args: argparse.Namespace, invocation: Invocation, path: Path, *, diff_on
         raise UsageError("--helm-values needs APP: the values file does not name its app")
     values = read_values(path)
     document = next(d for d in values.documents if d.node is not None)
-    before = state_of(plain(document.node), app, path)
     if args.command == "status":
+        before = state_of(plain(document.node), app, path)
         return _status(args, invocation, path, plain(document.node), before, check_live=check_live)
-    plan, image = transition_of(args, app, dialect_of(plain(document.node), path))
-    after = plan(before)
-    desired = values_for(plain(document.node), before, after, keep=_kept(args, before), image=image)
-    skipped = check_readiness(args, invocation, before, after, plain(document.node), check_live=check_live)
+    plan = plan_of(args)
+    _, after, desired, skipped = transition(plan, invocation, path, plain(document.node), check_live=check_live)
     if desired != plain(document.node):
         document.changed = desired
     changes = changes_of([values])

@@ -1,10 +1,12 @@
 """Offline mode (`--local -f PATH`): the objects of manifest files behind the Cluster interface.
 
-The commands run unchanged against it: they read the app's objects, the same pure code computes the
-change, and their writes (server-side applies, creations, deletions) land on the objects in memory. At
-the end `changes()` turns the difference into edits of the files (manifest_files.py): changed values in
-place, new objects in a new file beside the app's routes (and in its kustomization's `resources`),
-deleted objects out of their file.
+The commands run unchanged against it: they find and read the app's objects with the cluster's code
+(routers.read_rollout: name flags, the record on a shared route table, derived names; LISTs selected by
+label and field as the API server selects them), the same pure code computes the change, and their
+writes (server-side applies, creations, deletions) land on the objects in memory. At the end `changes()`
+turns the difference into edits of the files (manifest_files.py): changed values in place, new objects in
+a new file beside the app's routes (and in its kustomization's `resources`), deleted objects out of their
+file.
 
 What only a cluster knows is not in the files: whether a Deployment's pods are ready. Those checks are
 skipped and listed (`skipped`); with a `live` cluster (--check-live) they are made against it instead.
@@ -31,8 +33,9 @@ from kubectl_canary.gitops.manifest_files import (
     plain,
 )
 from kubectl_canary.kube.cluster import Cluster
+from kubectl_canary.model.readiness import taken_as_available
 from kubectl_canary.model.resources import DEPLOYMENTS, EVENTS, GATEWAYS, NAMESPACES, VIRTUAL_SERVICES, Obj, Resource
-from kubectl_canary.routers.seam import LiveRollout
+from kubectl_canary.model.selectors import fields_match, labels_match
 
 Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 
@@ -45,16 +48,6 @@ def _merge(base: Any, overlay: Any) -> Any:
             merged[key] = _merge(base.get(key), value)
         return merged
     return copy.deepcopy(overlay)
-
-
-def _matches(labels: dict[str, str], selector: str | None) -> bool:
-    for term in (selector or "").split(","):
-        if not term:
-            continue
-        key, _, value = term.partition("=")
-        if (value and labels.get(key) != value) or (not value and key not in labels):
-            return False
-    return True
 
 
 class ManifestCluster(Cluster):
@@ -120,8 +113,8 @@ class ManifestCluster(Cluster):
         if resource == DEPLOYMENTS:
             if self.live is not None:
                 return self.live.list(resource, namespace, label_selector, field_selector)
-            return [self._as_available(d) for d in self._list(resource, namespace, label_selector)]
-        return self._list(resource, namespace, label_selector)
+            return [self._as_available(d) for d in self._list(resource, namespace, label_selector, field_selector)]
+        return self._list(resource, namespace, label_selector, field_selector)
 
     def _declared(self, resource: Resource) -> bool:
         return any(key[:2] == (resource.api_version, resource.kind) for key in self._objects)
@@ -133,15 +126,15 @@ class ManifestCluster(Cluster):
     def _as_available(self, deployment: Obj) -> Obj:
         """A declared Deployment, taken as available (offline nothing runs to say otherwise)."""
         self._skip(f"deployment {deployment['metadata']['name']} is available")
-        replicas = (deployment.get("spec") or {}).get("replicas", 1)
-        deployment["status"] = {"replicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas}
-        return deployment
+        return taken_as_available(deployment)
 
-    def _list(self, resource: Resource, namespace: str | None, label_selector: str | None) -> builtins.list[Obj]:
+    def _list(self, resource: Resource, namespace: str | None, label_selector: str | None,
+              field_selector: str | None) -> builtins.list[Obj]:
+        """The objects of a kind, selected as the API server selects them (model/selectors.py)."""
         return [
             copy.deepcopy(obj) for key, obj in self._objects.items()
             if key[:2] == (resource.api_version, resource.kind) and (namespace is None or key[2] == namespace)
-            and _matches((obj["metadata"].get("labels") or {}), label_selector)
+            and labels_match(obj["metadata"].get("labels") or {}, label_selector) and fields_match(obj, field_selector)
         ]
 
     def iter_list(self, resource: Resource, namespace: str | None, label_selector: str | None = None,
@@ -252,13 +245,3 @@ class ManifestCluster(Cluster):
                     resources.append(add)
                 if resources != (content.get("resources") or []):
                     document.changed = {**content, "resources": resources}
-
-    def read_rollout(self, app: str, router: str | None) -> LiveRollout:
-        """The app's routes as the files declare them; an error naming the files when they hold none."""
-        from kubectl_canary.routers import ROUTERS, find_app, read_rollout, router_named
-
-        if find_app(self, self.namespace, app, router) is not None:
-            return read_rollout(self, self.namespace, app, router)
-        routers = [router_named(router)] if router else list(ROUTERS.values())
-        where = " or ".join(f"{r.resource.kind} {r.object_name(app)}" for r in routers)
-        raise CanaryError(f"app {app} not found in {self.server}: no {where} in namespace {self.namespace}")

@@ -177,3 +177,9 @@ def judge(name: str, version: str, deployment: dict[str, Any] | None, direction:
             f"{f', {old} old still running' if old else ''}), so more traffic would reach pods of its previous "
             f"spec; {wait}"))
     return Judgement(name)
+
+
+def taken_as_available(deployment: dict[str, Any]) -> dict[str, Any]:
+    """A Deployment as offline mode takes it when nothing runs to say otherwise: every replica available."""
+    replicas = (deployment.get("spec") or {}).get("replicas", 1)
+    return {**deployment, "status": {"replicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas}}

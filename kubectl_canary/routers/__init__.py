@@ -179,26 +179,40 @@ def recorded_table(cluster: Cluster, namespace: str, app: str, routers: list[Rou
 
 
 def read_rollout(cluster: Cluster, namespace: str, app: str, router: str | None = None,
-                 names: AppNames | None = None) -> LiveRollout:
-    """The live route object of `app` (on the router `--router` names, else wherever it is) and its rollout."""
+                 names: AppNames | None = None, *, files: str | None = None) -> LiveRollout:
+    """The live route object of `app` (on the router `--router` names, else wherever it is) and its rollout.
+
+    `names`: the names flags give (--route-table, --route, --route-name, ...), over those recorded on the
+    route object. `files`: offline (`--local -f`), the manifests whose objects `cluster` holds
+    (gitops/manifest_cluster.py): they are read the same way, and an app not found is named there.
+    """
     names = names or AppNames()
     found = find_app(cluster, namespace, app, router, route_table=names.route_table, route=names.route)
     if found is None:
-        if not namespace_exists(cluster, namespace):
-            raise CanaryError(f"namespace {namespace} not found; pick one with -n NAMESPACE")
-        if names.route_table or names.route:
-            kind, name = ("RouteTable", names.route_table) if names.route_table else ("HTTPRoute", names.route)
-            raise CanaryError(f"{kind} {name} not found in namespace {namespace}")
-        routers = [router_named(router)] if router else list(ROUTERS.values())
-        where = " or ".join(f"{r.resource.kind} {r.object_name(app)}" for r in routers)
-        raise CanaryError(
-            f"app {app} not found in namespace {namespace} (no {where}); "
-            f"create it with: kubectl canary init {app} -n {namespace}"
-        )
+        raise _not_found(cluster, namespace, app, router, names, files)
     found_router, obj = found
     names = names.over(recorded_names(obj, app))
     parsed = found_router.read(app, obj, names)
     return LiveRollout(obj, parsed, found_router, names.with_primary(parsed.state.primary))
+
+
+def _not_found(cluster: Cluster, namespace: str, app: str, router: str | None, names: AppNames,
+               files: str | None) -> CanaryError:
+    if files is None and not namespace_exists(cluster, namespace):
+        return CanaryError(f"namespace {namespace} not found; pick one with -n NAMESPACE")
+    if names.route_table or names.route:
+        kind, name = ("RouteTable", names.route_table) if names.route_table else ("HTTPRoute", names.route)
+        if files is not None:
+            return CanaryError(f"{kind} {name} not found in {files} (namespace {namespace})")
+        return CanaryError(f"{kind} {name} not found in namespace {namespace}")
+    routers = [router_named(router)] if router else list(ROUTERS.values())
+    where = " or ".join(f"{r.resource.kind} {r.object_name(app)}" for r in routers)
+    if files is not None:
+        return CanaryError(f"app {app} not found in {files}: no {where} in namespace {namespace}")
+    return CanaryError(
+        f"app {app} not found in namespace {namespace} (no {where}); "
+        f"create it with: kubectl canary init {app} -n {namespace}"
+    )
 
 
 def namespace_exists(cluster: Cluster, namespace: str) -> bool:

@@ -6,6 +6,7 @@ Deployment; running the command again completes the deletion (route_updates.comp
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from kubectl_canary.model.resources import (
     SERVICES,
     UPSTREAMS,
 )
-from kubectl_canary.model.rollout import RolloutState
+from kubectl_canary.model.verb_plans import VerbPlan
 from kubectl_canary.routers import backends_of
 from kubectl_canary.routers.seam import LiveRollout
 from kubectl_canary.workflow.invocation import Invocation
@@ -31,8 +32,7 @@ from kubectl_canary.workflow.route_updates import complete_earlier_run
 class Ending:
     verb: str  # "finish" or "abort": the transition recorded on the route object
     done: str  # "finished" or "aborted", for a re-run that finds the routes already changed
-    plan: Callable[[RolloutState], RolloutState]  # the pure transition: rollout.promote or rollout.rollback
-    leaving: Callable[[RolloutState], str | None]  # of the state before: the version that loses its traffic
+    plan: Callable[[argparse.Namespace], VerbPlan]  # verb_plans.finish or verb_plans.abort
 
 
 # What ending a rollout asks the API server for, in the app's namespace (finish and abort alike).
@@ -47,13 +47,13 @@ PERMISSIONS: tuple[Permission, ...] = (
 )
 
 
-def end_rollout(invocation: Invocation, app: str, ending: Ending, *, keep: bool, force: bool) -> int:
-    """Move all traffic by `ending.plan`, then delete what the leaving version had (unless `keep`)."""
-    namespace = invocation.namespace
+def end_rollout(invocation: Invocation, ending: Ending, plan: VerbPlan) -> int:
+    """Move all traffic by `plan`, then delete what the leaving version had (unless the plan keeps it)."""
+    app, namespace = plan.app, invocation.namespace
     cluster = invocation.cluster()
 
     first_read = invocation.read_rollout(app)
-    done = complete_earlier_run(cluster, namespace, first_read, ending.verb, delete=not keep)
+    done = complete_earlier_run(cluster, namespace, first_read, ending.verb, delete=not plan.keep_leaving)
     if done is not None:
         for name in done:
             invocation.report_deleted(DEPLOYMENTS, name)
@@ -62,11 +62,11 @@ def end_rollout(invocation: Invocation, app: str, ending: Ending, *, keep: bool,
         invocation.say(f"{app} is already {ending.done}: all traffic goes to {first_read.state.primary}")
         return 0
 
-    change = invocation.change_routes(app, ending.plan, transition=ending.verb, first_read=first_read, force=force)
-    leaving = ending.leaving(change.before)
-    kept = frozenset({leaving}) if leaving and keep else frozenset()
+    change = invocation.change_routes(app, plan.move, transition=ending.verb, first_read=first_read,
+                                      force=plan.force)
+    leaving, kept = plan.leaving(change.before), plan.kept(change.before)
     backends_of(first_read.router).retire(cluster, invocation, first_read, change, kept)
-    if leaving and not keep:
+    if leaving and leaving not in kept:
         _delete_deployment(invocation, first_read, leaving)
     invocation.say(f"{app}: all traffic goes to {change.after.primary}")
     invocation.print_written()

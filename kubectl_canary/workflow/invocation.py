@@ -164,10 +164,9 @@ class Invocation:
             self.warn(f"{change.router.gateway} reports {what} {change.verdict.state}: {reason}")
 
     def read_rollout(self, app: str) -> LiveRollout:
-        """The app's live routes, on the gateway --router names or wherever they are."""
-        if self.manifests is not None:
-            return self.manifests.read_rollout(app, self.router)
-        return read_rollout(self.cluster(), self.namespace, app, self.router, self.names)
+        """The app's live routes, on the gateway --router names or wherever they are (offline: in the files)."""
+        files = None if self.manifests is None else self.manifests.server
+        return read_rollout(self.cluster(), self.namespace, app, self.router, self.names, files=files)
 
     def use_manifests(self, path: str, *, check_live: bool, missing_ok: bool = False) -> None:
         """Offline: read and write the objects of the manifests at `path` instead of the cluster's

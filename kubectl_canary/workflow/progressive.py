@@ -10,7 +10,8 @@ from fractions import Fraction
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.model.durations import format_duration
 from kubectl_canary.model.events import who
-from kubectl_canary.model.rollout import RolloutState, format_percent, rollback, shift_weight
+from kubectl_canary.model.rollout import RolloutState, format_percent, rollback
+from kubectl_canary.model.verb_plans import to_weight
 from kubectl_canary.routers import backends_of, read_rollout
 from kubectl_canary.routers.seam import LiveRollout, RouteChange
 from kubectl_canary.workflow.gates import Gate, GateContext
@@ -66,7 +67,7 @@ class SteppedRollout:
         change: RouteChange | None = None
         try:
             for number, weight in enumerate(weights, 1):
-                change = self._apply(_to_weight(weight), first_read if number == 1 else None)
+                change = self._apply(to_weight(weight), first_read if number == 1 else None)
                 self.applied.append(weight)
                 if len(weights) > 1:
                     self.invocation.say(
@@ -128,7 +129,7 @@ class SteppedRollout:
         self.invocation.record(change.route_object, "CanaryGateFailed", f"{message} by {who()}", warning=True,
                                app=self.app)
         if self.on_failure == "pause":
-            self._apply(_to_weight(last_good))
+            self._apply(to_weight(last_good))
             self.applied.append(last_good)
             raise GateFailed(
                 f"{message}; paused at {format_percent(last_good)}% (the last good step): fix the cause and run "
@@ -142,10 +143,6 @@ class SteppedRollout:
             f"{message}; all traffic is back on {back.after.primary}; deployment {self.app}-{canary} is kept "
             f"for inspection (delete it with: kubectl canary abort {self.app})"
         )
-
-
-def _to_weight(weight: Fraction) -> Callable[[RolloutState], RolloutState]:
-    return lambda live: shift_weight(live, weight)
 
 
 class GateFailed(CanaryError):

@@ -9,6 +9,7 @@ bounded number of times.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from kubectl_canary.errors import ApiError, CanaryError
 from kubectl_canary.gitops.gitops_owner import owner_of as gitops_owner
@@ -29,12 +30,19 @@ HELM_RELEASE = "meta.helm.sh/release-name"
 LAST_TRANSITION = "kubectl-canary.io/last-transition"
 
 
-def require_ready(cluster: Cluster, namespace: str, app: str, version: str, *, force: bool,
+class Deployments(Protocol):
+    """Where the guards read a Deployment as it runs: a Cluster (the files' objects, taken as available, when
+    offline: manifest_cluster.py), or for --helm-values the cluster with --check-live, else nothing that runs."""
+
+    def live_deployment(self, namespace: str, name: str) -> Obj | None: ...
+
+
+def require_ready(deployments: Deployments, namespace: str, app: str, version: str, *, force: bool,
                   names: AppNames | None = None) -> None:
     """Refuse to send users to a version whose Deployment is missing (whatever --force says), or that cannot
     take traffic moving toward it (readiness.judge)."""
     name = (names or AppNames()).deployment_of(app, version)
-    judgement = judge(name, version, cluster.live_deployment(namespace, name), Direction.TOWARD)
+    judgement = judge(name, version, deployments.live_deployment(namespace, name), Direction.TOWARD)
     if judgement.missing:
         raise CanaryError(
             f"deployment {name} not found in namespace {namespace}, so {version} has no pods to serve traffic; "
@@ -138,7 +146,7 @@ def _record(live: LiveRollout, desired: RolloutState) -> str | None:
 
 
 def guard_moves(
-    cluster: Cluster,
+    deployments: Deployments,
     namespace: str,
     before: RolloutState,
     after: RolloutState,
@@ -157,7 +165,7 @@ def guard_moves(
                 f"deployment {name} was just created, so {version} cannot serve traffic yet")
             judgements[version] = Judgement(name, refusal=refusal)
             continue
-        judgements[version] = judge(name, version, cluster.live_deployment(namespace, name), direction)
+        judgements[version] = judge(name, version, deployments.live_deployment(namespace, name), direction)
     return check_moves(before, after, judgements, force=force)
 
 

@@ -15,8 +15,8 @@ The layers, bottom up, and what each may import (README.md, Layout, shows the sa
   Imports every layer listed before it.
 - workflow: workflow/ (the invocation, the update loop, stepped rollouts and their gates). Imports every
   layer listed before it.
-- commands: commands/, and gitops/helm_values_file (it still runs the verbs on a values file itself, with
-  the status verb's rendering). Imports every layer listed before it.
+- commands: commands/, and gitops/helm_values_file (it runs the verbs' plans on a values file, past the
+  workflow's guard, and renders `status` with the status verb's code). Imports every layer listed before it.
 - entry: cli, arguments, completer, __main__. Imports every layer.
 
 Within a layer any module may import another, as long as no cycle closes.
