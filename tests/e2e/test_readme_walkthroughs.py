@@ -253,7 +253,7 @@ def using_it_on_an_app_you_already_run(cluster: Cluster, tmp_path: Path, takeove
 
 
 def test_using_it_on_an_app_you_already_run(cluster, readme_namespaces, discovered_upstreams, tmp_path):
-    readme_namespaces("team-a")
+    readme_namespaces("team-a", "echo")  # echo: gone first, since the section's `status -A` lists every namespace
     using_it_on_an_app_you_already_run(cluster, tmp_path, takeover=False)
 
 
@@ -313,7 +313,7 @@ def test_gateway_api_walkthrough(cluster, readme_namespaces):
 
 def test_using_it_on_an_app_you_already_run_taken_over_first(cluster, readme_namespaces, discovered_upstreams,
                                                              tmp_path):
-    readme_namespaces("team-a")
+    readme_namespaces("team-a", "echo")  # echo: gone first, since the section's `status -A` lists every namespace
     using_it_on_an_app_you_already_run(cluster, tmp_path, takeover=True)
 
 
