@@ -120,14 +120,17 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> tuple[list[AppS
     scope = None if args.all_namespaces else invocation.namespace
     # Deployments first, each reduced to its readiness as it is decoded, then the route objects one by
     # one: at thousands of apps, holding the full objects would be most of the memory.
-    readiness = readiness_index(cluster.iter_list(DEPLOYMENTS, scope))
+    # The LISTs are read a page ahead, one after the other (Cluster.read_ahead): the server prepares the next
+    # page while this one is decoded.
+    routers = _routers(invocation)
+    deployments, *route_lists = cluster.read_ahead([(DEPLOYMENTS, scope), *((r.resource, scope) for r in routers)])
+    readiness = readiness_index(deployments)
     listed: list[list[Obj] | None] = []  # the VirtualServices once listed (None: we may not list them)
     found = []
-    routers = _routers(invocation)
     forbidden: list[tuple[Router, ForbiddenError]] = []
-    for router in routers:
+    for router, route_objects in zip(routers, route_lists):
         try:
-            for obj in cluster.iter_list(router.resource, scope):
+            for obj in route_objects:
                 statuses = app_statuses(router, obj, readiness)
                 if args.output == "wide" and router is GLOO and statuses:
                     # The PARENTS column: one LIST of VirtualServices (all namespaces) for every table.
