@@ -181,15 +181,22 @@ class Cluster:
             raise CanaryError(f"the API server at {self.server} answered with invalid JSON") from None
 
     def read_ahead(self, lists: Sequence[tuple[Resource, str | None]]) -> tuple[Iterator[Obj], ...]:
-        """The same as `iter_list` of each (resource, namespace), with the pages fetched a page ahead of their
-        consumer by a thread: the API server prepares (and sends) the next page while this one is decoded.
-        The LISTs go one after the other on the one connection, in the order given: the next one starts as
-        soon as the previous one is fetched whole (or when its consumer asks for it, after an error), so
-        the requests are those of `iter_list`, in the same order. At most two pages per LIST wait."""
+        """The same as `iter_list` of each (resource, namespace), with the pages fetched by threads a page
+        ahead of their consumer: the API server prepares (and sends) the next page while this one is decoded,
+        and the first LIST runs beside the others. The first LIST goes on this connection, the others, one
+        after the other, on a second one; the second LIST starts once the first one's first page has come,
+        each next one once the one before it has been fetched whole (or when its consumer asks for it, after
+        an error). So the first pages are requested in the order given, as `iter_list` one after the other
+        would, and a failed first LIST stops the others. At most two pages per LIST wait in memory."""
         if type(self).iter_list is not Cluster.iter_list:  # objects from elsewhere (manifest files): its own reads
             return tuple(self._later(resource, namespace) for resource, namespace in lists)
-        readers = [_PageReader(self, resource, namespace) for resource, namespace in lists]
-        for reader, following in zip(readers, readers[1:]):
+        readers = [_PageReader(self, *lists[0])] if lists else []
+        if len(lists) > 1:
+            twin = Cluster(self._transport.fork(), field_manager=self.field_manager, dry_run=self.dry_run,
+                           log=self._log)
+            readers += [_PageReader(twin, resource, namespace) for resource, namespace in lists[1:]]
+            readers[0].after_first_page = readers[1]
+        for reader, following in zip(readers[1:], readers[2:]):
             reader.following = following
         return tuple(reader.items() for reader in readers)
 
@@ -283,7 +290,8 @@ class _PageReader:
         self._pages: queue.Queue[str | BaseException | None] = queue.Queue(maxsize=1)
         self._started = threading.Lock()
         self._abandoned = threading.Event()
-        self.following: _PageReader | None = None
+        self.after_first_page: _PageReader | None = None  # started once this LIST's first page has come
+        self.following: _PageReader | None = None  # started once this LIST has been fetched whole
         self._thread = threading.Thread(target=self._fetch, daemon=True)
 
     def start(self) -> None:
@@ -313,6 +321,9 @@ class _PageReader:
                 except MalformedJSON:
                     raise CanaryError(f"the API server at {cluster.server} answered with invalid JSON") from None
                 token = metadata.get("continue") if isinstance(metadata, dict) else None
+                if self.after_first_page is not None:
+                    self.after_first_page.start()
+                    self.after_first_page = None
                 if not self._put(text) or not token:
                     break
                 query = {**query, "continue": str(token)}

@@ -60,6 +60,11 @@ class Transport(Protocol):
         """GET whose answer is read line by line until the server ends it (or `timeout` passes idle)."""
         ...
 
+    def fork(self) -> Transport:
+        """Another transport to the same server, as the same user, on a connection of its own (for reads
+        made at the same time as this one's)."""
+        ...
+
 
 def _unreachable(server: str, error: BaseException, timeout: float) -> CanaryError:
     if isinstance(error, (socket.timeout, TimeoutError)):
@@ -332,6 +337,11 @@ class StdlibTransport:
         self._context: tuple[int, ssl.SSLContext] | None = None
         self._connection: _Connection | None = None
         self._warned: set[str] = set()
+
+    def fork(self) -> StdlibTransport:
+        twin = StdlibTransport(self._credentials, self._timeout or 0, self._identity)
+        twin._context, twin._warned = self._context, self._warned  # one TLS setup, each warning printed once
+        return twin
 
     def _tls(self) -> ssl.SSLContext:
         pair = self._identity.client_pair()
