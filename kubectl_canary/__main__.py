@@ -1,5 +1,5 @@
 import sys
 
-from kubectl_canary.cli import main
+from kubectl_canary.startup import main
 
 sys.exit(main())

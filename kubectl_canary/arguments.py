@@ -219,7 +219,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser; with `only`, the other verbs are bare names (their modules are not imported)."""
     global_flags = _global_flags()
     # `rbac --user` names the RoleBinding's subject; rbac sends only API discovery, as the kubeconfig's user.
-    without_user = _global_flags(kubeconfig_user=False)
+    without_user = _global_flags(kubeconfig_user=False) if only in (None, "rbac") else global_flags
     parser = _Parser(
         prog="kubectl canary",
         description=DESCRIPTION,

@@ -7,10 +7,9 @@ import json
 import math
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING
-
-import yaml
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kubectl_canary.commands import Command
 from kubectl_canary.errors import CanaryError, ForbiddenError, NotServedError, UsageError
@@ -121,14 +120,17 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> tuple[list[AppS
     scope = None if args.all_namespaces else invocation.namespace
     # Deployments first, each reduced to its readiness as it is decoded, then the route objects one by
     # one: at thousands of apps, holding the full objects would be most of the memory.
-    readiness = readiness_index(cluster.iter_list(DEPLOYMENTS, scope))
+    # The LISTs are read a page ahead, one after the other (Cluster.read_ahead): the server prepares the next
+    # page while this one is decoded.
+    routers = _routers(invocation)
+    deployments, *route_lists = cluster.read_ahead([(DEPLOYMENTS, scope), *((r.resource, scope) for r in routers)])
+    readiness = readiness_index(deployments)
     listed: list[list[Obj] | None] = []  # the VirtualServices once listed (None: we may not list them)
     found = []
-    routers = _routers(invocation)
     forbidden: list[tuple[Router, ForbiddenError]] = []
-    for router in routers:
+    for router, route_objects in zip(routers, route_lists):
         try:
-            for obj in cluster.iter_list(router.resource, scope):
+            for obj in route_objects:
                 statuses = app_statuses(router, obj, readiness)
                 if args.output == "wide" and router is GLOO and statuses:
                     # The PARENTS column: one LIST of VirtualServices (all namespaces) for every table.
@@ -182,7 +184,11 @@ def render(args: argparse.Namespace, invocation: Invocation, statuses: list[AppS
         return "\n".join(object_names(statuses))
     items = [as_dict(s) for s in statuses]
     body = items[0] if args.app else {"items": items, **({"notes": list(notes)} if notes else {})}
-    return (json.dumps(body, indent=2) if args.output == "json" else yaml.safe_dump(body, sort_keys=False)).rstrip()
+    if args.output == "json":
+        return json.dumps(body, indent=2)
+    import yaml
+
+    return str(yaml.safe_dump(body, sort_keys=False)).rstrip()
 
 
 def aside(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus],
@@ -197,8 +203,40 @@ def aside(args: argparse.Namespace, invocation: Invocation, statuses: list[AppSt
     return [*(f"! {s.app}: {problem}" for s in statuses for problem in s.problems), *lines]
 
 
+class _LazyItems(list):  # type: ignore[type-arg]
+    """The JSON items, made one at a time as the encoder reaches them: a list to json's encoder."""
+
+    def __init__(self, statuses: list[AppStatus]) -> None:
+        super().__init__()
+        self._statuses = statuses
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return map(as_dict, self._statuses)
+
+    def __len__(self) -> int:
+        return len(self._statuses)
+
+
+def _write_json_list(out: TextIO, statuses: list[AppStatus], notes: tuple[str, ...]) -> None:
+    """`render`'s JSON for a listing, byte for byte, written as it is encoded: json.dumps holds every piece of
+    the document at once (at 10,000 apps some 40 MiB), this holds a few hundred kB."""
+    body = {"items": _LazyItems(statuses), **({"notes": list(notes)} if notes else {})}
+    pieces: list[str] = []
+    for piece in json.JSONEncoder(indent=2).iterencode(body):
+        pieces.append(piece)
+        if len(pieces) >= 4096:
+            out.write("".join(pieces))
+            pieces.clear()
+    pieces.append("\n")
+    out.write("".join(pieces))
+    out.flush()
+
+
 def print_status(args: argparse.Namespace, invocation: Invocation, statuses: list[AppStatus],
                  notes: tuple[str, ...] = ()) -> None:
+    if args.output == "json" and not args.app:
+        _write_json_list(invocation.out, statuses, notes)
+        return
     text = render(args, invocation, statuses, notes)
     if text:
         print(text, file=invocation.out, flush=True)

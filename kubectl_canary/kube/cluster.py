@@ -8,15 +8,16 @@ carries the requests.
 
 from __future__ import annotations
 
+import _thread
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError, NotServedError
-from kubectl_canary.kube.json_items import MalformedJSON, iter_items
+from kubectl_canary.kube.json_items import MalformedJSON, iter_items, list_metadata
 from kubectl_canary.kube.kubeconfig import ConnectionOptions, KubeconfigError, resolve
 
 __all__ = ["ConnectionOptions"]  # re-exported: callers build it beside connect()
@@ -64,6 +65,7 @@ class Cluster:
         self.field_manager = field_manager
         self.dry_run = dry_run
         self._log = log
+        self._one_request = _thread.allocate_lock()  # read_ahead's threads share the connection
 
     def _send(
         self,
@@ -81,8 +83,9 @@ class Cluster:
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = content_type
-        started = time.monotonic()
-        status, payload = self._transport.send(method, url, data, headers)
+        with self._one_request:
+            started = time.monotonic()
+            status, payload = self._transport.send(method, url, data, headers)
         if self._log:
             self._log(f"{method} {self.server}{url} {status} in {1000 * (time.monotonic() - started):.0f} ms")
         if status >= 400:
@@ -148,23 +151,54 @@ class Cluster:
     ) -> Iterator[Obj]:
         """Like `list`, but the objects are decoded one at a time as they are consumed, a page of
         LIST_CHUNK at a time (limit/continue, as kubectl)."""
-        query = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
-        query["limit"] = str(LIST_CHUNK)
+        query = self._list_query(label_selector, field_selector)
         while True:
             text = self._send("GET", resource, namespace, None, query).decode()
             rest: dict[str, Any] = {}
-            try:
-                for item in iter_items(text, rest):
-                    # LIST items of built-in kinds carry no kind; callers may print them.
-                    item.setdefault("apiVersion", resource.api_version)
-                    item.setdefault("kind", resource.kind)
-                    yield item
-            except MalformedJSON:
-                raise CanaryError(f"the API server at {self.server} answered with invalid JSON") from None
+            yield from self._page_items(resource, text, rest)
             token = (rest.get("metadata") or {}).get("continue") if isinstance(rest.get("metadata"), dict) else None
             if not token:
                 return
             query = {**query, "continue": str(token)}
+
+    def _later(self, resource: Resource, namespace: str | None) -> Iterator[Obj]:
+        yield from self.iter_list(resource, namespace)
+
+    @staticmethod
+    def _list_query(label_selector: str | None, field_selector: str | None) -> dict[str, str]:
+        query = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
+        query["limit"] = str(LIST_CHUNK)
+        return query
+
+    def _page_items(self, resource: Resource, text: str, rest: dict[str, Any] | None = None) -> Iterator[Obj]:
+        try:
+            for item in iter_items(text, rest):
+                # LIST items of built-in kinds carry no kind; callers may print them.
+                item.setdefault("apiVersion", resource.api_version)
+                item.setdefault("kind", resource.kind)
+                yield item
+        except MalformedJSON:
+            raise CanaryError(f"the API server at {self.server} answered with invalid JSON") from None
+
+    def read_ahead(self, lists: Sequence[tuple[Resource, str | None]]) -> tuple[Iterator[Obj], ...]:
+        """The same as `iter_list` of each (resource, namespace), with the pages fetched by threads a page
+        ahead of their consumer: the API server prepares (and sends) the next page while this one is decoded,
+        and the first LIST runs beside the others. The first LIST goes on this connection, the others, one
+        after the other, on a second one; the second LIST starts once the first one's first page has come,
+        each next one once the one before it has been fetched whole (or when its consumer asks for it, after
+        an error). So the first pages are requested in the order given, as `iter_list` one after the other
+        would, and a failed first LIST stops the others. At most two pages per LIST wait in memory."""
+        if type(self).iter_list is not Cluster.iter_list:  # objects from elsewhere (manifest files): its own reads
+            return tuple(self._later(resource, namespace) for resource, namespace in lists)
+        readers = [_PageReader(self, *lists[0])] if lists else []
+        if len(lists) > 1:
+            twin = Cluster(self._transport.fork(), field_manager=self.field_manager, dry_run=self.dry_run,
+                           log=self._log)
+            readers += [_PageReader(twin, resource, namespace) for resource, namespace in lists[1:]]
+            readers[0].after_first_page = readers[1]
+        for reader, following in zip(readers[1:], readers[2:]):
+            reader.following = following
+        return tuple(reader.items() for reader in readers)
 
     def watch(
         self,
@@ -218,8 +252,9 @@ class Cluster:
 
     def served_groups(self) -> set[str]:
         """The API groups the server serves: discovery (GET /apis), which every authenticated user may read."""
-        started = time.monotonic()
-        status, payload = self._transport.send("GET", "/apis", None, {"Accept": "application/json"})
+        with self._one_request:
+            started = time.monotonic()
+            status, payload = self._transport.send("GET", "/apis", None, {"Accept": "application/json"})
         if self._log:
             self._log(f"GET {self.server}/apis {status} in {1000 * (time.monotonic() - started):.0f} ms")
         if status >= 400:
@@ -242,6 +277,74 @@ class Cluster:
                 return False
             raise
         return True
+
+
+class _PageReader:
+    """One LIST, fetched page by page by a thread into a queue its consumer (`items`) decodes from."""
+
+    def __init__(self, cluster: Cluster, resource: Resource, namespace: str | None) -> None:
+        import queue
+        import threading
+
+        self._cluster, self._resource, self._namespace = cluster, resource, namespace
+        self._pages: queue.Queue[str | BaseException | None] = queue.Queue(maxsize=1)
+        self._started = threading.Lock()
+        self._abandoned = threading.Event()
+        self.after_first_page: _PageReader | None = None  # started once this LIST's first page has come
+        self.following: _PageReader | None = None  # started once this LIST has been fetched whole
+        self._thread = threading.Thread(target=self._fetch, daemon=True)
+
+    def start(self) -> None:
+        if self._started.acquire(blocking=False):
+            self._thread.start()
+
+    def _put(self, page: str | BaseException | None) -> bool:
+        """Hand a page over; False once the consumer has gone."""
+        import queue
+
+        while not self._abandoned.is_set():
+            try:
+                self._pages.put(page, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _fetch(self) -> None:
+        cluster = self._cluster
+        query = cluster._list_query(None, None)
+        try:
+            while True:
+                text = cluster._send("GET", self._resource, self._namespace, None, query).decode()
+                try:
+                    metadata = list_metadata(text)
+                except MalformedJSON:
+                    raise CanaryError(f"the API server at {cluster.server} answered with invalid JSON") from None
+                token = metadata.get("continue") if isinstance(metadata, dict) else None
+                if self.after_first_page is not None:
+                    self.after_first_page.start()
+                    self.after_first_page = None
+                if not self._put(text) or not token:
+                    break
+                query = {**query, "continue": str(token)}
+        except BaseException as error:  # the consumer raises it where iter_list would have
+            self._put(error)
+            return
+        if self._put(None) and self.following is not None:
+            self.following.start()
+
+    def items(self) -> Iterator[Obj]:
+        self.start()
+        try:
+            while True:
+                page = self._pages.get()
+                if page is None:
+                    return
+                if isinstance(page, BaseException):
+                    raise page
+                yield from self._cluster._page_items(self._resource, page)
+        finally:
+            self._abandoned.set()
 
 
 def connect(

@@ -12,14 +12,13 @@ renews nothing (client-go's oidc plugin does not either).
 
 from __future__ import annotations
 
+import _thread
 import base64
 import json
 import os
 import sys
-import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,6 +39,8 @@ class ExecCredential:
 
 
 def _parse_time(text: str) -> float:
+    from datetime import datetime
+
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
@@ -84,6 +85,8 @@ def run_exec_plugin(plugin: ExecPlugin, stdin: IO[str] | None = None, stderr: IO
             lines.append(line)
             stderr.write(line)
             stderr.flush()
+
+    import threading
 
     copier = threading.Thread(target=copy_stderr, daemon=True)
     copier.start()
@@ -249,7 +252,7 @@ class Identity:
         self.certificate_version = 0
         # One exec run (or OIDC renewal) at a time, as client-go does: `status --watch` reads from several
         # threads, an interactive plugin must not prompt twice, and a refresh-token may be good only once.
-        self._exec_lock = threading.RLock()
+        self._exec_lock = _thread.RLock()  # threading's, without importing it
 
     def _token_from_file(self, path: Path) -> str | None:
         try:

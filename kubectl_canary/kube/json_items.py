@@ -57,3 +57,28 @@ def iter_items(text: str, rest: dict[str, Any] | None = None) -> Iterator[Any]:
         _expect(text, pos, "}")
     except (ValueError, IndexError) as error:
         raise MalformedJSON(str(error)) from None
+
+
+def list_metadata(text: str) -> Any:
+    """The top-level "metadata" of a LIST answer (with its `continue` token), None when it has none. The API
+    server writes it before the items, so nothing else is decoded; after them, the items are decoded too."""
+    try:
+        pos = _expect(text, _skip(text, 0), "{")
+        while not text.startswith("}", pos):
+            key, pos = _DECODER.raw_decode(text, pos)
+            pos = _expect(text, _skip(text, pos), ":")
+            if key == "metadata":
+                value, _ = _DECODER.raw_decode(text, pos)
+                return value
+            if key == "items":
+                rest: dict[str, Any] = {}
+                for _ in iter_items(text, rest):
+                    pass
+                return rest.get("metadata")
+            _, pos = _DECODER.raw_decode(text, pos)
+            pos = _skip(text, pos)
+            if text.startswith(",", pos):
+                pos = _skip(text, pos + 1)
+        return None
+    except (ValueError, IndexError) as error:
+        raise MalformedJSON(str(error)) from None

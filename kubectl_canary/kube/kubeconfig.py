@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import ipaddress
 import json
 import os
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import yaml
+if TYPE_CHECKING:
+    import ipaddress
+# yaml is imported where a kubeconfig is parsed or written: a cached parse needs none (10 ms a command).
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 _LEGACY_EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1beta1", "client.authentication.k8s.io/v1alpha1")
@@ -170,25 +172,124 @@ class MergedKubeconfig:
         return ", ".join(map(str, self.files)) or "no kubeconfig"
 
 
-def read_kubeconfigs(paths: list[Path], explicit: bool) -> MergedKubeconfig:
-    """Merge like client-go: the first file to name an entry or set current-context wins it."""
+def kubectl_cache_dir(env: Mapping[str, str]) -> Path:
+    """kubectl's cache directory: $KUBECACHEDIR, else ~/.kube/cache (its --cache-dir default)."""
+    return Path(env.get("KUBECACHEDIR") or Path(env.get("HOME") or "~").expanduser() / ".kube" / "cache")
+
+
+# --- the parse cache ---------------------------------------------------------------------------------------
+# Parsing a kubeconfig (YAML, with its certificates) costs a command about 15 ms with the yaml import; the
+# parsed document is kept as JSON in kubectl's cache directory, one file per kubeconfig path, keyed by the
+# file's identity (device, inode, size, mtime and ctime in ns). Any change to the file gives it another
+# identity. A file changed within the same timestamp tick could keep it, so a parse is only kept once the
+# file's mtime is a few seconds old (git's "racy" rule). An entry that cannot be read or does not match is
+# ignored; writing one never fails a command. The entry holds the kubeconfig's credentials, so it is
+# private to the user (0600, in a 0700 directory), as the kubeconfig itself should be.
+
+_CACHE_FORMAT = 1
+_RACY_SECONDS = 3.0
+
+
+def _identity(status: os.stat_result) -> list[int]:
+    return [status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns]
+
+
+def _cache_entry(cache_dir: Path, path: Path) -> Path:
+    import zlib
+
+    where = os.path.abspath(path)
+    return cache_dir / "kubectl-canary" / f"kubeconfig-{zlib.crc32(where.encode()):08x}.json"
+
+
+def _cached_document(cache_dir: Path, path: Path, identity: list[int]) -> Any:
+    """The document cached for `path` at this identity, else None."""
+    try:
+        with open(_cache_entry(cache_dir, path), encoding="utf-8") as f:
+            entry = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(entry, dict)
+        or entry.get("format") != _CACHE_FORMAT
+        or entry.get("path") != os.path.abspath(path)
+        or entry.get("identity") != identity
+    ):
+        return None
+    return entry.get("document")
+
+
+def _json_native(value: Any) -> bool:
+    """True when JSON gives back exactly this value (YAML also has dates, binary, non-string keys)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_native(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_json_native(v) for v in value)
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    return value is None or isinstance(value, (str, int, bool))
+
+
+def _keep_document(cache_dir: Path, path: Path, identity: list[int], document: Any) -> None:
+    """Write the entry (a file beside it, renamed over it); every failure only means no cache."""
+    if not _json_native(document) or abs(time.time() - identity[3] / 1e9) < _RACY_SECONDS:
+        return
+    entry = _cache_entry(cache_dir, path)
+    temporary = entry.with_name(f".{entry.name}.{os.getpid()}")
+    try:
+        os.makedirs(entry.parent, mode=0o700, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"format": _CACHE_FORMAT, "path": os.path.abspath(path), "identity": identity,
+                           "document": document}, f)
+            os.replace(temporary, entry)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+    except (OSError, ValueError):
+        pass
+
+
+def _parse(path: Path, cache_dir: Path | None) -> tuple[bool, Any]:
+    """(found, document) of one kubeconfig file: parsed, or from the parse cache when its identity matches."""
+    try:
+        with open(path) as f:  # the locale's encoding, as Path.read_text
+            identity = _identity(os.fstat(f.fileno()))
+            if cache_dir is not None:
+                document = _cached_document(cache_dir, path, identity)
+                if document is not None:
+                    return True, document
+            text = f.read()
+            unchanged = _identity(os.fstat(f.fileno())) == identity
+    except FileNotFoundError:
+        return False, None
+    except OSError as error:
+        raise KubeconfigError(f"cannot read kubeconfig {path}: {error.strerror}") from None
+    import yaml
+
+    try:
+        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        raise KubeconfigError(f"kubeconfig {path} is not valid YAML{at}") from None
+    if cache_dir is not None and unchanged:
+        _keep_document(cache_dir, path, identity, document)
+    return True, document
+
+
+def read_kubeconfigs(paths: list[Path], explicit: bool, cache_dir: Path | None = None) -> MergedKubeconfig:
+    """Merge like client-go: the first file to name an entry or set current-context wins it. With `cache_dir`
+    (kubectl's cache directory) parses are cached there (see above)."""
     merged = MergedKubeconfig()
     for path in paths:
-        try:
-            text = path.read_text()
-        except FileNotFoundError:
+        found, document = _parse(path, cache_dir)
+        if not found:
             if explicit:
                 raise KubeconfigError(f"kubeconfig {path} does not exist") from None
             continue
-        except OSError as error:
-            raise KubeconfigError(f"cannot read kubeconfig {path}: {error.strerror}") from None
         merged.files.append(path)
-        try:
-            document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            at = f" (line {mark.line + 1})" if mark is not None else ""
-            raise KubeconfigError(f"kubeconfig {path} is not valid YAML{at}") from None
         if not isinstance(document, dict):
             raise KubeconfigError(f"kubeconfig {path} is not a kubeconfig (not a mapping)")
         for kind, key in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
@@ -362,6 +463,8 @@ def _server_url(server: str) -> str:
 
 def _no_proxy_matches(host: str, port: str, no_proxy: str) -> bool:
     """Go's httpproxy NO_PROXY rules: *, IPs, CIDRs, domain suffixes, optional :port."""
+    import ipaddress
+
     try:
         ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
     except ValueError:
@@ -409,19 +512,19 @@ def proxy_for(server: str, proxy_url: str | None, env: Mapping[str, str]) -> str
     else:
         url = urlsplit(server)
         host = (url.hostname or "").lower()
-        if host == "localhost":
+        if url.scheme == "https":
+            chosen = env.get("HTTPS_PROXY") or env.get("https_proxy") or ""
+        else:
+            chosen = env.get("HTTP_PROXY") or env.get("http_proxy") or ""
+        if not chosen or host == "localhost":
             return None
+        import ipaddress  # only when a proxy is set: 1-2 ms
+
         try:
             if ipaddress.ip_address(host).is_loopback:
                 return None  # Go never proxies loopback addresses
         except ValueError:
             pass
-        if url.scheme == "https":
-            chosen = env.get("HTTPS_PROXY") or env.get("https_proxy") or ""
-        else:
-            chosen = env.get("HTTP_PROXY") or env.get("http_proxy") or ""
-        if not chosen:
-            return None
         port = str(url.port or (443 if url.scheme == "https" else 80))
         if _no_proxy_matches(host, port, env.get("NO_PROXY") or env.get("no_proxy") or ""):
             return None
@@ -438,7 +541,8 @@ def proxy_for(server: str, proxy_url: str | None, env: Mapping[str, str]) -> str
 def resolve(options: ConnectionOptions, env: Mapping[str, str] | None = None) -> Credentials:
     """The server, TLS settings, identity, namespace and proxy kubectl would use with these flags."""
     env = os.environ if env is None else env
-    merged = read_kubeconfigs(kubeconfig_paths(options.kubeconfig, env), explicit=bool(options.kubeconfig))
+    merged = read_kubeconfigs(kubeconfig_paths(options.kubeconfig, env), explicit=bool(options.kubeconfig),
+                              cache_dir=kubectl_cache_dir(env))
     named = options.context or options.cluster or options.user
     if merged.empty and not options.server and not named and in_cluster_possible(env):
         return _in_cluster(options, env)
@@ -577,6 +681,8 @@ _PLAIN_SCALAR = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._~+/=-]*")
 
 def _user_config_node(document: Any, user: str) -> Any:
     """The composed `auth-provider.config` mapping of the first user entry named `user`, or None."""
+    import yaml
+
 
     def get(node: Any, key: str) -> Any:
         if isinstance(node, yaml.MappingNode):
@@ -596,6 +702,8 @@ def _user_config_node(document: Any, user: str) -> Any:
 
 def oidc_tokens_in(text: str, user: str) -> tuple[str, str] | None:
     """(id-token, refresh-token) of `user` as the file holds them now; None when it holds no oidc config."""
+    import yaml
+
     try:
         config = _user_config_node(yaml.compose(text, Loader=yaml.SafeLoader), user)
     except yaml.YAMLError:
@@ -609,6 +717,8 @@ def oidc_tokens_in(text: str, user: str) -> tuple[str, str] | None:
 
 def _scalar_text(value: str, style: str | None) -> str:
     """`value` as a YAML scalar, in the style the file used for the old one where that can hold it."""
+    import yaml
+
     plain = _PLAIN_SCALAR.fullmatch(value) is not None and yaml.safe_load(value) == value
     if style == "'" and "\n" not in value:
         return "'" + value.replace("'", "''") + "'"
@@ -621,6 +731,8 @@ def with_oidc_tokens(text: str, user: str, tokens: dict[str, str]) -> str:
     """`text` (a kubeconfig) with `tokens` ({"id-token": ..., "refresh-token": ...}) set in the oidc config of
     `user`: each value replaced where it stands, or a missing key added first in that mapping. A layout
     this cannot edit in place (block scalars, aliases) is written again whole, without its comments."""
+    import yaml
+
     document = yaml.compose(text, Loader=yaml.SafeLoader)
     config = _user_config_node(document, user)
     if config is None:
@@ -657,6 +769,8 @@ def with_oidc_tokens(text: str, user: str, tokens: dict[str, str]) -> str:
 
 
 def _rewritten(text: str, user: str, tokens: dict[str, str]) -> str:
+    import yaml
+
     document = yaml.safe_load(text)
     for entry in document.get("users") or []:
         if isinstance(entry, dict) and entry.get("name") == user:

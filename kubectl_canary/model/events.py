@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import socket
-from datetime import datetime, timezone
+import time
 from typing import Any
 
 from kubectl_canary.model.rollout import Phase, RolloutState, format_percent
@@ -59,7 +59,7 @@ def event(route_object: Obj, reason: str, message: str, *, warning: bool = False
     """An Event on the app's route object (RouteTable or HTTPRoute); labelled with the app when the object's
     name is not the app's own (a shared table)."""
     meta = route_object["metadata"]
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # datetime costs a command 1 ms to import
     metadata: Obj = {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]}
     if app and meta["name"] not in (app, f"{app}-routes"):
         metadata["labels"] = {APP_LABEL: app}

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-import yaml
-
 from kubectl_canary.errors import CanaryError
 from kubectl_canary.kube.cluster import Cluster, ConnectionOptions, connect
 from kubectl_canary.model.app_names import AppNames
@@ -258,4 +256,6 @@ class Invocation:
             )
             print(json.dumps(body, indent=2), file=self.out)
         elif self.output == "yaml":
+            import yaml
+
             print(yaml.safe_dump_all(self.written, sort_keys=False).rstrip(), file=self.out)

@@ -68,6 +68,7 @@ LAYER_OF: dict[str, str] = {
     f"{PACKAGE}.arguments": "entry",
     f"{PACKAGE}.completer": "entry",
     f"{PACKAGE}.__main__": "entry",
+    f"{PACKAGE}.startup": "entry",
 }
 
 Graph = dict[str, dict[str, int]]  # module -> {module it imports: line of the first such import}
