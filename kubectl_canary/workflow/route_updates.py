@@ -124,7 +124,8 @@ def update_routes(
                 f"{live.router.gateway} rejected {kind} {name}: {verdict.reason or 'no reason given'}; the routes "
                 f"were written, so fix the cause or return to the stable routes with: kubectl canary abort {app}"
             )
-        return RouteChange(live.state, desired, written, True, live.router, verdict, earlier, tuple(warnings))
+        return RouteChange(live.state, desired, written, True, live.router, verdict, earlier,
+                           tuple(dict.fromkeys(warnings)))  # once each, however many routes it concerns
     assert live is not None
     raise CanaryError(
         f"{live.router.resource.kind} {live.obj['metadata']['name']} changed {ATTEMPTS} times while it was being "
