@@ -83,7 +83,8 @@ def main():
     if unpacked:
         sys.dont_write_bytecode = False  # our own cache: as `python3 -I`, ignore PYTHONDONTWRITEBYTECODE
     _isolate(unpacked or archive)
-    from kubectl_canary.cli import main as run
+    # The command as the console script starts it: dataclasses' compiled methods kept between runs.
+    from kubectl_canary.startup import main as run
 
     return run()
 
