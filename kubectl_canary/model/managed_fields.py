@@ -105,14 +105,5 @@ def owner_entries(live: Obj, path: tuple[str, ...]) -> list[tuple[str, str]]:
 
 
 def owners_of(live: Obj, path: tuple[str, ...]) -> list[str]:
-    """The managers that own `path` (e.g. ("spec", "routes")) or a field inside it."""
-    owners = []
-    for entry in live.get("metadata", {}).get("managedFields") or []:
-        fields: Any = entry.get("fieldsV1") or {}
-        for key in path:
-            fields = fields.get(f"f:{key}") if isinstance(fields, dict) else None
-            if fields is None:
-                break
-        if fields is not None and entry.get("manager") not in owners:
-            owners.append(str(entry.get("manager")))
-    return owners
+    """The managers that own `path` (e.g. ("spec", "routes")) or a field inside it, in managedFields' order."""
+    return list(dict.fromkeys(manager for manager, _ in owner_entries(live, path)))
