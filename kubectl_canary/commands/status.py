@@ -120,8 +120,8 @@ def collect(args: argparse.Namespace, invocation: Invocation) -> tuple[list[AppS
     scope = None if args.all_namespaces else invocation.namespace
     # Deployments first, each reduced to its readiness as it is decoded, then the route objects one by
     # one: at thousands of apps, holding the full objects would be most of the memory.
-    # The LISTs are read a page ahead, one after the other (Cluster.read_ahead): the server prepares the next
-    # page while this one is decoded.
+    # The LISTs are read a page ahead (Cluster.read_ahead): the server prepares the next page while this one
+    # is decoded, and the route objects' LISTs run beside the Deployments'.
     routers = _routers(invocation)
     deployments, *route_lists = cluster.read_ahead([(DEPLOYMENTS, scope), *((r.resource, scope) for r in routers)])
     readiness = readiness_index(deployments)

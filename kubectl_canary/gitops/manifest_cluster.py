@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,14 @@ class ManifestCluster(Cluster):
     def iter_list(self, resource: Resource, namespace: str | None, label_selector: str | None = None,
                   field_selector: str | None = None) -> Iterator[Obj]:
         return iter(self.list(resource, namespace, label_selector, field_selector))
+
+    def read_ahead(self, lists: Sequence[tuple[Resource, str | None]]) -> tuple[Iterator[Obj], ...]:
+        """The files' objects are in memory already: each list read when its consumer asks for it (so an error
+        surfaces there, as from the cluster's)."""
+        return tuple(self._read_later(resource, namespace) for resource, namespace in lists)
+
+    def _read_later(self, resource: Resource, namespace: str | None) -> Iterator[Obj]:
+        yield from self.iter_list(resource, namespace)
 
     def watch(self, resource: Resource, namespace: str | None, name: str | None, resource_version: str | None,
               timeout: float, label_selector: str | None = None) -> Iterator[tuple[str, Obj]]:

@@ -161,9 +161,6 @@ class Cluster:
                 return
             query = {**query, "continue": str(token)}
 
-    def _later(self, resource: Resource, namespace: str | None) -> Iterator[Obj]:
-        yield from self.iter_list(resource, namespace)
-
     @staticmethod
     def _list_query(label_selector: str | None, field_selector: str | None) -> dict[str, str]:
         query = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
@@ -188,8 +185,6 @@ class Cluster:
         each next one once the one before it has been fetched whole (or when its consumer asks for it, after
         an error). So the first pages are requested in the order given, as `iter_list` one after the other
         would, and a failed first LIST stops the others. At most two pages per LIST wait in memory."""
-        if type(self).iter_list is not Cluster.iter_list:  # objects from elsewhere (manifest files): its own reads
-            return tuple(self._later(resource, namespace) for resource, namespace in lists)
         readers = [_PageReader(self, *lists[0])] if lists else []
         if len(lists) > 1:
             twin = Cluster(self._transport.fork(), field_manager=self.field_manager, dry_run=self.dry_run,
