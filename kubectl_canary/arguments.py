@@ -6,8 +6,10 @@ the completer (completer.py) reads it to offer words; neither imports the other.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from kubectl_canary import __version__
 from kubectl_canary.commands import VERB_NAMES, load
@@ -28,6 +30,27 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message}; see '{self.prog} --help'")
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes a formatter for every add_argument, and without a width it imports shutil (with
+        # bz2 and lzma, ~3 ms of every command's start) to ask for the terminal's.
+        make = cast("type[argparse.HelpFormatter]", self.formatter_class)  # ours are all HelpFormatter classes
+        return make(prog=self.prog, width=_help_width())
+
+
+def _help_width() -> int:
+    """The help's width as argparse takes it from shutil.get_terminal_size: $COLUMNS, else the terminal's
+    (80 without one), less a margin of 2."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return (columns or 80) - 2
 
 
 def _global_flags(*, kubeconfig_user: bool = True) -> _Parser:
@@ -216,7 +239,10 @@ def _local_flags() -> _Parser:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The full parser; with `only`, the other verbs are bare names (their modules are not imported)."""
+    """The full parser; with `only`, the verb on the command line, that verb alone (the others' modules are
+    not imported, nor are their parsers made)."""
+    if only not in VERB_NAMES:
+        only = None  # not a verb: the full parser, whose error names every verb
     global_flags = _global_flags()
     # `rbac --user` names the RoleBinding's subject; rbac sends only API discovery, as the kubeconfig's user.
     without_user = _global_flags(kubeconfig_user=False) if only in (None, "rbac") else global_flags
@@ -232,7 +258,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     local = _local_flags()
     for name in VERB_NAMES:
         if only is not None and name != only:
-            verbs.add_parser(name, add_help=False)
             continue
         command = load(name)
         own = without_user if command.name == "rbac" else global_flags

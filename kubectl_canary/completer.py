@@ -39,6 +39,8 @@ _NEW_APP_VERBS = frozenset({"init"})
 
 @dataclass
 class Completions:
+    """Words offered to the shell, and the directive that says what the shell does besides."""
+
     candidates: list[tuple[str, str]] = field(default_factory=list)  # (value, description)
     directive: int = DIRECTIVE_NO_FILE_COMP
 

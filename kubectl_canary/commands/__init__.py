@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Command:
+    """A verb: its help texts, whether it changes routes, its flags and what runs it."""
+
     name: str
     short: str
     long: str

@@ -37,6 +37,8 @@ FLUX_MANAGERS = {FLUX_KUSTOMIZE: "kustomize-controller", FLUX_HELM: "helm-contro
 
 @dataclass(frozen=True)
 class GitOpsOwner:
+    """The GitOps tool that reconciles an object, and what on the object says so."""
+
     tool: str  # "Argo CD" or "Flux"
     owner: str  # e.g. "application shop" or "Kustomization flux-system/apps"
     trace: str  # what was read, e.g. "annotation argocd.argoproj.io/tracking-id"

@@ -86,6 +86,8 @@ class Document:
 
 @dataclass
 class ManifestFile:
+    """One manifest file as read, its YAML documents, and whether the command makes it."""
+
     path: Path
     original: str
     documents: list[Document]
@@ -568,6 +570,8 @@ def layout_of(manifest: ManifestFile) -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class FileChange:
+    """A file's text before and after a command (None: absent)."""
+
     path: Path
     before: str | None  # None: a new file
     after: str | None  # None: the file is deleted (every object in it was)

@@ -32,6 +32,8 @@ _EXPIRY_MARGIN = 10.0
 
 @dataclass(frozen=True)
 class ExecCredential:
+    """What an exec credential plugin printed: a token or a client certificate, and its expiry."""
+
     token: str | None
     client_cert_pem: str | None
     client_key_pem: str | None

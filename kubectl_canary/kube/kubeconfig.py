@@ -75,6 +75,8 @@ class ConnectionOptions:
 
 @dataclass(frozen=True)
 class Impersonation:
+    """Whom to act as: kubectl's --as, --as-group, --as-uid, or the kubeconfig user's `as` fields."""
+
     user: str
     uid: str | None = None
     groups: tuple[str, ...] = ()
@@ -157,6 +159,8 @@ def kubeconfig_paths(explicit: str | None, env: Mapping[str, str]) -> list[Path]
 
 @dataclass
 class MergedKubeconfig:
+    """The kubeconfig files merged as kubectl merges them (the first file naming an entry wins)."""
+
     clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     contexts: dict[str, dict[str, Any]] = field(default_factory=dict)

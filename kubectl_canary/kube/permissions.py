@@ -24,6 +24,8 @@ _ROUTER_VERBS = {(SERVICES, "delete"): "gateway-api"}
 
 @dataclass(frozen=True)
 class Permission:
+    """Verbs a command needs on a resource, for `rbac` and for messages after a 403."""
+
     resource: Resource
     verbs: tuple[str, ...]
     # Reads across namespaces (namespaces, VirtualServices of the platform team): a ClusterRole.

@@ -27,6 +27,8 @@ class MigrationError(CanaryError):
 
 @dataclass(frozen=True)
 class Migration:
+    """The objects that carry an app's Gloo routes over to the Gateway API, and what could not be."""
+
     objects: list[Manifest]  # in the order to create them: the Services, then the HTTPRoute
     warnings: list[str]
 

@@ -17,6 +17,8 @@ Obj = dict[str, Any]
 
 @dataclass(frozen=True)
 class Resource:
+    """A kind the plugin reads or writes, and where the API server serves it."""
+
     group: str
     version: str
     plural: str

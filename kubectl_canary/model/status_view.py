@@ -19,6 +19,8 @@ from kubectl_canary.routers.seam import Router
 
 @dataclass(frozen=True)
 class AppStatus:
+    """One app's row of `status`: its phase, its versions' readiness and the gateway's verdict."""
+
     app: str
     namespace: str
     route_object: str  # the name of the RouteTable or HTTPRoute

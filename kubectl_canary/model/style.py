@@ -14,6 +14,8 @@ _CODES = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
 
 @dataclass(frozen=True)
 class Style:
+    """Colour for a terminal, or plain text."""
+
     enabled: bool = False
 
     def paint(self, text: str, colour: str) -> str:

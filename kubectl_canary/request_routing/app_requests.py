@@ -85,6 +85,8 @@ class AppPath:
 
 @dataclass(frozen=True)
 class PathAnswers:
+    """Where a request on one of the app's paths goes, without and with the canary header."""
+
     path: AppPath
     plain: Answer | None
     canary: Answer | None

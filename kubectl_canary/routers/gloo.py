@@ -74,6 +74,8 @@ def shadow_upstream_name(app: str, version: str) -> str:
 
 @dataclass(frozen=True)
 class UpstreamRef:
+    """A Gloo Upstream, by name and namespace, as a destination names it."""
+
     name: str
     namespace: str
 

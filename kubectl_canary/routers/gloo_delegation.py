@@ -10,6 +10,8 @@ Obj = dict[str, Any]
 
 @dataclass(frozen=True)
 class Delegation:
+    """The VirtualService that delegates to a RouteTable, and how (by ref or by selector)."""
+
     virtual_service: str  # namespace/name
     by: str  # "ref" or "selector"
 

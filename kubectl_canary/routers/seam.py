@@ -56,6 +56,8 @@ class StatusNotes:
 
 @dataclass(frozen=True)
 class Router:
+    """A gateway's routes as the commands see them: their object, how to read and write them."""
+
     name: str  # the value of --router
     gateway: str  # who judges the routes, in messages
     resource: Resource  # the kind of the object holding the app's routes
@@ -109,6 +111,8 @@ class LiveRollout(NamedTuple):
 
 @dataclass(frozen=True)
 class RouteChange:
+    """The rollout before and after a change of routes, the route object written, and its verdict."""
+
     before: RolloutState
     after: RolloutState
     route_object: Obj

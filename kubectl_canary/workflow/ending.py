@@ -30,6 +30,8 @@ from kubectl_canary.workflow.route_updates import complete_earlier_run
 
 @dataclass(frozen=True)
 class Ending:
+    """finish or abort: the verb, its word in messages, and its plan."""
+
     verb: str  # "finish" or "abort": the transition recorded on the route object
     done: str  # "finished" or "aborted", for a re-run that finds the routes already changed
     plan: Callable[[argparse.Namespace], VerbPlan]  # verb_plans.finish or verb_plans.abort

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Invocation:
+    """One command's settings from its flags, and the cluster (or manifests) it acts on."""
+
     connection: ConnectionOptions
     namespace_flag: str | None
     field_manager: str = "kubectl-canary"

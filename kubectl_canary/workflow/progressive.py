@@ -24,6 +24,8 @@ class Interrupted(CanaryError):
 
 @dataclass
 class SteppedRollout:
+    """`weight --step`: the weights one after another, with gates judged between them."""
+
     invocation: Invocation
     namespace: str
     app: str

@@ -82,8 +82,8 @@ def test_a_cache_file_that_is_not_right_is_not_used(tmp_path: Path, spoil: str) 
 
 
 def test_the_file_is_in_kubectls_cache_directory() -> None:
-    assert cache_file({"KUBECACHEDIR": "/c"}).startswith("/c/kubectl-canary/dataclasses-")
-    assert cache_file({"HOME": "/h"}).startswith("/h/.kube/cache/kubectl-canary/dataclasses-")
+    assert cache_file({"KUBECACHEDIR": "/c"}).startswith("/c/kubectl-canary/dataclass-methods-")
+    assert cache_file({"HOME": "/h"}).startswith("/h/.kube/cache/kubectl-canary/dataclass-methods-")
 
 
 def test_the_command_runs_the_same_with_and_without_the_cache(tmp_path: Path) -> None:
@@ -94,3 +94,35 @@ def test_the_command_runs_the_same_with_and_without_the_cache(tmp_path: Path) ->
     assert Path(cache_file(env)).exists()
     assert [(r.returncode, r.stdout, r.stderr) for r in runs] == [(0, runs[0].stdout, "")] * 2
     assert "PERCENT" in runs[0].stdout
+
+
+def test_a_module_on_first_use_is_imported_when_an_attribute_is_read() -> None:
+    code = (
+        "import sys; from kubectl_canary.startup import import_on_first_use\n"
+        "import_on_first_use('colorsys')\n"
+        "import colorsys\n"
+        "before = type(sys.modules['colorsys']).__name__\n"
+        "print(before, colorsys.rgb_to_hsv(1.0, 0.0, 0.0), type(sys.modules['colorsys']).__name__,"
+        " colorsys.ONE_THIRD == sys.modules['colorsys'].ONE_THIRD)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.split() == ["ModuleOnFirstUse", "(0.0,", "1.0,", "1.0)", "module", "True"]
+
+
+def test_a_command_does_not_load_what_it_does_not_use(tmp_path: Path) -> None:
+    """inspect (with ast and tokenize) for dataclasses, shutil for argparse's help width, the idna codec for
+    the connection: none of them is loaded by a command that gets as far as connecting."""
+    env = {**os.environ, "KUBECACHEDIR": str(tmp_path), "KUBECONFIG": str(tmp_path / "none"), "COLUMNS": "100"}
+    code = (
+        "import sys; from kubectl_canary.startup import main\n"
+        "try: main()\n"
+        "finally: print(sorted(m for m in ('ast', 'tokenize', 'shutil', 'encodings.idna') if m in sys.modules),"
+        " type(sys.modules['inspect']).__name__, file=sys.stderr)\n"
+    )
+    connecting = ["weight", "echo", "40", "-s", "https://127.0.0.1:1", "--request-timeout", "1s"]
+    for argv in (["weight", "--help"], connecting):
+        done = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True, cwd=ROOT)
+        assert done.stderr.splitlines()[-1] == "[] ModuleOnFirstUse", done.stderr
+    usage = subprocess.run([sys.executable, "-c", code, "weight", "--help"], env=env, capture_output=True, text=True,
+                           cwd=ROOT).stdout.split("\n\n")[0].splitlines()
+    assert len(usage) > 3 and 90 <= max(map(len, usage)) <= 98  # wrapped as argparse does at $COLUMNS less 2
