@@ -141,9 +141,10 @@ class ManifestCluster(Cluster):
                   field_selector: str | None = None) -> Iterator[Obj]:
         return iter(self.list(resource, namespace, label_selector, field_selector))
 
-    def read_ahead(self, lists: Sequence[tuple[Resource, str | None]]) -> tuple[Iterator[Obj], ...]:
+    def read_ahead(self, lists: Sequence[tuple[Resource, str | None]], *, managed_fields: bool = True
+                   ) -> tuple[Iterator[Obj], ...]:
         """The files' objects are in memory already: each list read when its consumer asks for it (so an error
-        surfaces there, as from the cluster's)."""
+        surfaces there, as from the cluster's). Their managedFields, if they have any, cost nothing to keep."""
         return tuple(self._read_later(resource, namespace) for resource, namespace in lists)
 
     def _read_later(self, resource: Resource, namespace: str | None) -> Iterator[Obj]:

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from kubectl_canary.errors import ApiError, CanaryError, ForbiddenError, NotServedError
-from kubectl_canary.kube.json_items import MalformedJSON, iter_items, list_metadata
+from kubectl_canary.kube.json_items import MalformedJSON, iter_items, list_metadata, without_managed_fields
 from kubectl_canary.kube.kubeconfig import ConnectionOptions, KubeconfigError, resolve
 
 __all__ = ["ConnectionOptions"]  # re-exported: callers build it beside connect()
@@ -26,6 +26,7 @@ from kubectl_canary.model.resources import DEPLOYMENTS, Obj, Resource, resource_
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 LIST_CHUNK = 500  # kubectl's --chunk-size: big collections come in pages (limit/continue)
+LATER_PAGES_WAITING = 16  # read_ahead: pages of a later LIST that may wait for the consumer (8,000 objects)
 DRY_RUN_MODES = ("none", "client", "server")
 
 
@@ -177,19 +178,26 @@ class Cluster:
         except MalformedJSON:
             raise CanaryError(f"the API server at {self.server} answered with invalid JSON") from None
 
-    def read_ahead(self, lists: Sequence[tuple[Resource, str | None]]) -> tuple[Iterator[Obj], ...]:
+    def read_ahead(self, lists: Sequence[tuple[Resource, str | None]], *, managed_fields: bool = True
+                   ) -> tuple[Iterator[Obj], ...]:
         """The same as `iter_list` of each (resource, namespace), with the pages fetched by threads a page
         ahead of their consumer: the API server prepares (and sends) the next page while this one is decoded,
         and the first LIST runs beside the others. The first LIST goes on this connection, the others, one
         after the other, on a second one; the second LIST starts once the first one's first page has come,
         each next one once the one before it has been fetched whole (or when its consumer asks for it, after
         an error). So the first pages are requested in the order given, as `iter_list` one after the other
-        would, and a failed first LIST stops the others. At most two pages per LIST wait in memory."""
-        readers = [_PageReader(self, *lists[0])] if lists else []
+        would, and a failed first LIST stops the others. The first LIST keeps at most two pages waiting in
+        memory; each later one up to LATER_PAGES_WAITING, so that its server is not kept waiting while the
+        consumer is still on the first (status: the RouteTables come from etcd, slower than the Deployments
+        from the watch cache, and would otherwise stall until every Deployment is read).
+        `managed_fields=False`: the objects may come without metadata.managedFields, which is then not
+        decoded (json_items.without_managed_fields)."""
+        readers = [_PageReader(self, *lists[0], managed_fields, waiting=1)] if lists else []
         if len(lists) > 1:
             twin = Cluster(self._transport.fork(), field_manager=self.field_manager, dry_run=self.dry_run,
                            log=self._log)
-            readers += [_PageReader(twin, resource, namespace) for resource, namespace in lists[1:]]
+            readers += [_PageReader(twin, resource, namespace, managed_fields, waiting=LATER_PAGES_WAITING)
+                        for resource, namespace in lists[1:]]
             readers[0].after_first_page = readers[1]
         for reader, following in zip(readers[1:], readers[2:]):
             reader.following = following
@@ -277,12 +285,15 @@ class Cluster:
 class _PageReader:
     """One LIST, fetched page by page by a thread into a queue its consumer (`items`) decodes from."""
 
-    def __init__(self, cluster: Cluster, resource: Resource, namespace: str | None) -> None:
+    def __init__(self, cluster: Cluster, resource: Resource, namespace: str | None, managed_fields: bool, *,
+                 waiting: int) -> None:
         import queue
         import threading
 
         self._cluster, self._resource, self._namespace = cluster, resource, namespace
-        self._pages: queue.Queue[str | BaseException | None] = queue.Queue(maxsize=1)
+        self._managed_fields = managed_fields
+        # Pages fetched and not yet consumed: `waiting` in the queue, and one more in hand.
+        self._pages: queue.Queue[str | BaseException | None] = queue.Queue(maxsize=waiting)
         self._started = threading.Lock()
         self._abandoned = threading.Event()
         self.after_first_page: _PageReader | None = None  # started once this LIST's first page has come
@@ -311,6 +322,8 @@ class _PageReader:
         try:
             while True:
                 text = cluster._send("GET", self._resource, self._namespace, None, query).decode()
+                if not self._managed_fields:
+                    text = without_managed_fields(text)
                 try:
                     metadata = list_metadata(text)
                 except MalformedJSON:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubectl_canary.kube.json_items import MalformedJSON, iter_items
+from kubectl_canary.kube.json_items import MalformedJSON, iter_items, without_managed_fields
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
@@ -38,3 +38,85 @@ def test_no_items(text):
 def test_malformed(text):
     with pytest.raises(MalformedJSON):
         list(iter_items(text))
+
+
+# --- without_managed_fields: what status reads, without decoding who set which field ----------------------
+
+# Strings as field managers, keys of fieldsV1 and values may hold them: brackets, braces, quotes, escapes,
+# and the very text the cut looks for.
+_AWKWARD = st.sampled_from(['a]b', '}', ']},"name":"x', ',"managedFields":[', '\\"', 'k:{"name":"c]"}', 'é', '\\'])
+awkward_text = st.lists(_AWKWARD | st.text(max_size=6), max_size=3).map("".join)
+fields_v1: st.SearchStrategy[object] = st.recursive(st.just({}), lambda children: st.dictionaries(awkward_text, children, max_size=3),
+                         max_leaves=8)
+entries = st.lists(
+    st.fixed_dictionaries({"manager": awkward_text, "operation": st.sampled_from(["Apply", "Update"]),
+                           "fieldsType": st.just("FieldsV1"), "fieldsV1": fields_v1},
+                          optional={"subresource": st.just("status")}),
+    max_size=3,
+)
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _without(item: dict) -> dict:
+    meta = {k: v for k, v in item["metadata"].items() if k != "managedFields"}
+    return {**item, "metadata": meta}
+
+
+@settings(max_examples=300)
+@given(
+    names=st.lists(awkward_text, min_size=1, max_size=4),
+    managed=st.lists(entries, min_size=4, max_size=4),
+    labels=st.dictionaries(awkward_text, awkward_text, max_size=2),
+    spec=values,
+)
+def test_without_managed_fields_decodes_to_the_objects_less_their_managed_fields(names, managed, labels, spec):
+    # Built-in kinds: ObjectMeta's fields in Go's order, managedFields last; custom resources: sorted keys.
+    typed = [{"metadata": {"name": n, "namespace": "ns", "labels": labels, "managedFields": m}, "spec": spec}
+             for n, m in zip(names, managed)]
+    custom = [{"apiVersion": "g/v1", "kind": "K", "metadata": {"creationTimestamp": "t", "labels": labels,
+               "managedFields": m, "name": n, "namespace": "ns"}, "spec": spec} for n, m in zip(names, managed)]
+    for items, sort_keys in ((typed, False), (custom, True)):
+        page = json.dumps({"kind": "List", "metadata": {"continue": "c"}, "items": items}, separators=(",", ":"),
+                          ensure_ascii=False, sort_keys=sort_keys)
+        cut = without_managed_fields(page)
+        assert json.loads(cut) == {**json.loads(page), "items": [_without(i) for i in json.loads(page)["items"]]}
+        assert "managedFields" not in {k for i in json.loads(cut)["items"] for k in i["metadata"]}
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        # Not metadata's managedFields (not followed by the metadata's end or its name): kept.
+        {"metadata": {"name": "a"}, "spec": {"x": 1, "managedFields": [{"m": "n"}], "y": 2}},
+        # An array inside: not the API server's managedFields; kept whole rather than cut short.
+        {"metadata": {"name": "a", "managedFields": [{"m": [1, 2]}, {"z": "]"}]}},
+        # Pretty-printed: another layout, kept.
+        None,
+    ],
+)
+def test_what_is_not_the_api_servers_managed_fields_stays(item):
+    if item is None:
+        page = json.dumps({"items": [{"metadata": {"name": "a", "managedFields": [{"m": "x"}]}}]}, indent=1)
+    else:
+        page = _compact({"items": [item]})
+    assert without_managed_fields(page) == page
+
+
+def test_a_deployment_list_as_the_api_server_writes_it_loses_half_its_text():
+    deployment = {
+        "metadata": {"name": "echo-v1", "namespace": "echo", "uid": "u", "resourceVersion": "5", "generation": 2,
+                     "labels": {"app": "echo"}, "annotations": {"deployment.kubernetes.io/revision": "1"},
+                     "managedFields": [{"manager": "kubectl-canary", "operation": "Apply", "apiVersion": "apps/v1",
+                                        "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1",
+                                        "fieldsV1": {"f:spec": {"f:replicas": {}, "f:template": {"f:spec": {
+                                            "f:containers": {'k:{"name":"echo"}': {".": {}, "f:image": {}}}}}}}}]},
+        "spec": {"replicas": 2}, "status": {"availableReplicas": 2},
+    }
+    page = _compact({"kind": "DeploymentList", "apiVersion": "apps/v1", "metadata": {"resourceVersion": "9"},
+                     "items": [deployment] * 3})
+    cut = without_managed_fields(page)
+    assert list(iter_items(cut)) == [_without(deployment)] * 3
+    assert len(cut) < len(page) * 0.6
