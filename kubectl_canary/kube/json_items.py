@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")
-# `,"managedFields":[...]` as the API server writes it into an object's metadata: an array of objects that
-# holds no array, followed by the metadata's end (built-in kinds: ObjectMeta's last field) or its "name"
-# (custom resources: keys in alphabetical order). Possessive quantifiers (Python 3.11) keep the scan linear.
-_MANAGED_FIELDS = (
-    re.compile(r',"managedFields":\[(?:[^"\[\]]++|"(?:[^"\\]++|\\.)*+")*+\](?=\}|,"name":)')
-    if sys.version_info >= (3, 11)
-    else None
-)
+_MANAGED_FIELDS = ',"managedFields":['
+# What follows the array in an object's metadata as the API server writes it: the metadata's end and the
+# object's next key (built-in kinds: managedFields is ObjectMeta's last field), or the metadata's "name"
+# (custom resources: keys in alphabetical order). Neither can occur inside a string: the `"` would end it.
+_AFTER_MANAGED_FIELDS = ('},"', ',"name":"')
 
 
 class MalformedJSON(ValueError):
@@ -39,11 +35,27 @@ def without_managed_fields(text: str) -> str:
     """A LIST answer without its objects' metadata.managedFields (which manager set which field: half of a
     Deployment's bytes, and half the time spent decoding it), for readers that never look at them.
 
-    Only whole members go: in valid JSON the `,"` a match starts with is outside any string (a quote inside
-    one is escaped), the array ends at its first `]` outside a string (it holds no other array), and what
-    follows is the metadata's end or its "name". Text the pattern does not fit (another layout, an older
-    Python) stays as it is, and decodes to the same objects with their managedFields."""
-    return _MANAGED_FIELDS.sub("", text) if _MANAGED_FIELDS is not None else text
+    Only whole members go. In valid JSON the `,"managedFields":[` found is a key, not text in a string (its
+    unescaped quotes would end the string). The server's managedFields holds objects and strings, no array,
+    so its end is the first `]` outside a string: the first `]` followed by what follows the array (see
+    _AFTER_MANAGED_FIELDS; a `]` inside a string cannot be). An array with a `[` in it, or not followed so,
+    is another layout and stays, to be decoded as it is."""
+    kept: list[str] = []
+    copied = search = 0  # text[:copied] is in `kept`, less what was cut; no cut starts before `search`
+    while (start := text.find(_MANAGED_FIELDS, search)) >= 0:
+        inside = start + len(_MANAGED_FIELDS)
+        close = text.find("]", inside)
+        while close >= 0 and not text.startswith(_AFTER_MANAGED_FIELDS, close + 1):
+            close = text.find("]", close + 1)
+        if close < 0:
+            break
+        if text.find("[", inside, close) >= 0:
+            search = inside  # not the server's managedFields: kept
+            continue
+        kept.append(text[copied:start])
+        copied = search = close + 1
+    kept.append(text[copied:])
+    return "".join(kept)
 
 
 def iter_items(text: str, rest: dict[str, Any] | None = None) -> Iterator[Any]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 from kubectl_canary.errors import CanaryError
@@ -50,9 +51,9 @@ class AppStatus:
     def phase(self) -> str:
         return self.state.phase.value if self.state else "unknown"
 
-    @property
+    @cached_property
     def problems(self) -> list[str]:
-        """Why the rollout is degraded; empty when it is healthy."""
+        """Why the rollout is degraded; empty when it is healthy. (Kept: the table and the exit code ask.)"""
         found = []
         if self.error:
             found.append(self.error)
@@ -93,26 +94,31 @@ def app_status(router: Router, route_object: dict[str, Any], readiness: dict[tup
     meta = route_object["metadata"]
     name, namespace = meta["name"], meta["namespace"]
     app = app or router.app_of(name)
-    routes = router.routes_of(route_object)
-    names = (names or AppNames()).over(recorded_names(route_object, app or ""))
-    if app is None or (not router.holds_app(app, routes) and app not in recorded_apps(route_object)):
+    if app is None or (not router.holds_app(app, router.routes_of(route_object))
+                       and app not in recorded_apps(route_object)):
         return None
+    names = (names or AppNames()).over(recorded_names(route_object, app))
     verdict = router.verdict(route_object)
+    try:
+        parsed = router.read_named(app, route_object, names)
+    except CanaryError as error:
+        parsed, problem = None, str(error)
+    else:
+        problem = ""
 
     def of(version: str | None) -> Readiness | None:
         return readiness.get((namespace, names.deployment_of(app, version))) if version else None
 
-    base = AppStatus(app, namespace, name, None, None, None, verdict.state, verdict.reason, router=router.name,
-                     route_kind=router.resource.kind, gateway=router.gateway,
-                     route_ref=f"{router.resource.display}/{name}", parents=router.parents(route_object))
-    try:
-        parsed = router.read(app, route_object, names)
-    except CanaryError as error:
-        return replace(base, error=str(error))
-    state = parsed.state
-    return replace(base, state=state, primary=of(state.primary), canary=of(state.canary),
-                   backends=router.backends(parsed, namespace), route_problems=parsed.disagreements,
-                   routing_problems=problems_of(router.name, app, route_object, parsed))
+    # One AppStatus, not a base and a replace: status -A builds one per app, thousands of them.
+    state = parsed.state if parsed is not None else None
+    return AppStatus(
+        app, namespace, name, state, of(state.primary) if state else None, of(state.canary) if state else None,
+        verdict.state, verdict.reason, router=router.name, route_kind=router.resource.kind, gateway=router.gateway,
+        error=problem, route_ref=f"{router.resource.display}/{name}", parents=router.parents(route_object),
+        backends=router.backends(parsed, namespace) if parsed is not None else (),
+        route_problems=parsed.disagreements if parsed is not None else (),
+        routing_problems=problems_of(router.name, app, route_object, parsed) if parsed is not None else (),
+    )
 
 
 def _header(headers: tuple[HeaderMatch, ...]) -> dict[str, str | None] | None:

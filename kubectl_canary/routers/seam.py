@@ -83,7 +83,10 @@ class Router:
 
     def read(self, app: str, obj: Obj, names: AppNames | None = None) -> Parsed:
         """The app's rollout in `obj`, its routes found by `names` (flags), else as `obj` records them."""
-        names = (names or AppNames()).over(recorded_names(obj, app))
+        return self.read_named(app, obj, (names or AppNames()).over(recorded_names(obj, app)))
+
+    def read_named(self, app: str, obj: Obj, names: AppNames) -> Parsed:
+        """`read` with the names already over the object's record (AppNames.over gives the same again)."""
         return self.parse(app, self.routes_of(obj), replace(names, route_table=obj["metadata"]["name"]))
 
 
