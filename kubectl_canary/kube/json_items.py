@@ -92,8 +92,9 @@ def iter_items(text: str, rest: dict[str, Any] | None = None) -> Iterator[Any]:
 
 
 def list_metadata(text: str) -> Any:
-    """The top-level "metadata" of a LIST answer (with its `continue` token), None when it has none. The API
-    server writes it before the items, so nothing else is decoded; after them, the items are decoded too."""
+    """The top-level "metadata" of a LIST answer (with its `continue` token), None when it has none. Nothing
+    else is decoded: built-in kinds write it before the items, custom resources (keys in alphabetical
+    order) last, where it is found from the end (_last_metadata). Anywhere else, the items are decoded too."""
     try:
         pos = _expect(text, _skip(text, 0), "{")
         while not text.startswith("}", pos):
@@ -103,6 +104,9 @@ def list_metadata(text: str) -> Any:
                 value, _ = _DECODER.raw_decode(text, pos)
                 return value
             if key == "items":
+                found = _last_metadata(text)
+                if found is not None:
+                    return found
                 rest: dict[str, Any] = {}
                 for _ in iter_items(text, rest):
                     pass
@@ -114,3 +118,14 @@ def list_metadata(text: str) -> Any:
         return None
     except (ValueError, IndexError) as error:
         raise MalformedJSON(str(error)) from None
+
+
+def _last_metadata(text: str) -> Any:
+    """The top-level "metadata" when it is the object's last member, else None. The last `"metadata":{` in
+    the text is a key (unescaped quotes cannot be inside a string), and when its object ends where the
+    top-level object does, it is a member of the top-level object."""
+    key = text.rfind('"metadata":{')
+    if key < 0:
+        return None
+    value, end = _DECODER.raw_decode(text, key + len('"metadata":'))
+    return value if text[end:].strip() == "}" and isinstance(value, dict) else None

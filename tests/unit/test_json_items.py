@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubectl_canary.kube.json_items import MalformedJSON, iter_items, without_managed_fields
+from kubectl_canary.kube.json_items import MalformedJSON, iter_items, list_metadata, without_managed_fields
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
@@ -124,3 +124,39 @@ def test_a_deployment_list_as_the_api_server_writes_it_loses_half_its_text():
     cut = without_managed_fields(page)
     assert list(iter_items(cut)) == [_without(deployment)] * 3
     assert len(cut) < len(page) * 0.6
+
+
+@settings(max_examples=200)
+@given(
+    items=st.lists(st.dictionaries(st.sampled_from(["metadata", "spec", "x"]), values, max_size=3), max_size=4),
+    metadata=st.none() | st.dictionaries(st.sampled_from(["continue", "resourceVersion"]), st.text(max_size=5)),
+    extra=st.dictionaries(st.sampled_from(["kind", "apiVersion", "zz"]), values, max_size=2),
+    order=st.sampled_from(["metadata first", "sorted keys", "metadata last"]),
+    indent=st.sampled_from([None, 1]),
+)
+def test_list_metadata_is_the_lists_own_wherever_it_is(items, metadata, extra, order, indent):
+    """Built-in kinds write the list's metadata first, custom resources last (sorted keys); items may hold
+    "metadata" keys of their own, nested at any depth."""
+    members = {"items": items, **extra}
+    if metadata is not None:
+        first = order == "metadata first"
+        members = {"metadata": metadata, **members} if first else {**members, "metadata": metadata}
+    text = json.dumps(members, indent=indent, sort_keys=order == "sorted keys")
+    assert list_metadata(text) == metadata
+    assert list(iter_items(text)) == items
+
+
+def test_list_metadata_of_a_custom_resource_list_decodes_no_item():
+    """A RouteTable LIST as the API server writes it: the items are not decoded to find the continue token."""
+    page = '{"apiVersion":"gateway.solo.io/v1","items":[' + ",".join(['{"metadata":{"name":"a"}, BROKEN'] * 3)
+    page += '],"kind":"RouteTableList","metadata":{"continue":"tok","resourceVersion":"9"}}'
+    assert list_metadata(page) == {"continue": "tok", "resourceVersion": "9"}
+
+
+@pytest.mark.parametrize("text", [
+    '{"items":[{"metadata":{"name":"a"}}],"kind":"List"}',
+    '{"items":[{"metadata":{"name":"a"}}]}',
+    '{"items":[],"zz":{"metadata":{"continue":"x"}}}',
+])
+def test_a_metadata_of_something_else_is_not_the_lists(text):
+    assert list_metadata(text) is None
