@@ -1,5 +1,3 @@
-import sys
+from kubectl_canary.startup import command
 
-from kubectl_canary.startup import main
-
-sys.exit(main())
+command()

@@ -18,8 +18,14 @@ Three things every command pays for at its start and does not need (bench/README
   and decodes its JSON and makes almost no cycles, so it runs far less often (still often enough for
   `--watch` and `--wait`, which run for long).
 
+And one at its end: `command`, the console script, leaves the process as soon as the command is done and
+its output flushed, without Python's teardown of every module and object it made (`os._exit`): about 15 ms
+of `weight`'s 110. Nothing is lost: files are written and closed, and temporary ones removed, before the
+command returns; no atexit hook is registered, and its only threads (the page readers of status, an exec
+credential plugin's stderr copier) are daemons that the teardown would not wait for either.
+
 Only the command goes through here: importing the package (tests, `import kubectl_canary.cli`) changes
-nothing.
+nothing, and `main` returns the exit code.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import sys
 import types
 from collections.abc import Mapping
 from types import CodeType
-from typing import Any
+from typing import Any, NoReturn
 
 _MAX_ENTRIES = 4000  # past it, only the texts this command used are kept
 _GC_FIRST_GENERATION = 50_000  # new container objects between collections (Python's default: 700)
@@ -129,3 +135,15 @@ def main() -> int:
     finally:
         del dataclasses.exec  # type: ignore[attr-defined]
         sources.save()
+
+
+def command() -> NoReturn:
+    """The `kubectl-canary` command: `main`, then out of the process at once (see above). A SystemExit (help,
+    --version) leaves the usual way."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        code = code or 120  # as Python's own exit does when its standard streams cannot be flushed
+    os._exit(code)

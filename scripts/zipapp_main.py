@@ -83,10 +83,10 @@ def main():
     if unpacked:
         sys.dont_write_bytecode = False  # our own cache: as `python3 -I`, ignore PYTHONDONTWRITEBYTECODE
     _isolate(unpacked or archive)
-    # The command as the console script starts it: dataclasses' compiled methods kept between runs.
-    from kubectl_canary.startup import main as run
+    # The command as the console script starts and ends it (kubectl_canary/startup.py).
+    from kubectl_canary.startup import command
 
-    return run()
+    command()
 
 
 if __name__ == "__main__":

@@ -126,3 +126,19 @@ def test_a_command_does_not_load_what_it_does_not_use(tmp_path: Path) -> None:
     usage = subprocess.run([sys.executable, "-c", code, "weight", "--help"], env=env, capture_output=True, text=True,
                            cwd=ROOT).stdout.split("\n\n")[0].splitlines()
     assert len(usage) > 3 and 90 <= max(map(len, usage)) <= 98  # wrapped as argparse does at $COLUMNS less 2
+
+
+@pytest.mark.parametrize(("argv", "code", "out", "err"), [
+    (["version"], 0, "kubectl-canary v", ""),
+    (["weight", "echo", "200"], 2, "", "error: invalid weight '200'"),
+])
+def test_the_command_leaves_with_its_exit_code_and_its_output_flushed(tmp_path: Path, argv: list[str], code: int,
+                                                                     out: str, err: str) -> None:
+    """`command` ends the process without Python's teardown: what was printed into a pipe (block-buffered)
+    still arrives, and the exit code is main's."""
+    env = {**os.environ, "KUBECACHEDIR": str(tmp_path), "KUBECONFIG": str(tmp_path / "none")}
+    env.pop("PYTHONUNBUFFERED", None)  # stdout into a pipe is then block-buffered, as for a user's `| grep`
+    done = subprocess.run([sys.executable, "-c", "from kubectl_canary.startup import command; command()", *argv],
+                          env=env, capture_output=True, text=True, cwd=ROOT)
+    assert (done.returncode, done.stdout[:len(out)], done.stderr[:len(err)]) == (code, out, err)
+    assert Path(cache_file(env)).exists()  # the cache was written before the process ended
