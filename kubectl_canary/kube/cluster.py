@@ -180,26 +180,28 @@ class Cluster:
 
     def read_ahead(self, lists: Sequence[tuple[Resource, str | None]], *, managed_fields: bool = True
                    ) -> tuple[Iterator[Obj], ...]:
-        """The same as `iter_list` of each (resource, namespace), with the pages fetched by threads a page
-        ahead of their consumer: the API server prepares (and sends) the next page while this one is decoded,
-        and the first LIST runs beside the others. The first LIST goes on this connection, the others, one
-        after the other, on a second one; the second LIST starts once the first one's first page has come,
-        each next one once the one before it has been fetched whole (or when its consumer asks for it, after
-        an error). So the first pages are requested in the order given, as `iter_list` one after the other
-        would, and a failed first LIST stops the others. The first LIST keeps at most two pages waiting in
-        memory; each later one up to LATER_PAGES_WAITING, so that its server is not kept waiting while the
-        consumer is still on the first (status: the RouteTables come from etcd, slower than the Deployments
-        from the watch cache, and would otherwise stall until every Deployment is read).
+        """The same as `iter_list` of each (resource, namespace), with the pages fetched by threads ahead of
+        their consumer: the API server prepares (and sends) the next page while this one is decoded, and the
+        first LIST runs beside the second. The first LIST goes on this connection; the second starts on a
+        second connection once the first one's first page has come (so a failed first LIST stops the others);
+        each later one follows the first on this connection once it has been fetched whole (or when its
+        consumer asks for it, after an error), while the second, usually the longest, goes on. The first LIST
+        keeps at most two pages waiting in memory; each later one up to LATER_PAGES_WAITING, so that its
+        server is not kept waiting while the consumer is still on the first (status: the RouteTables may
+        come from etcd, slower than the Deployments from the watch cache, and would otherwise stall until
+        every Deployment is read).
         `managed_fields=False`: the objects may come without metadata.managedFields, which is then not
         decoded (json_items.without_managed_fields)."""
         readers = [_PageReader(self, *lists[0], managed_fields, waiting=1)] if lists else []
         if len(lists) > 1:
             twin = Cluster(self._transport.fork(), field_manager=self.field_manager, dry_run=self.dry_run,
                            log=self._log)
-            readers += [_PageReader(twin, resource, namespace, managed_fields, waiting=LATER_PAGES_WAITING)
-                        for resource, namespace in lists[1:]]
+            readers.append(_PageReader(twin, *lists[1], managed_fields, waiting=LATER_PAGES_WAITING))
+            readers += [_PageReader(self, resource, namespace, managed_fields, waiting=LATER_PAGES_WAITING)
+                        for resource, namespace in lists[2:]]
             readers[0].after_first_page = readers[1]
-        for reader, following in zip(readers[1:], readers[2:]):
+        on_this_connection = readers[:1] + readers[2:]
+        for reader, following in zip(on_this_connection, on_this_connection[1:]):
             reader.following = following
         return tuple(reader.items() for reader in readers)
 

@@ -37,6 +37,10 @@ def format_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     """Left-aligned columns two spaces apart, like kubectl get (and tabulate's "plain" format),
     measured without colour codes. Linear in the rows: tabulate took a second for 5,000."""
     table = [list(headers), *map(list, rows)]
+    if not any("\x1b" in cell for row in table for cell in row):
+        # Plain text (pipes, NO_COLOR): one format for every row, padded by str.format (status -A: 10,000 rows).
+        line = "  ".join(f"{{:<{max(map(len, column))}}}" for column in zip(*table))
+        return "\n".join(line.format(*row).rstrip() for row in table)
     widths = [max(_width(row[i]) for row in table) for i in range(len(headers))]
     lines = []
     for row in table:
