@@ -7,9 +7,8 @@ import json
 import math
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from kubectl_canary.commands import Command
 from kubectl_canary.errors import CanaryError, ForbiddenError, NotServedError, UsageError
@@ -17,6 +16,7 @@ from kubectl_canary.gitops.gitops_owner import gitops_notes
 from kubectl_canary.kube.permissions import needs
 from kubectl_canary.model.durations import parse_duration
 from kubectl_canary.model.events import describe
+from kubectl_canary.model.json_text import indented
 from kubectl_canary.model.resources import (
     DEPLOYMENTS,
     HTTP_ROUTES,
@@ -205,32 +205,21 @@ def aside(args: argparse.Namespace, invocation: Invocation, statuses: list[AppSt
     return [*(f"! {s.app}: {problem}" for s in statuses for problem in s.problems), *lines]
 
 
-class _LazyItems(list):  # type: ignore[type-arg]
-    """The JSON items, made one at a time as the encoder reaches them: a list to json's encoder."""
-
-    def __init__(self, statuses: list[AppStatus]) -> None:
-        super().__init__()
-        self._statuses = statuses
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return map(as_dict, self._statuses)
-
-    def __len__(self) -> int:
-        return len(self._statuses)
-
-
 def _write_json_list(out: TextIO, statuses: list[AppStatus], notes: tuple[str, ...]) -> None:
-    """`render`'s JSON for a listing, byte for byte, written as it is encoded: json.dumps holds every piece of
-    the document at once (at 10,000 apps some 40 MiB), this holds a few hundred kB."""
-    body = {"items": _LazyItems(statuses), **({"notes": list(notes)} if notes else {})}
+    """`render`'s JSON for a listing, byte for byte (json.dumps(body, indent=2)), written as it is made: the
+    whole document at once would be some 40 MiB at 10,000 apps; this holds a few hundred items' text."""
+    out.write('{\n  "items": ' + ("[\n" if statuses else "[]"))
+    last = len(statuses) - 1
     pieces: list[str] = []
-    for piece in json.JSONEncoder(indent=2).iterencode(body):
-        pieces.append(piece)
-        if len(pieces) >= 4096:
+    for index, status in enumerate(statuses):
+        pieces.append("    " + indented(as_dict(status), "    ") + (",\n" if index < last else "\n  ]"))
+        if len(pieces) >= 500:
             out.write("".join(pieces))
             pieces.clear()
-    pieces.append("\n")
     out.write("".join(pieces))
+    if notes:
+        out.write(',\n  "notes": ' + indented(list(notes), "  "))
+    out.write("\n}\n")
     out.flush()
 
 
