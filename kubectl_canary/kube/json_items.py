@@ -10,10 +10,6 @@ from typing import Any
 _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")
 _MANAGED_FIELDS = ',"managedFields":['
-# What follows the array in an object's metadata as the API server writes it: the metadata's end and the
-# object's next key (built-in kinds: managedFields is ObjectMeta's last field), or the metadata's "name"
-# (custom resources: keys in alphabetical order). Neither can occur inside a string: the `"` would end it.
-_AFTER_MANAGED_FIELDS = ('},"', ',"name":"')
 
 
 class MalformedJSON(ValueError):
@@ -37,15 +33,15 @@ def without_managed_fields(text: str) -> str:
 
     Only whole members go. In valid JSON the `,"managedFields":[` found is a key, not text in a string (its
     unescaped quotes would end the string). The server's managedFields holds objects and strings, no array,
-    so its end is the first `]` outside a string: the first `]` followed by what follows the array (see
-    _AFTER_MANAGED_FIELDS; a `]` inside a string cannot be). An array with a `[` in it, or not followed so,
-    is another layout and stays, to be decoded as it is."""
+    so its end is the first `]` outside a string: the first `]` followed by what follows the array
+    (_closes_managed_fields), which a `]` inside a string cannot be. An array with a `[` in it, or not
+    followed so, is another layout and stays, to be decoded as it is."""
     kept: list[str] = []
     copied = search = 0  # text[:copied] is in `kept`, less what was cut; no cut starts before `search`
     while (start := text.find(_MANAGED_FIELDS, search)) >= 0:
         inside = start + len(_MANAGED_FIELDS)
         close = text.find("]", inside)
-        while close >= 0 and not text.startswith(_AFTER_MANAGED_FIELDS, close + 1):
+        while close >= 0 and not _closes_managed_fields(text, close):
             close = text.find("]", close + 1)
         if close < 0:
             break
@@ -56,6 +52,17 @@ def without_managed_fields(text: str) -> str:
         copied = search = close + 1
     kept.append(text[copied:])
     return "".join(kept)
+
+
+def _closes_managed_fields(text: str, close: int) -> bool:
+    """Whether the `]` at `close` is followed as the API server follows metadata.managedFields: by the end of
+    the metadata and the object's next key (built-in kinds: ObjectMeta's last field), or by the metadata's
+    "name" (custom resources: keys in alphabetical order). After a `]` inside a string, `"` would end the
+    string, and no letter may follow a string: neither can be met there (a field manager named `x]},` is)."""
+    after = close + 1
+    return text.startswith(',"name":"', after) or (
+        text.startswith('},"', after) and text[after + 3:after + 4].isalpha()
+    )
 
 
 def iter_items(text: str, rest: dict[str, Any] | None = None) -> Iterator[Any]:

@@ -44,7 +44,8 @@ def test_malformed(text):
 
 # Strings as field managers, keys of fieldsV1 and values may hold them: brackets, braces, quotes, escapes,
 # and the very text the cut looks for.
-_AWKWARD = st.sampled_from(['a]b', '}', ']},"name":"x', ',"managedFields":[', '\\"', 'k:{"name":"c]"}', 'é', '\\'])
+_AWKWARD = st.sampled_from(['a]b', '}', ']},"name":"x', ',"managedFields":[', '\\"', 'k:{"name":"c]"}', 'é', '\\',
+                            ']},', '],', ']}'])
 awkward_text = st.lists(_AWKWARD | st.text(max_size=6), max_size=3).map("".join)
 fields_v1: st.SearchStrategy[object] = st.recursive(
     st.just({}), lambda children: st.dictionaries(awkward_text, children, max_size=3), max_leaves=8
@@ -160,3 +161,12 @@ def test_list_metadata_of_a_custom_resource_list_decodes_no_item():
 ])
 def test_a_metadata_of_something_else_is_not_the_lists(text):
     assert list_metadata(text) is None
+
+
+@pytest.mark.parametrize("manager", ["x]},", "x],", "]}", "x]},\"spec", "x],\"name\":\"y"])
+def test_a_field_manager_that_ends_like_the_array_is_no_end(manager):
+    """A `]` in a string followed by what follows the array, as far as a string may hold it."""
+    item = {"metadata": {"name": "a", "managedFields": [{"manager": manager, "operation": "Apply"}]},
+            "spec": {"replicas": 1}}
+    page = _compact({"items": [item, item]})
+    assert list(iter_items(without_managed_fields(page))) == [_without(item)] * 2
