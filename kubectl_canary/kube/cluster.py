@@ -183,10 +183,12 @@ class Cluster:
                    ) -> tuple[Iterator[Obj], ...]:
         """The same as `iter_list` of each (resource, namespace), with the pages fetched by threads ahead of
         their consumer: the API server prepares (and sends) the next page while this one is decoded, and the
-        first LIST runs beside the second. The first LIST goes on this connection and the second, at the same
-        time, on a second one; each later one follows the first on this connection once it has been fetched
-        whole (or when its consumer asks for it, after an error), while the second, usually the longest, goes
-        on. Errors reach the consumer in the order of `lists`, whichever LIST failed first. The first LIST
+        first LIST runs beside the second. The first LIST goes on this connection; the second starts on a
+        second one once the first one's first page has come, so that a failed first LIST stops the others and
+        a credential the first request renewed (an expired OIDC token, an exec plugin's) is renewed once, not
+        by two connections at the same time; each later one follows the first on this connection once it has
+        been fetched whole (or when its consumer asks for it, after an error), while the second, usually the
+        longest, goes on. Errors reach the consumer in the order of `lists`. The first LIST
         keeps at most two pages waiting in memory; each later one up to LATER_PAGES_WAITING, so that its
         server is not kept waiting while the consumer is still on the first (status: the RouteTables may
         come from etcd, slower than the Deployments from the watch cache, and would otherwise stall until
@@ -200,7 +202,7 @@ class Cluster:
             readers.append(_PageReader(twin, *lists[1], managed_fields, waiting=LATER_PAGES_WAITING))
             readers += [_PageReader(self, resource, namespace, managed_fields, waiting=LATER_PAGES_WAITING)
                         for resource, namespace in lists[2:]]
-            readers[0].beside = readers[1]
+            readers[0].after_first_page = readers[1]
         on_this_connection = readers[:1] + readers[2:]
         for reader, following in zip(on_this_connection, on_this_connection[1:]):
             reader.following = following
@@ -299,15 +301,13 @@ class _PageReader:
         self._pages: queue.Queue[str | BaseException | None] = queue.Queue(maxsize=waiting)
         self._started = threading.Lock()
         self._abandoned = threading.Event()
-        self.beside: _PageReader | None = None  # started with this one
+        self.after_first_page: _PageReader | None = None  # started once this LIST's first page has come
         self.following: _PageReader | None = None  # started once this LIST has been fetched whole
         self._thread = threading.Thread(target=self._fetch, daemon=True)
 
     def start(self) -> None:
         if self._started.acquire(blocking=False):
             self._thread.start()
-            if self.beside is not None:
-                self.beside.start()
 
     def _put(self, page: str | BaseException | None) -> bool:
         """Hand a page over; False once the consumer has gone."""
@@ -334,6 +334,9 @@ class _PageReader:
                 except MalformedJSON:
                     raise CanaryError(f"the API server at {cluster.server} answered with invalid JSON") from None
                 token = metadata.get("continue") if isinstance(metadata, dict) else None
+                if self.after_first_page is not None:
+                    self.after_first_page.start()
+                    self.after_first_page = None
                 if not self._put(text) or not token:
                     break
                 query = {**query, "continue": str(token)}
