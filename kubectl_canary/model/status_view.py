@@ -99,26 +99,27 @@ def app_status(router: Router, route_object: dict[str, Any], readiness: dict[tup
         return None
     names = (names or AppNames()).over(recorded_names(route_object, app))
     verdict = router.verdict(route_object)
-    try:
-        parsed = router.read_named(app, route_object, names)
-    except CanaryError as error:
-        parsed, problem = None, str(error)
-    else:
-        problem = ""
 
     def of(version: str | None) -> Readiness | None:
         return readiness.get((namespace, names.deployment_of(app, version))) if version else None
 
-    # One AppStatus, not a base and a replace: status -A builds one per app, thousands of them.
-    state = parsed.state if parsed is not None else None
-    return AppStatus(
-        app, namespace, name, state, of(state.primary) if state else None, of(state.canary) if state else None,
-        verdict.state, verdict.reason, router=router.name, route_kind=router.resource.kind, gateway=router.gateway,
-        error=problem, route_ref=f"{router.resource.display}/{name}", parents=router.parents(route_object),
-        backends=router.backends(parsed, namespace) if parsed is not None else (),
-        route_problems=parsed.disagreements if parsed is not None else (),
-        routing_problems=problems_of(router.name, app, route_object, parsed) if parsed is not None else (),
-    )
+    def status(state: RolloutState | None = None, *, error: str = "", backends: tuple[str, ...] = (),
+               route_problems: tuple[str, ...] = (), routing_problems: tuple[str, ...] = ()) -> AppStatus:
+        # One AppStatus per app, not a base and a replace: status -A builds thousands of them.
+        return AppStatus(
+            app, namespace, name, state, of(state.primary) if state else None, of(state.canary) if state else None,
+            verdict.state, verdict.reason, router=router.name, route_kind=router.resource.kind,
+            gateway=router.gateway, error=error, route_ref=f"{router.resource.display}/{name}",
+            parents=router.parents(route_object), backends=backends, route_problems=route_problems,
+            routing_problems=routing_problems,
+        )
+
+    try:
+        parsed = router.read_named(app, route_object, names)
+    except CanaryError as failure:
+        return status(error=str(failure))
+    return status(parsed.state, backends=router.backends(parsed, namespace), route_problems=parsed.disagreements,
+                  routing_problems=problems_of(router.name, app, route_object, parsed))
 
 
 def _header(headers: tuple[HeaderMatch, ...]) -> dict[str, str | None] | None:
